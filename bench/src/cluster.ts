@@ -1,0 +1,37 @@
+import { createTenant, createToken, startControlPlane, type ControlPlaneHandle, type TenantHandle } from '../../e2e/src/support/cluster.js';
+
+export type { ControlPlaneHandle, TenantHandle };
+
+/**
+ * The control plane as users run it: its own process, embedded SQLite, production timings (not the
+ * e2e suite's fast ones), the default (info) log level, and no API rate limit in the way of the load.
+ */
+export const BENCH_CONTROL_PLANE_ENV: Record<string, string> = {
+  ATTACHE_HEARTBEAT_INTERVAL_MS: '5000',
+  ATTACHE_HEARTBEAT_TIMEOUT_MS: '15000',
+  ATTACHE_ACK_TIMEOUT_MS: '10000',
+  ATTACHE_SWEEP_INTERVAL_MS: '500',
+  ATTACHE_API_RATE_LIMIT: '1000000',
+};
+
+export async function benchControlPlane(env: Record<string, string> = {}): Promise<ControlPlaneHandle> {
+  return startControlPlane({ ...BENCH_CONTROL_PLANE_ENV, ...env });
+}
+
+export async function tenantWithToken(cp: ControlPlaneHandle, name: string): Promise<{ tenant: TenantHandle; apiKey: string; token: string }> {
+  const tenant = await createTenant(cp, name);
+  const { token } = await createToken(tenant, name);
+  return { tenant, apiKey: tenant.api.key, token };
+}
+
+/** Resident set size and CPU seconds of a process, from /proc (Linux). */
+export async function processUsage(pid: number): Promise<{ rssBytes: number; cpuSeconds: number }> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rssBytes: rssKb * 1024, cpuSeconds: ticks / 100 };
+}

@@ -1,0 +1,140 @@
+/**
+ * `npm run bench`: every section in one run, so that Attaché, the gRPC floor and the peers are
+ * measured on the same machine under the same conditions. Prints the tables, writes
+ * bench/results/<time>.json and latest.json, and regenerates docs/performance.md and its chart.
+ *
+ *   npm run bench                                   # defaults (several minutes)
+ *   npm run bench -- --quick                        # small sizes, seconds per section
+ *   npm run bench -- --only dispatch,floor --delegates 1,10 --tasks 5000
+ *   npm run bench -- --only connections --connections 10000
+ *
+ * Every flag also reads BENCH_<NAME> from the environment (BENCH_TASKS=5000).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runConnections } from './connections.js';
+import { runDispatch } from './dispatch.js';
+import { runFloor } from './floor.js';
+import { runBullmq, runPgBoss } from './peers.js';
+import { chart, machine, tables, type BenchResults } from './report.js';
+import { runValidation } from './validation.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SECTIONS = ['dispatch', 'floor', 'peers', 'connections', 'validation'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean' },
+    delegates: { type: 'string' },
+    concurrency: { type: 'string' },
+    tasks: { type: 'string' },
+    'latency-rate': { type: 'string' },
+    'latency-tasks': { type: 'string' },
+    'floor-pings': { type: 'string' },
+    connections: { type: 'string' },
+    'idle-seconds': { type: 'string' },
+    'validation-runs': { type: 'string' },
+    'no-write': { type: 'boolean' },
+    help: { type: 'boolean' },
+  },
+});
+
+if (values.help) {
+  process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SECTIONS.join(',')}] [--delegates 1,10,100] [--concurrency N]
+  [--tasks N] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--idle-seconds N]
+  [--validation-runs N] [--no-write]   (each flag also as BENCH_<NAME> in the environment)\n`);
+  process.exit(0);
+}
+
+const quick = values.quick ?? process.env['BENCH_QUICK'] === '1';
+function opt(name: keyof typeof values, full: string, small: string): string {
+  const v = values[name];
+  if (typeof v === 'string') return v;
+  return process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`] ?? (quick ? small : full);
+}
+function num(name: keyof typeof values, full: number, small: number): number {
+  const n = Number(opt(name, String(full), String(small)));
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+}
+
+const only = new Set(opt('only', SECTIONS.join(','), SECTIONS.join(',')).split(',').map((s) => s.trim()) as Section[]);
+const options = {
+  delegates: opt('delegates', '1,10,100', '1,10').split(',').map(Number),
+  concurrency: num('concurrency', 64, 16),
+  tasks: num('tasks', 20_000, 1_000),
+  latencyRate: num('latency-rate', 200, 100),
+  latencyTasks: num('latency-tasks', 2_000, 300),
+  floorPings: num('floor-pings', 5_000, 500),
+  connections: num('connections', 2_000, 200),
+  idleSeconds: num('idle-seconds', 15, 5),
+  validationRuns: num('validation-runs', 50, 10),
+};
+const load = { concurrency: options.concurrency, tasks: options.tasks, latencyRate: options.latencyRate, latencyTasks: options.latencyTasks };
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const started = new Date();
+const results: BenchResults = { startedAt: started.toISOString(), durationSeconds: 0, machine: machine(), options: { ...options, quick, sections: [...only] } };
+const failures: string[] = [];
+async function section<T>(name: Section, run: () => Promise<T>): Promise<T | undefined> {
+  if (!only.has(name)) return undefined;
+  log(`== ${name}`);
+  try {
+    return await run();
+  } catch (err) {
+    // One broken section must not cost the others' numbers; the failure is reported, never hidden.
+    failures.push(`${name}: ${(err as Error).stack ?? String(err)}`);
+    log(`  ${name} FAILED: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+results.floor = await section('floor', () => runFloor({ pings: options.floorPings, concurrency: options.concurrency, streams: 4, messages: options.tasks }));
+results.dispatch = await section('dispatch', () => runDispatch({ ...load, delegateCounts: options.delegates }, log));
+const slots = options.concurrency * 2;
+results.peers = await section('peers', async () => {
+  const rows = [await runBullmq(load, slots)];
+  log(`  bullmq: ${rows[0]!.throughput.jobsPerSecond.toFixed(0)} jobs/s; result p50 ${rows[0]!.latency.result.p50.toFixed(2)} ms`);
+  rows.push(await runPgBoss(load, slots));
+  log(`  pg-boss: ${rows[1]!.throughput.jobsPerSecond.toFixed(0)} jobs/s; result p50 ${rows[1]!.latency.result.p50.toFixed(2)} ms`);
+  return rows;
+});
+results.connections = await section('connections', () => runConnections({ delegates: options.connections, idleSeconds: options.idleSeconds }, log));
+results.validation = await section('validation', () => runValidation({ runs: options.validationRuns }, log));
+results.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
+
+const text = tables(results);
+process.stdout.write(`\n${text}\n`);
+if (failures.length) process.stdout.write(`Failed sections:\n${failures.join('\n')}\n`);
+
+if (!values['no-write']) {
+  const dir = join(ROOT, 'bench/results');
+  await mkdir(dir, { recursive: true });
+  const json = JSON.stringify({ ...results, failures }, null, 2) + '\n';
+  await writeFile(join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`), json);
+  await writeFile(join(dir, 'latest.json'), json);
+  await writeFile(join(ROOT, 'docs/performance-latency.svg'), chart(results));
+  const analysis = await readFile(join(ROOT, 'bench/analysis.md'), 'utf8').catch(() => '');
+  const m = results.machine;
+  const doc = [
+    '# Performance',
+    '',
+    '<!-- Generated by `npm run bench` from bench/results/latest.json; edit bench/analysis.md or bench/src/report.ts instead. -->',
+    '',
+    `Run ${results.startedAt} on ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB memory, Node ${m.node} (${m.platform}), ${results.durationSeconds} s.` +
+      (quick ? ' **Quick run (small sizes): not the full-size numbers.**' : ''),
+    '',
+    '![create→result latency percentiles and throughput against the gRPC floor and the peers](performance-latency.svg)',
+    '',
+    text,
+    failures.length ? `Sections that failed in this run: ${failures.map((f) => f.split(':')[0]).join(', ')}.\n` : '',
+    analysis,
+  ].join('\n');
+  await writeFile(join(ROOT, 'docs/performance.md'), doc);
+  log(`wrote bench/results/latest.json, docs/performance.md, docs/performance-latency.svg`);
+}
+process.exit(failures.length ? 1 : 0);

@@ -1,0 +1,149 @@
+import { performance } from 'node:perf_hooks';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import PgBoss from 'pg-boss';
+import { startPostgres } from '../../e2e/src/support/postgres.js';
+import { ECHO_PAYLOAD } from './dispatch-payload.js';
+import { runLoad, type LoadOptions, type LoadResult } from './load.js';
+import { startRedis } from './redis.js';
+
+export interface PeerRow extends LoadResult {
+  peer: 'bullmq' | 'pg-boss';
+  notes: string;
+}
+
+type Waiter = { t0: number; assigned?: number; resolve: (r: { assigned: number; result: number }) => void };
+
+/**
+ * BullMQ on a local redis-server: Queue.add → Worker (in this process, like our delegates) → the
+ * job is stored completed in Redis, which is when the Worker emits 'completed'.
+ */
+export async function runBullmq(opts: LoadOptions, slots: number): Promise<PeerRow> {
+  const redis = await startRedis();
+  // BullMQ under native ESM wants constructed clients; the Worker duplicates its own for blocking reads.
+  const producer = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null });
+  const consumer = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null });
+  const queue = new Queue('bench', { connection: producer });
+  const waiters = new Map<string, Waiter>();
+  const worker = new Worker(
+    'bench',
+    async (job) => {
+      const w = waiters.get(job.id ?? '');
+      if (w) w.assigned = performance.now();
+      return job.data as unknown;
+    },
+    { connection: consumer, concurrency: slots },
+  );
+  worker.on('completed', (job) => {
+    const w = waiters.get(job.id ?? '');
+    if (!w) return;
+    waiters.delete(job.id ?? '');
+    const now = performance.now();
+    w.resolve({ assigned: (w.assigned ?? now) - w.t0, result: now - w.t0 });
+  });
+  let seq = 0;
+  try {
+    await worker.waitUntilReady();
+    const submit = () =>
+      new Promise<{ assigned: number; result: number }>((resolve, reject) => {
+        const jobId = `j${++seq}`;
+        waiters.set(jobId, { t0: performance.now(), resolve });
+        // Completed jobs are removed, as our tasks would be by retention in a long run.
+        queue.add('echo', ECHO_PAYLOAD, { jobId, removeOnComplete: true }).catch(reject);
+      });
+    const r = await runLoad(submit, opts);
+    return { peer: 'bullmq', notes: `redis-server (no persistence), Worker concurrency ${slots}`, ...r };
+  } finally {
+    await worker.close();
+    await queue.close();
+    producer.disconnect();
+    consumer.disconnect();
+    await redis.stop();
+  }
+}
+
+/**
+ * pg-boss on a local PostgreSQL: send → fetch → complete, with the completion awaited (pg-boss's
+ * own work() does not await it, so its callers cannot know when a job is recorded done). Consumers
+ * run in this process and are woken by a send here, as pg-boss's notifyWorker does; across
+ * processes pg-boss would poll (at least every 0.5 s).
+ */
+export async function runPgBoss(opts: LoadOptions, slots: number): Promise<PeerRow> {
+  const pg = await startPostgres();
+  const boss = new PgBoss({ connectionString: pg.url, max: 10 });
+  boss.on('error', () => undefined);
+  const waiters = new Map<string, Waiter>();
+  /** Jobs done before send()'s answer reached us (another connection saw the commit first). */
+  const early = new Map<string, { assigned: number; done: number }>();
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const nudge = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const consumers = 4;
+  const batchSize = Math.max(1, Math.ceil(slots / consumers));
+  const consume = async () => {
+    while (!stopping) {
+      const jobs = await boss.fetch<typeof ECHO_PAYLOAD>('bench', { batchSize }).catch(() => []);
+      if (jobs.length === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 500);
+          const prev = wake;
+          wake = () => {
+            clearTimeout(timer);
+            prev?.();
+            resolve();
+          };
+        });
+        continue;
+      }
+      const now = performance.now();
+      for (const j of jobs) {
+        const w = waiters.get(j.id);
+        if (w) w.assigned = now;
+      }
+      await boss.complete('bench', jobs.map((j) => j.id));
+      const done = performance.now();
+      for (const j of jobs) {
+        const w = waiters.get(j.id);
+        if (!w) {
+          early.set(j.id, { assigned: now, done });
+          continue;
+        }
+        waiters.delete(j.id);
+        w.resolve({ assigned: (w.assigned ?? done) - w.t0, result: done - w.t0 });
+      }
+    }
+  };
+  let loops: Array<Promise<void>> = [];
+  try {
+    await boss.start();
+    await boss.createQueue('bench');
+    loops = Array.from({ length: consumers }, consume);
+    const submit = async () => {
+      const t0 = performance.now();
+      const id = await boss.send('bench', ECHO_PAYLOAD);
+      if (!id) return undefined;
+      const e = early.get(id);
+      if (e) {
+        early.delete(id);
+        return { assigned: e.assigned - t0, result: e.done - t0 };
+      }
+      const p = new Promise<{ assigned: number; result: number }>((resolve) => {
+        waiters.set(id, { t0, resolve });
+      });
+      nudge();
+      return p;
+    };
+    const r = await runLoad(submit, opts);
+    return { peer: 'pg-boss', notes: `PostgreSQL 15 (fsync off), ${consumers} consumers × batch ${batchSize}`, ...r };
+  } finally {
+    stopping = true;
+    nudge();
+    await Promise.allSettled(loops);
+    await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
+    await pg.stop();
+  }
+}

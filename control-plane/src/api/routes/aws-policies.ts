@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { PARTITION_NAMES, type Partition } from '../../aws/partitions.js';
+import { MAX_POLICY_ARNS, POLICY_SCOPES, type PolicyScope, type PolicyService } from '../../aws/policy-service.js';
+import { roleSetup } from '../../aws/role-setup.js';
+import { ErrorCode } from '../../errors.js';
+import type { Store } from '../../store/store.js';
+import { requireTenant } from '../auth.js';
+import { parseInput } from '../parse.js';
+import { accountView, taskView } from '../views.js';
+
+const idParam = z.object({ id: z.string().min(1).max(64) });
+const tagList = z
+  .string()
+  .max(2048)
+  .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+  .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9._:/-]{0,62}$/, 'selectors are tags: lowercase letters, digits and . _ : / -')).max(32));
+const groupName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a gateway is a delegate group name');
+
+const availableQuery = z
+  .object({
+    waitSeconds: z.coerce.number().min(0).max(60).default(0),
+    scope: z.enum(Object.keys(POLICY_SCOPES) as [PolicyScope, ...PolicyScope[]]).default('All'),
+    pathPrefix: z.string().regex(/^\/([\x21-\x7e]*\/)?$/, 'a path prefix starts and ends with "/", e.g. /attache/').max(512).optional(),
+    nameContains: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+const chooseBody = z.object({ policyArns: z.array(z.string().max(2048)).max(MAX_POLICY_ARNS) }).strict();
+const roleSetupQuery = z
+  .object({
+    selectors: tagList.optional(),
+    gateway: groupName.optional(),
+    partition: z.enum(PARTITION_NAMES as [Partition, ...Partition[]]).default('aws'),
+  })
+  .strict();
+
+/** Status for a listing the delegate could not do: the control plane's own codes keep their status. */
+const FAILED_STATUS: Record<string, number> = {
+  [ErrorCode.NO_ELIGIBLE_DELEGATE]: 409,
+  [ErrorCode.TIMEOUT]: 504,
+  [ErrorCode.DELEGATE_LOST]: 502,
+  [ErrorCode.CANCELLED]: 409,
+};
+/** AWS refused or failed on the customer side: the request was fine, what it depends on was not. */
+const FAILED_DEPENDENCY = 424;
+
+export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicyService; store: Store; retentionSeconds: number }): void {
+  app.get('/v1/aws/accounts/:id/available-policies', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const { id } = parseInput(idParam, request.params, 'path');
+    const query = parseInput(availableQuery, request.query, 'query');
+    const listed = await deps.policies.available(tenant.id, id, query);
+    switch (listed.state) {
+      case 'pending':
+        return reply.code(202).send({ task: taskView(listed.task) });
+      case 'failed': {
+        const error = listed.task.error ?? { code: ErrorCode.INTERNAL, message: 'The listing ended without a result.', details: {} };
+        return reply
+          .code(FAILED_STATUS[error.code] ?? FAILED_DEPENDENCY)
+          .send({ error: { ...error, details: { ...error.details, taskId: listed.task.id } } });
+      }
+      case 'listed':
+        return {
+          accountId: id,
+          taskId: listed.task.id,
+          scope: query.scope,
+          count: listed.policies.length,
+          total: listed.total,
+          pages: listed.pages,
+          policies: listed.policies,
+        };
+    }
+  });
+
+  app.put('/v1/aws/accounts/:id/policies', async (request) => {
+    const tenant = requireTenant(request);
+    const { id } = parseInput(idParam, request.params, 'path');
+    const { policyArns } = parseInput(chooseBody, request.body, 'policy choice');
+    return accountView(await deps.policies.choose(tenant.id, id, policyArns));
+  });
+
+  app.get('/v1/aws/role-setup', async (request) => {
+    const tenant = requireTenant(request);
+    const query = parseInput(roleSetupQuery, request.query, 'query');
+    const since = new Date(Date.now() - deps.retentionSeconds * 1000);
+    return roleSetup(deps.store, tenant, { partition: query.partition, selectors: query.selectors ?? [], gateway: query.gateway }, since);
+  });
+}

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { notFound } from '../../errors.js';
+import { sealedUses } from '../../security/sealed-refs.js';
+import type { GroupKeyRecord, Store } from '../../store/store.js';
+import { requireTenant } from '../auth.js';
+import { parseInput } from '../parse.js';
+
+const groupParam = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a delegate group name') });
+
+/**
+ * Delegate groups' keys for sealed values. Only public keys are here: the control plane learns them
+ * from the delegates' Hello and hands them to clients that seal (attache-delegate seal --api-url).
+ */
+export function delegateGroupRoutes(app: FastifyInstance, deps: { store: Store }): void {
+  const keysOf = async (tenantId: string, group: string): Promise<GroupKeyRecord[]> => {
+    const keys = await deps.store.listGroupKeys(tenantId, group);
+    if (keys.length === 0) {
+      throw notFound('delegate group key', `${group} (no delegate of this group has announced one; start it with ATTACHE_KEY_FILE or ATTACHE_STATE_DIR)`);
+    }
+    return keys;
+  };
+
+  app.get('/v1/delegate-groups/:name/public-key', async (request) => {
+    const tenant = requireTenant(request);
+    const { name } = parseInput(groupParam, request.params, 'path');
+    const keys = await keysOf(tenant.id, name);
+    return { tenantId: tenant.id, group: name, current: keyView(keys[0]!, true), keys: keys.map((k, i) => keyView(k, i === 0)) };
+  });
+
+  /** Which accounts still hold values sealed to a key other than the current one: what to reseal before retiring it. */
+  app.get('/v1/delegate-groups/:name/key-usage', async (request) => {
+    const tenant = requireTenant(request);
+    const { name } = parseInput(groupParam, request.params, 'path');
+    const keys = await keysOf(tenant.id, name);
+    const currentKeyId = keys[0]!.keyId;
+    const groupKeyIds = new Set(keys.map((k) => k.keyId));
+    const accounts = (await deps.store.listAccounts(tenant.id))
+      .map((a) => ({ id: a.id, name: a.name, fields: sealedUses(a.auth, 'auth').filter((u) => groupKeyIds.has(u.keyId)) }))
+      .filter((a) => a.fields.length > 0);
+    return {
+      group: name,
+      currentKeyId,
+      keys: keys.map((k) => ({ keyId: k.keyId, current: k.keyId === currentKeyId, accounts: accounts.filter((a) => a.fields.some((f) => f.keyId === k.keyId)).map((a) => a.id) })),
+      accounts: accounts.map((a) => ({ ...a, stale: a.fields.some((f) => f.keyId !== currentKeyId) })),
+      staleAccounts: accounts.filter((a) => a.fields.some((f) => f.keyId !== currentKeyId)).map((a) => a.id),
+    };
+  });
+}
+
+function keyView(k: GroupKeyRecord, current: boolean) {
+  return {
+    keyId: k.keyId,
+    algorithm: k.algorithm,
+    publicKey: k.publicKey,
+    current,
+    firstSeenAt: k.firstSeenAt.toISOString(),
+    lastSeenAt: k.lastSeenAt.toISOString(),
+  };
+}

@@ -1,0 +1,38 @@
+import type { ControlFrame, DelegateFrame } from '@attache/proto';
+
+/**
+ * One delegate connection as the control plane sees it, whatever carries it (gRPC stream,
+ * WebSocket, NATS subjects). Carriers only move frames and report the peer's bearer token; all
+ * protocol logic lives in delegates/connection-handler.ts, so every carrier behaves the same.
+ */
+export interface DelegateConnection {
+  /** Carrier name for listings and metrics: grpc, websocket, nats. */
+  readonly transport: string;
+  /** Remote address, for logs. */
+  readonly peer: string;
+  /** The bearer token the delegate presented at connect time, or null when it presented none. */
+  readonly token: string | null;
+  /**
+   * The tenant the carrier's own authentication already bound this connection to (NATS: the tenant
+   * in the subjects its JWT allows), or undefined. A token of another tenant is then refused.
+   */
+  readonly tenantId?: string | undefined;
+  /** Sends one frame; returns false when the connection is already closed. */
+  send(frame: ControlFrame): boolean;
+  /** Ends the connection. With `reason` the peer gets a Goodbye first. */
+  close(reason?: { code: string; message: string }): void;
+  /** Rejects the connection before it is registered (bad token): carrier-level status. */
+  reject(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED', message: string): void;
+  onFrame(handler: (frame: DelegateFrame) => void): void;
+  /** Called once when the connection ends for any reason. */
+  onClose(handler: (reason: string) => void): void;
+}
+
+/** A listener that accepts delegate connections and hands each one to `accept`. */
+export interface CarrierServer {
+  readonly transport: string;
+  start(accept: (connection: DelegateConnection) => void): Promise<void>;
+  /** The address actually bound (port 0 resolves here). */
+  address(): { host: string; port: number };
+  stop(): Promise<void>;
+}

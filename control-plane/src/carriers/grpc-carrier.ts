@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { create } from '@bufbuild/protobuf';
+import {
+  ControlFrameSchema,
+  delegateServiceDefinition,
+  MAX_FRAME_BYTES,
+  type ControlFrame,
+  type DelegateFrame,
+} from '@attache/proto';
+import type { Logger } from 'pino';
+import type { CarrierServer, DelegateConnection } from './carrier.js';
+
+type Call = grpc.ServerDuplexStream<DelegateFrame, ControlFrame>;
+
+const STATUS_BY_CODE = {
+  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+} as const;
+
+class GrpcConnection implements DelegateConnection {
+  readonly transport = 'grpc';
+  readonly peer: string;
+  readonly token: string | null;
+  private closed = false;
+  private readonly closeHandlers: Array<(reason: string) => void> = [];
+
+  constructor(private readonly call: Call) {
+    this.peer = call.getPeer();
+    const auth = call.metadata.get('authorization')[0];
+    const value = typeof auth === 'string' ? auth : auth?.toString('utf8');
+    this.token = value?.startsWith('Bearer ') ? value.slice(7).trim() : null;
+    call.on('cancelled', () => this.finish('cancelled by peer'));
+    call.on('error', (err) => this.finish(`stream error: ${err.message}`));
+    call.on('end', () => {
+      this.finish('stream ended by peer');
+      // Half-closed by the delegate: close our side too so the call completes.
+      if (!this.call.writableEnded) this.call.end();
+    });
+    call.on('close', () => this.finish('stream closed'));
+  }
+
+  send(frame: ControlFrame): boolean {
+    if (this.closed) return false;
+    try {
+      this.call.write(frame);
+      return true;
+    } catch {
+      this.finish('write failed');
+      return false;
+    }
+  }
+
+  close(reason?: { code: string; message: string }): void {
+    if (this.closed) return;
+    if (reason) {
+      this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: reason.code, reason: reason.message } } }));
+    }
+    this.finish(reason ? `closed: ${reason.code}` : 'closed');
+    try {
+      this.call.end();
+    } catch {
+      // The stream may already be gone; the close handlers ran either way.
+    }
+  }
+
+  reject(code: keyof typeof STATUS_BY_CODE, message: string): void {
+    if (this.closed) return;
+    this.finish(`rejected: ${code}`);
+    this.call.emit('error', { code: STATUS_BY_CODE[code], details: message });
+  }
+
+  onFrame(handler: (frame: DelegateFrame) => void): void {
+    this.call.on('data', handler);
+  }
+
+  onClose(handler: (reason: string) => void): void {
+    this.closeHandlers.push(handler);
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of this.closeHandlers) h(reason);
+  }
+}
+
+export interface GrpcCarrierOptions {
+  host: string;
+  port: number;
+  tls?: { certFile: string; keyFile: string } | undefined;
+  log: Logger;
+}
+
+/** The gRPC carrier: DelegateService.Connect bidi streams over HTTP/2, optionally TLS. */
+export class GrpcCarrierServer implements CarrierServer {
+  readonly transport = 'grpc';
+  private readonly server: grpc.Server;
+  private boundPort = 0;
+
+  constructor(private readonly options: GrpcCarrierOptions) {
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_FRAME_BYTES,
+      'grpc.max_send_message_length': MAX_FRAME_BYTES,
+      // Detect dead peers behind NATs and proxies that drop idle flows silently.
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      'grpc.max_connection_age_grace_ms': 30_000,
+    });
+  }
+
+  async start(accept: (connection: DelegateConnection) => void): Promise<void> {
+    this.server.addService(delegateServiceDefinition, {
+      connect: (call: Call) => {
+        try {
+          accept(new GrpcConnection(call));
+        } catch (err) {
+          this.options.log.error({ err }, 'failed to accept a delegate connection');
+          call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });
+        }
+      },
+    });
+    const credentials = this.options.tls
+      ? grpc.ServerCredentials.createSsl(null, [
+          {
+            cert_chain: await readFile(this.options.tls.certFile),
+            private_key: await readFile(this.options.tls.keyFile),
+          },
+        ])
+      : grpc.ServerCredentials.createInsecure();
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${host}:${this.options.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+    );
+  }
+
+  address(): { host: string; port: number } {
+    return { host: this.options.host, port: this.boundPort };
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2_000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { hostname } from 'node:os';
+
+/**
+ * Control-plane configuration, parsed once from the environment at start. Every option has a
+ * default that runs the embedded product; the reasons for the defaults are next to them.
+ */
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/, 'expected host:port, e.g. 0.0.0.0:8080');
+
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  /** REST API, health, readiness and metrics. */
+  ATTACHE_HTTP_ADDR: hostPort.default('0.0.0.0:8080'),
+  /** Delegate gRPC carrier. */
+  ATTACHE_GRPC_ADDR: hostPort.default('0.0.0.0:7443'),
+  /** Embedded SQLite database and the generated operator key live here. */
+  ATTACHE_DATA_DIR: z.string().min(1).default('./.attache'),
+  /**
+   * PostgreSQL (postgres://user:password@host:port/database). Set: the store lives there and several
+   * replicas can share it. Unset: embedded SQLite in the data dir, for one process.
+   */
+  ATTACHE_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected postgres://user:password@host:port/database')
+    .optional(),
+  /** Operator key; when unset one is generated into the data dir (mode 0600) and printed once. */
+  ATTACHE_OPERATOR_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  ATTACHE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** TLS for the gRPC carrier (PEM files). Without them gRPC is plaintext: for loopback and tests. */
+  ATTACHE_GRPC_TLS_CERT: z.string().optional(),
+  ATTACHE_GRPC_TLS_KEY: z.string().optional(),
+  /** How often delegates send heartbeats. */
+  ATTACHE_HEARTBEAT_INTERVAL_MS: intFrom(100, 60_000).default(5_000),
+  /** A delegate silent this long is lost and its tasks are requeued: three missed heartbeats. */
+  ATTACHE_HEARTBEAT_TIMEOUT_MS: intFrom(300, 300_000).default(15_000),
+  /** An assignment not Accepted within this window goes back to the queue. */
+  ATTACHE_ACK_TIMEOUT_MS: intFrom(100, 300_000).default(10_000),
+  /** Attempts per task before it fails for good (a lost delegate costs one attempt). */
+  ATTACHE_MAX_ATTEMPTS: intFrom(1, 20).default(3),
+  ATTACHE_DEFAULT_QUEUE_TIMEOUT_SECONDS: intFrom(1, 86_400).default(60),
+  ATTACHE_DEFAULT_RUN_TIMEOUT_SECONDS: intFrom(1, 86_400).default(300),
+  /** Disconnected delegates stay listed this long, so an operator can see what went away. */
+  ATTACHE_DISCONNECTED_RETENTION_SECONDS: intFrom(0, 7 * 86_400).default(600),
+  /** How often leases, queue timeouts and run timeouts are checked (dispatch itself is event-driven). */
+  ATTACHE_SWEEP_INTERVAL_MS: intFrom(50, 60_000).default(500),
+  /** Names this process among replicas; defaults to host and pid. */
+  ATTACHE_REPLICA_ID: z.string().min(1).max(128).optional(),
+  /** Requests per second per API key (token bucket, burst = 2x). */
+  ATTACHE_API_RATE_LIMIT: intFrom(1, 1_000_000).default(200),
+  /**
+   * NATS server(s), comma-separated (nats://, tls://). Set: replicas signal each other through NATS
+   * instead of in-process. Unset: one process, in-process bus.
+   */
+  ATTACHE_NATS_URL: z.string().min(1).optional(),
+  /**
+   * Account signing key seed (SA...) for a NATS server in operator mode. Set: the control plane
+   * mints its own NATS user and serves delegates over NATS (ATTACHE_URL=nats://...), each with a
+   * short-lived user JWT confined to its tenant's subjects. Unset: no NATS carrier, because without
+   * server-enforced permissions a delegate could reach other tenants' subjects.
+   */
+  ATTACHE_NATS_SIGNING_SEED: z.string().regex(/^SA[A-Z2-7]{56}$/, 'expected an account seed (SA...)').optional(),
+  /** The account (A...) the signing key belongs to; defaults to the seed's own public key. */
+  ATTACHE_NATS_ACCOUNT: z.string().regex(/^A[A-Z2-7]{55}$/, 'expected an account public key (A...)').optional(),
+  /** Lifetime of a delegate's NATS user JWT; nats-server disconnects it at expiry and it reconnects. */
+  ATTACHE_NATS_CREDENTIALS_TTL_SECONDS: intFrom(30, 86_400).default(900),
+});
+
+export interface Config {
+  httpHost: string;
+  httpPort: number;
+  grpcHost: string;
+  grpcPort: number;
+  dataDir: string;
+  /** PostgreSQL URL; undefined means SQLite in `dataDir`. */
+  databaseUrl: string | undefined;
+  operatorKey: string | undefined;
+  logLevel: string;
+  grpcTls: { certFile: string; keyFile: string } | undefined;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  ackTimeoutMs: number;
+  maxAttempts: number;
+  defaultQueueTimeoutSeconds: number;
+  defaultRunTimeoutSeconds: number;
+  disconnectedRetentionSeconds: number;
+  sweepIntervalMs: number;
+  replicaId: string;
+  apiRateLimit: number;
+  natsUrl: string | undefined;
+  nats: { signingSeed: string | undefined; account: string | undefined; credentialsTtlSeconds: number };
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+function splitHostPort(value: string): [string, number] {
+  const idx = value.lastIndexOf(':');
+  const host = value.slice(0, idx).replace(/^\[|\]$/g, '');
+  return [host, Number(value.slice(idx + 1))];
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const c = parsed.data;
+  const problems: string[] = [];
+  if (Boolean(c.ATTACHE_GRPC_TLS_CERT) !== Boolean(c.ATTACHE_GRPC_TLS_KEY)) {
+    problems.push('ATTACHE_GRPC_TLS_CERT and ATTACHE_GRPC_TLS_KEY must be set together');
+  }
+  if (c.ATTACHE_HEARTBEAT_TIMEOUT_MS <= c.ATTACHE_HEARTBEAT_INTERVAL_MS) {
+    problems.push('ATTACHE_HEARTBEAT_TIMEOUT_MS must be larger than ATTACHE_HEARTBEAT_INTERVAL_MS');
+  }
+  const [httpHost, httpPort] = splitHostPort(c.ATTACHE_HTTP_ADDR);
+  const [grpcHost, grpcPort] = splitHostPort(c.ATTACHE_GRPC_ADDR);
+  if (httpPort > 65535) problems.push('ATTACHE_HTTP_ADDR: port must be at most 65535');
+  if (grpcPort > 65535) problems.push('ATTACHE_GRPC_ADDR: port must be at most 65535');
+  if (c.ATTACHE_NATS_SIGNING_SEED && !c.ATTACHE_NATS_URL) problems.push('ATTACHE_NATS_SIGNING_SEED needs ATTACHE_NATS_URL');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    httpHost,
+    httpPort,
+    grpcHost,
+    grpcPort,
+    dataDir: c.ATTACHE_DATA_DIR,
+    databaseUrl: c.ATTACHE_DATABASE_URL,
+    operatorKey: c.ATTACHE_OPERATOR_KEY,
+    logLevel: c.ATTACHE_LOG_LEVEL,
+    grpcTls:
+      c.ATTACHE_GRPC_TLS_CERT && c.ATTACHE_GRPC_TLS_KEY
+        ? { certFile: c.ATTACHE_GRPC_TLS_CERT, keyFile: c.ATTACHE_GRPC_TLS_KEY }
+        : undefined,
+    heartbeatIntervalMs: c.ATTACHE_HEARTBEAT_INTERVAL_MS,
+    heartbeatTimeoutMs: c.ATTACHE_HEARTBEAT_TIMEOUT_MS,
+    ackTimeoutMs: c.ATTACHE_ACK_TIMEOUT_MS,
+    maxAttempts: c.ATTACHE_MAX_ATTEMPTS,
+    defaultQueueTimeoutSeconds: c.ATTACHE_DEFAULT_QUEUE_TIMEOUT_SECONDS,
+    defaultRunTimeoutSeconds: c.ATTACHE_DEFAULT_RUN_TIMEOUT_SECONDS,
+    disconnectedRetentionSeconds: c.ATTACHE_DISCONNECTED_RETENTION_SECONDS,
+    sweepIntervalMs: c.ATTACHE_SWEEP_INTERVAL_MS,
+    replicaId: c.ATTACHE_REPLICA_ID ?? `${hostname()}-${process.pid}`,
+    apiRateLimit: c.ATTACHE_API_RATE_LIMIT,
+    natsUrl: c.ATTACHE_NATS_URL,
+    nats: {
+      signingSeed: c.ATTACHE_NATS_SIGNING_SEED,
+      account: c.ATTACHE_NATS_ACCOUNT,
+      credentialsTtlSeconds: c.ATTACHE_NATS_CREDENTIALS_TTL_SECONDS,
+    },
+  };
+}

@@ -1,0 +1,204 @@
+import type { Logger } from 'pino';
+import type { DelegateFrame } from '@attache/proto';
+import type { DelegateConnection } from '../carriers/carrier.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { hashSecret } from '../security/secrets.js';
+import type { Store } from '../store/store.js';
+import type { Dispatcher } from '../tasks/dispatcher.js';
+import { delegateId } from './delegate-id.js';
+import { validateHello } from './hello.js';
+import { DelegateSession } from './session.js';
+
+const HELLO_TIMEOUT_MS = 10_000;
+const MAX_TASK_ID = 64;
+
+type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'replicaId'>;
+
+/**
+ * The protocol, carrier-independent: authenticate the token, wait for Hello, register, then route
+ * frames to the dispatcher. Anything malformed closes the connection with a Goodbye that says why.
+ */
+export class ConnectionHandler {
+  constructor(
+    private readonly store: Store,
+    private readonly dispatcher: Dispatcher,
+    private readonly metrics: Metrics,
+    private readonly timing: Timing,
+    private readonly log: Logger,
+  ) {}
+
+  accept(connection: DelegateConnection): void {
+    const pending: DelegateFrame[] = [];
+    let session: DelegateSession | null = null;
+    let closed = false;
+    let processing = Promise.resolve();
+    let wake: (() => void) | null = null;
+
+    const helloTimer = setTimeout(() => {
+      if (!session) connection.close({ code: 'PROTOCOL_ERROR', message: `No Hello frame within ${HELLO_TIMEOUT_MS / 1000} s.` });
+    }, HELLO_TIMEOUT_MS);
+    helloTimer.unref();
+    let watchdog: NodeJS.Timeout | null = null;
+
+    connection.onClose((reason) => {
+      closed = true;
+      wake?.();
+      clearTimeout(helloTimer);
+      if (watchdog) clearInterval(watchdog);
+      if (session) {
+        const s = session;
+        this.metrics.delegateDisconnected(s.transport);
+        this.log.info({ delegateId: s.id, tenantId: s.tenantId, name: s.identity.name, reason }, 'delegate disconnected');
+        processing = processing.then(() => this.dispatcher.unregister(s, reason)).catch((err) => this.log.error({ err }, 'unregister failed'));
+      }
+    });
+
+    // Frames are handled strictly in order, one at a time: a Result must never overtake its Accepted.
+    const handle = (frame: DelegateFrame): void => {
+      processing = processing
+        .then(async () => {
+          if (closed && frame.frame.case !== 'result') return;
+          if (!session) {
+            pending.push(frame);
+            wake?.();
+            return;
+          }
+          await this.onFrame(session, connection, frame);
+        })
+        .catch((err) => {
+          this.log.error({ err }, 'handling a delegate frame failed');
+          connection.close({ code: 'INTERNAL', message: 'The control plane failed to handle a frame; reconnect.' });
+        });
+    };
+    connection.onFrame(handle);
+
+    void (async () => {
+      const token = connection.token ? await this.store.findDelegateTokenByHash(hashSecret(connection.token)) : null;
+      if (!token || token.revokedAt || (connection.tenantId !== undefined && connection.tenantId !== token.tenantId)) {
+        this.log.warn({ peer: connection.peer, transport: connection.transport }, 'delegate connection refused: unknown or revoked token');
+        connection.reject(
+          'UNAUTHENTICATED',
+          connection.token ? 'The delegate token is unknown or revoked.' : 'Missing delegate token (authorization: Bearer ...).',
+        );
+        return;
+      }
+      const hello = await (async () => {
+        while (!closed && pending.length === 0) await new Promise<void>((r) => (wake = r));
+        wake = null;
+        return closed ? null : (pending.shift() ?? null);
+      })();
+      if (!hello || closed) return;
+      if (hello.frame.case !== 'hello') {
+        connection.close({ code: 'PROTOCOL_ERROR', message: `The first frame must be Hello, got ${hello.frame.case ?? 'an empty frame'}.` });
+        return;
+      }
+      const checked = validateHello(hello.frame.value);
+      if (!checked.ok) {
+        connection.close({ code: 'PROTOCOL_ERROR', message: `Invalid Hello: ${checked.problems.join('; ')}.` });
+        return;
+      }
+      const h = checked.value;
+      const s = new DelegateSession(
+        { id: delegateId(token.tenantId, h.name, h.instanceId), tenantId: token.tenantId, tokenId: token.id, ...h },
+        connection,
+      );
+      const now = new Date();
+      await this.store.upsertDelegate({
+        id: s.id,
+        tenantId: s.tenantId,
+        tokenId: token.id,
+        name: h.name,
+        instanceId: h.instanceId,
+        tags: h.tags,
+        taskTypes: h.taskTypes,
+        maxConcurrency: h.maxConcurrency,
+        version: h.version,
+        transport: connection.transport,
+        status: 'connected',
+        inFlight: hello.frame.value.inFlight.length,
+        replicaId: this.timing.replicaId,
+        connectedAt: now,
+        lastHeartbeatAt: now,
+        disconnectedAt: null,
+      });
+      // What GET /v1/delegate-groups/{name}/public-key serves: the keys as the group's delegates announce them.
+      if (h.publicKeys.length > 0) await this.store.recordGroupKeys(s.tenantId, h.name, h.publicKeys, now);
+      if (closed) {
+        await this.store.updateDelegatePresence(s.id, { status: 'disconnected', disconnectedAt: new Date() });
+        return;
+      }
+      // Registered (and its in-flight tasks re-adopted) before Welcome: the delegate sends results
+      // right after Welcome, and each must find the attempt it belongs to already held here.
+      const { stale, lost } = await this.dispatcher.register(s, hello.frame.value.inFlight);
+      if (closed) {
+        await this.dispatcher.unregister(s, 'connection closed during registration');
+        return;
+      }
+      clearTimeout(helloTimer);
+      s.send({
+        case: 'welcome',
+        value: {
+          delegateId: s.id,
+          tenantId: s.tenantId,
+          heartbeatIntervalMs: this.timing.heartbeatIntervalMs,
+          heartbeatTimeoutMs: this.timing.heartbeatTimeoutMs,
+        },
+      });
+      s.welcomed = true;
+      session = s;
+      this.metrics.delegateConnected(connection.transport);
+      this.log.info({ delegateId: s.id, tenantId: s.tenantId, name: h.name, tags: h.tags, transport: connection.transport }, 'delegate registered');
+      watchdog = setInterval(() => {
+        if (Date.now() - s.lastHeartbeatAt.getTime() > this.timing.heartbeatTimeoutMs) {
+          connection.close({ code: 'HEARTBEAT_TIMEOUT', message: `No heartbeat for ${this.timing.heartbeatTimeoutMs} ms.` });
+        }
+      }, Math.min(this.timing.heartbeatIntervalMs, 1_000));
+      watchdog.unref();
+      for (const ref of stale) {
+        s.send({ case: 'cancel', value: { taskId: ref.taskId, attempt: ref.attempt, reason: 'task was reassigned while the delegate was away' } });
+      }
+      for (const task of lost) await this.dispatcher.requeue(task, 'the delegate reconnected without this task');
+      // Work only after Welcome: an Assign must never reach a delegate before it knows it is registered.
+      this.dispatcher.pump(s);
+      // Frames that arrived behind Hello while we registered.
+      for (const frame of pending.splice(0)) handle(frame);
+    })().catch((err) => {
+      this.log.error({ err }, 'delegate registration failed');
+      connection.close({ code: 'INTERNAL', message: 'Registration failed on the control plane; the delegate will retry.' });
+    });
+  }
+
+  private async onFrame(session: DelegateSession, connection: DelegateConnection, frame: DelegateFrame): Promise<void> {
+    const f = frame.frame;
+    switch (f.case) {
+      case 'heartbeat':
+        await this.dispatcher.heartbeat(session, f.value.inFlight);
+        return;
+      case 'accepted':
+        if (!validTaskRef(f.value.taskId)) return this.protocolError(connection, 'Accepted with an invalid task_id');
+        await this.dispatcher.accepted(session, f.value.taskId, f.value.attempt);
+        return;
+      case 'result':
+        if (!validTaskRef(f.value.taskId)) return this.protocolError(connection, 'Result with an invalid task_id');
+        await this.dispatcher.result(session, f.value);
+        return;
+      case 'draining':
+        this.log.info({ delegateId: session.id, reason: f.value.reason }, 'delegate draining');
+        await this.dispatcher.draining(session);
+        return;
+      case 'hello':
+        return this.protocolError(connection, 'Hello may only be sent once per connection');
+      default:
+        return this.protocolError(connection, 'empty or unknown frame');
+    }
+  }
+
+  private protocolError(connection: DelegateConnection, message: string): void {
+    connection.close({ code: 'PROTOCOL_ERROR', message: `Protocol error: ${message}.` });
+  }
+}
+
+function validTaskRef(taskId: string): boolean {
+  return taskId.length > 0 && taskId.length <= MAX_TASK_ID;
+}

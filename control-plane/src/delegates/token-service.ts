@@ -1,0 +1,34 @@
+import type { Bus } from '../bus/bus.js';
+import { notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { hashSecret, KEY_PREFIX, newSecret } from '../security/secrets.js';
+import type { DelegateToken, Store } from '../store/store.js';
+
+/**
+ * Delegate tokens: shown once at creation, stored hashed. Revocation is published on the bus so
+ * every replica closes the token's live connections at once, not at their next reconnect.
+ */
+export class DelegateTokenService {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+  ) {}
+
+  async create(tenantId: string, name: string): Promise<{ record: DelegateToken; token: string }> {
+    const token = newSecret(KEY_PREFIX.delegateToken);
+    const record: DelegateToken = { id: newId('tok'), tenantId, name, hash: hashSecret(token), createdAt: new Date(), revokedAt: null };
+    await this.store.createDelegateToken(record);
+    return { record, token };
+  }
+
+  list(tenantId: string): Promise<DelegateToken[]> {
+    return this.store.listDelegateTokens(tenantId);
+  }
+
+  async revoke(tenantId: string, id: string): Promise<DelegateToken> {
+    const record = await this.store.revokeDelegateToken(tenantId, id, new Date());
+    if (!record) throw notFound('delegate token', id);
+    await this.bus.publish('token.revoked', { tenantId, tokenId: id });
+    return record;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Stable error codes of the control plane's API. The same codes appear in task errors returned by
+ * delegates (INVALID_CREDENTIALS, ...), so a client can handle both with one switch.
+ */
+export const ErrorCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  LITERAL_SECRET_REJECTED: 'LITERAL_SECRET_REJECTED',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNSUPPORTED_TASK_TYPE: 'UNSUPPORTED_TASK_TYPE',
+  NO_ELIGIBLE_DELEGATE: 'NO_ELIGIBLE_DELEGATE',
+  DELEGATE_LOST: 'DELEGATE_LOST',
+  TIMEOUT: 'TIMEOUT',
+  CANCELLED: 'CANCELLED',
+  NOT_READY: 'NOT_READY',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const STATUS: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  LITERAL_SECRET_REJECTED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNSUPPORTED_TASK_TYPE: 400,
+  NO_ELIGIBLE_DELEGATE: 409,
+  DELEGATE_LOST: 500,
+  TIMEOUT: 504,
+  CANCELLED: 409,
+  NOT_READY: 503,
+  INTERNAL: 500,
+};
+
+/** A failure with a stable code, an HTTP status and a message a person can act on. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = STATUS[code];
+    this.details = details;
+  }
+
+  toJSON(): { code: string; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export const notFound = (what: string, id: string): AppError =>
+  new AppError(ErrorCode.NOT_FOUND, `No ${what} with id "${id}" exists in this tenant.`, { id });

@@ -1,0 +1,113 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store, TaskRecord } from './store/store.js';
+
+/**
+ * Prometheus metrics. Labels are bounded on purpose: task type, state, carrier and status only —
+ * never tenant, delegate or task ids, which would grow without limit on a multi-tenant service.
+ * Per-tenant queue depth is served by GET /v1/queue instead.
+ */
+const MAX_CODES = 64;
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly seenCodes = new Set<string>();
+  private readonly created: Counter<'type'>;
+  private readonly ended: Counter<'type' | 'state' | 'code'>;
+  private readonly requeued: Counter<'type'>;
+  private readonly dispatchLatency: Histogram<'type'>;
+  private readonly connections: Counter<'transport' | 'event'>;
+
+  constructor(store: Store) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'attache_' });
+    this.created = new Counter({ name: 'attache_tasks_created_total', help: 'Tasks created', labelNames: ['type'], registers: [this.registry] });
+    this.ended = new Counter({
+      name: 'attache_tasks_ended_total',
+      help: 'Tasks that reached a terminal state, by error code (empty on success)',
+      labelNames: ['type', 'state', 'code'],
+      registers: [this.registry],
+    });
+    this.requeued = new Counter({ name: 'attache_tasks_requeued_total', help: 'Attempts lost and requeued', labelNames: ['type'], registers: [this.registry] });
+    this.dispatchLatency = new Histogram({
+      name: 'attache_dispatch_latency_seconds',
+      help: 'Time from entering the queue to assignment to a delegate',
+      labelNames: ['type'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    });
+    this.connections = new Counter({
+      name: 'attache_delegate_connection_events_total',
+      help: 'Delegate connections registered and closed',
+      labelNames: ['transport', 'event'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'attache_tasks',
+      help: 'Tasks by type and state (all tenants)',
+      labelNames: ['type', 'state'],
+      registers: [this.registry],
+      async collect() {
+        const stats = await store.globalTaskStats();
+        this.reset();
+        for (const s of stats.byTypeAndState) this.set({ type: s.type, state: s.state }, s.count);
+      },
+    });
+    new Gauge({
+      name: 'attache_queue_depth',
+      help: 'Queued tasks (all tenants)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await store.globalTaskStats()).queued);
+      },
+    });
+    new Gauge({
+      name: 'attache_queue_oldest_age_seconds',
+      help: 'Age of the oldest queued task, 0 when the queue is empty',
+      registers: [this.registry],
+      async collect() {
+        const oldest = (await store.globalTaskStats()).oldestQueuedAt;
+        this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
+      },
+    });
+    new Gauge({
+      name: 'attache_delegates',
+      help: 'Delegates by status and carrier (all tenants, all replicas)',
+      labelNames: ['status', 'transport'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await store.countDelegates()) this.set({ status: row.status, transport: row.transport }, row.count);
+      },
+    });
+  }
+
+  taskCreated(task: TaskRecord): void {
+    this.created.inc({ type: task.type });
+  }
+
+  taskAssigned(task: TaskRecord): void {
+    if (task.assignedAt) this.dispatchLatency.observe({ type: task.type }, Math.max(0, task.assignedAt.getTime() - task.queuedAt.getTime()) / 1000);
+  }
+
+  taskRequeued(task: TaskRecord): void {
+    this.requeued.inc({ type: task.type });
+  }
+
+  taskEnded(task: TaskRecord): void {
+    // Delegates report codes; only well-formed ones become label values, and at most MAX_CODES of them.
+    const raw = task.error?.code ?? '';
+    let code = /^[A-Z][A-Z0-9_]{0,47}$/.test(raw) || raw === '' ? raw : 'OTHER';
+    if (code && !this.seenCodes.has(code)) {
+      if (this.seenCodes.size >= MAX_CODES) code = 'OTHER';
+      else this.seenCodes.add(code);
+    }
+    this.ended.inc({ type: task.type, state: task.state, code });
+  }
+
+  delegateConnected(transport: string): void {
+    this.connections.inc({ transport, event: 'registered' });
+  }
+
+  delegateDisconnected(transport: string): void {
+    this.connections.inc({ transport, event: 'closed' });
+  }
+}

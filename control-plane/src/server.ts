@@ -1,0 +1,166 @@
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createHttpServer } from './api/http-server.js';
+import { awsAccountRoutes } from './api/routes/aws-accounts.js';
+import { awsPolicyRoutes } from './api/routes/aws-policies.js';
+import { gatewayRoutes } from './api/routes/gateways.js';
+import { delegateRoutes } from './api/routes/delegates.js';
+import { delegateGroupRoutes } from './api/routes/delegate-groups.js';
+import { taskRoutes } from './api/routes/tasks.js';
+import { tenantRoutes } from './api/routes/tenants.js';
+import { AccountService } from './aws/account-service.js';
+import { DelegateIdentities } from './aws/delegate-identities.js';
+import { PolicyService } from './aws/policy-service.js';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory-bus.js';
+import { NatsBus } from './bus/nats-bus.js';
+import { NatsCarrierServer } from './carriers/nats-carrier.js';
+import { NatsCredentialIssuer } from './carriers/nats-credentials.js';
+import { natsCredentialRoutes } from './api/routes/nats-credentials.js';
+import { NatsAccountSigner } from './nats/account.js';
+import { connectNats } from './nats/connect.js';
+import type { CarrierServer } from './carriers/carrier.js';
+import { GrpcCarrierServer } from './carriers/grpc-carrier.js';
+import { WebSocketCarrierServer } from './carriers/websocket-carrier.js';
+import type { Config } from './config.js';
+import { ConnectionHandler } from './delegates/connection-handler.js';
+import { DelegateTokenService } from './delegates/token-service.js';
+import { createLogger } from './log.js';
+import { Metrics } from './metrics.js';
+import { loadOperatorKey } from './security/operator-key.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+import { Dispatcher } from './tasks/dispatcher.js';
+import { DelegateExplainer } from './tasks/explainer.js';
+import { TaskLifecycle } from './tasks/lifecycle.js';
+import { Sweeper } from './tasks/sweeper.js';
+import { TaskService } from './tasks/task-service.js';
+import { TaskWaiters } from './tasks/waiters.js';
+import { TenantService } from './tenancy/tenant-service.js';
+
+export interface RunningControlPlane {
+  readonly httpUrl: string;
+  readonly grpcAddress: { host: string; port: number };
+  readonly operatorKey: string;
+  readonly operatorKeyGenerated: boolean;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every part from the config and starts the listeners. Nothing else
+ * reads configuration or constructs services, so the wiring is all in one place.
+ */
+export async function startControlPlane(config: Config, log: Logger = createLogger(config.logLevel, { replica: config.replicaId })): Promise<RunningControlPlane> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const operator = await loadOperatorKey(config.dataDir, config.operatorKey);
+  const store: Store = await openStore(config);
+  await store.migrate();
+  await store.disconnectReplicaDelegates(config.replicaId, new Date());
+  const natsServers = config.natsUrl?.split(',').map((s) => s.trim()).filter(Boolean);
+  const natsSigner = config.nats.signingSeed ? new NatsAccountSigner(config.nats.signingSeed, config.nats.account) : undefined;
+  const natsLog = log.child({ component: 'nats' });
+  const bus: Bus = natsServers
+    ? new NatsBus(await connectNats({ servers: natsServers, name: `${config.replicaId} bus`, signer: natsSigner, log: natsLog }), { log: natsLog })
+    : new MemoryBus();
+  const metrics = new Metrics(store);
+  const lifecycle = new TaskLifecycle(store, bus, metrics, log.child({ component: 'tasks' }));
+  const dispatcher = new Dispatcher(store, bus, lifecycle, metrics, config, log.child({ component: 'dispatcher' }));
+  const explainer = new DelegateExplainer(store, dispatcher, 2 * config.heartbeatTimeoutMs);
+  const waiters = new TaskWaiters(bus);
+  const tasks = new TaskService(store, bus, lifecycle, explainer, waiters, metrics, config, log.child({ component: 'tasks' }));
+  const tenants = new TenantService(store);
+  const tokens = new DelegateTokenService(store, bus);
+  const accounts = new AccountService(store, tasks);
+  const policies = new PolicyService(store, tasks, accounts);
+  const identities = new DelegateIdentities(store, log.child({ component: 'aws' }));
+  lifecycle.onEnded((task) => identities.taskEnded(task));
+  const sweeper = new Sweeper(store, bus, dispatcher, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
+  const handler = new ConnectionHandler(store, dispatcher, metrics, config, log.child({ component: 'delegates' }));
+  const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log })];
+  // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
+  const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
+  if (natsServers && natsSigner) {
+    const nc = await connectNats({ servers: natsServers, name: `${config.replicaId} delegates`, signer: natsSigner, log: natsLog });
+    carriers.push(new NatsCarrierServer({ nc, log: natsLog }));
+  }
+
+  let accepting = false;
+  const http: FastifyInstance = await createHttpServer(
+    {
+      log,
+      operatorKey: operator.key,
+      tenants,
+      rateLimitPerSecond: config.apiRateLimit,
+      health: {
+        ready: async () => {
+          const checks: Record<string, string> = {};
+          try {
+            await store.ping();
+            checks['store'] = 'ok';
+          } catch (err) {
+            checks['store'] = `failing: ${(err as Error).message}`;
+          }
+          checks['carriers'] = accepting ? 'ok' : 'not listening';
+          if (bus instanceof NatsBus) checks['bus'] = bus.health.check();
+          return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+        },
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      },
+    },
+    (app) => {
+      tenantRoutes(app, tenants);
+      delegateRoutes(app, { tokens, store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
+      taskRoutes(app, { tasks, store });
+      awsAccountRoutes(app, accounts);
+      awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
+      gatewayRoutes(app, { store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds });
+      delegateGroupRoutes(app, { store });
+      if (natsIssuer) natsCredentialRoutes(app, natsIssuer);
+    },
+  );
+
+  // Upgrades on the API's own HTTP server, so ws://host:8080 goes through the same ingress as /v1.
+  carriers.push(new WebSocketCarrierServer({ server: http.server, log }));
+
+  dispatcher.start();
+  for (const carrier of carriers) await carrier.start((connection) => handler.accept(connection));
+  accepting = true;
+  sweeper.start();
+  await http.listen({ host: config.httpHost, port: config.httpPort });
+  const addr = http.server.address();
+  const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  const shownHost = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
+  const grpcAddress = carriers[0]!.address();
+  log.info({ http: `${config.httpHost}:${httpPort}`, grpc: `${grpcAddress.host}:${grpcAddress.port}`, store: store.kind, bus: bus.kind }, 'control plane started');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    httpUrl: `http://${shownHost}:${httpPort}`,
+    grpcAddress,
+    operatorKey: operator.key,
+    operatorKeyGenerated: operator.generated,
+    log,
+    stop: () =>
+      (stopping ??= (async () => {
+        accepting = false;
+        sweeper.stop();
+        // Tell connected delegates to go elsewhere (or wait) before the listeners close.
+        for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');
+        dispatcher.stop();
+        await http.close();
+        for (const carrier of carriers) await carrier.stop();
+        waiters.close();
+        await bus.close();
+        try {
+          await store.disconnectReplicaDelegates(config.replicaId, new Date());
+        } catch (err) {
+          // The store may be the reason we stop; other replicas' sweepers expire our leases anyway.
+          log.warn({ err }, 'could not mark this replica\'s delegates disconnected');
+        }
+        await store.close();
+        log.info('control plane stopped');
+      })()),
+  };
+}

@@ -1,0 +1,253 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../config.js';
+import { openStore } from '../open-store.js';
+import { startPostgres, type PostgresServer } from '../../../../e2e/src/support/postgres.js';
+import { runStoreConformance } from '../store.conformance.js';
+import type { ClaimingDelegate, TaskRecord } from '../store.js';
+import { MIGRATIONS } from './schema.js';
+import { PostgresStore } from './postgres-store.js';
+
+// One real server for the file; each group of tests gets its own database so the migration race
+// and the claim race start from nothing.
+let server: PostgresServer;
+let conformanceUrl: string;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  conformanceUrl = await server.createDatabase('conformance');
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+runStoreConformance('postgres', async () => PostgresStore.open({ url: conformanceUrl }));
+
+describe('PostgresStore (PostgreSQL only)', () => {
+  const T0 = Date.UTC(2025, 0, 1);
+  const at = (seconds: number) => new Date(T0 + seconds * 1000);
+
+  async function freshDatabase(name: string): Promise<string> {
+    return server.createDatabase(name);
+  }
+
+  async function seedTenant(store: PostgresStore, id: string): Promise<void> {
+    await store.createTenant(
+      { id, name: id, externalId: `ext-${id}`, createdAt: at(0) },
+      { id: `key-${id}`, tenantId: id, hash: `hash-${id}`, createdAt: at(0) },
+    );
+  }
+
+  function task(tenantId: string, i: number, over: Partial<TaskRecord> = {}): TaskRecord {
+    return {
+      id: `task-${String(i).padStart(4, '0')}`,
+      tenantId,
+      type: 'echo',
+      payload: { i },
+      selectors: ['linux'],
+      priority: i % 3,
+      state: 'queued',
+      attempt: 1,
+      maxAttempts: 3,
+      delegateId: null,
+      queueTimeoutSeconds: 60,
+      runTimeoutSeconds: 60,
+      result: null,
+      error: null,
+      accountId: null,
+      createdAt: at(i),
+      queuedAt: at(i),
+      assignedAt: null,
+      startedAt: null,
+      endedAt: null,
+      leaseExpiresAt: null,
+      ...over,
+    };
+  }
+
+  it('migrates from three instances at once, applying each step exactly once', async () => {
+    const url = await freshDatabase('migrate_race');
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.open({ url, poolSize: 2 })));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      await Promise.all(stores.map((s) => s.migrate()));
+
+      const raw = new pg.Client({ connectionString: url });
+      await raw.connect();
+      try {
+        const { rows } = await raw.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+        expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+        const locks = await raw.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory'`);
+        expect(locks.rowCount).toBe(0);
+      } finally {
+        await raw.end();
+      }
+      // Every instance can use the schema.
+      await seedTenant(stores[0]!, 'tenant-m');
+      for (const s of stores) expect((await s.getTenant('tenant-m'))?.name).toBe('tenant-m');
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('never hands one attempt to two delegates when two instances race claimNext', async () => {
+    const url = await freshDatabase('claim_race');
+    const a = await PostgresStore.open({ url, poolSize: 5 });
+    const b = await PostgresStore.open({ url, poolSize: 5 });
+    try {
+      await a.migrate();
+      await b.migrate();
+      await seedTenant(a, 'tenant-c');
+      const tasks = Array.from({ length: 60 }, (_, i) => task('tenant-c', i));
+      for (const t of tasks) await a.insertTask(t);
+
+      const delegates: ClaimingDelegate[] = Array.from({ length: 8 }, (_, i) => ({
+        id: `delegate-${i}`,
+        tenantId: 'tenant-c',
+        tags: ['linux', `gw-${i}`],
+        taskTypes: ['echo'],
+      }));
+      // Each round: every delegate claims through both instances at once; rounds repeat until
+      // the queue is drained, so claims race on the same head-of-queue rows over and over.
+      const won: TaskRecord[] = [];
+      for (let round = 0; round < 20 && won.length < tasks.length; round++) {
+        const claims = await Promise.all(
+          delegates.flatMap((d) => [a.claimNext(d, at(100 + round), at(130 + round)), b.claimNext(d, at(100 + round), at(130 + round))]),
+        );
+        won.push(...claims.filter((c): c is TaskRecord => c !== null));
+      }
+
+      expect(won).toHaveLength(tasks.length);
+      expect(new Set(won.map((t) => t.id)).size).toBe(tasks.length);
+      for (const c of won) {
+        expect(c).toMatchObject({ state: 'assigned', attempt: 1 });
+        expect((await b.getTask('tenant-c', c.id))?.delegateId).toBe(c.delegateId);
+      }
+      expect(await a.claimNext(delegates[0]!, at(200), at(230))).toBeNull();
+
+      // Requeued attempts are raced the same way: attempt 2 of each task goes to exactly one delegate.
+      const ERR = { code: 'LEASE_EXPIRED', message: 'lost', details: {} };
+      await Promise.all(won.map((c, i) => (i % 2 ? a : b).requeueTask(c.id, 1, at(300), ERR)));
+      const second = (
+        await Promise.all(
+          Array.from({ length: 3 }, () =>
+            Promise.all(delegates.flatMap((d) => [a.claimNext(d, at(301), at(331)), b.claimNext(d, at(301), at(331))])),
+          ),
+        )
+      )
+        .flat()
+        .filter((c): c is TaskRecord => c !== null);
+      expect(second.every((c) => c.attempt === 2)).toBe(true);
+      expect(new Set(second.map((c) => c.id)).size).toBe(second.length);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('maps a unique violation to StoreConflictError with the database error as cause', async () => {
+    const store = await PostgresStore.open({ url: conformanceUrl });
+    try {
+      await store.migrate();
+      await seedTenant(store, 'tenant-dup');
+      const err = await store.createTenant(
+        { id: 'tenant-dup-2', name: 'tenant-dup', externalId: 'x', createdAt: at(0) },
+        { id: 'key-dup-2', tenantId: 'tenant-dup-2', hash: 'hash-dup-2', createdAt: at(0) },
+      ).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'StoreConflictError', code: 'CONFLICT' });
+      expect((err as Error).cause).toMatchObject({ code: '23505' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails ping quickly while PostgreSQL is down and recovers when it is back', async () => {
+    // A server of its own: halting the shared one would disturb nothing here, but this keeps the
+    // test independent of the others' timing.
+    const own = await startPostgres();
+    const store = await PostgresStore.open({ url: own.url, poolSize: 3, pingTimeoutMs: 1_000 });
+    try {
+      await store.migrate();
+      await store.ping();
+      await seedTenant(store, 'tenant-r');
+
+      await own.halt();
+      const started = Date.now();
+      await expect(store.ping()).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(2_500);
+      await expect(store.getTenant('tenant-r')).rejects.toThrow();
+
+      await own.resume();
+      await store.ping();
+      expect((await store.getTenant('tenant-r'))?.name).toBe('tenant-r');
+
+      // And once more through restart(), with connections open at the moment the server goes away.
+      await Promise.all([store.ping(), store.ping(), store.ping()]);
+      await own.restart();
+      await store.ping();
+      expect((await store.getTenant('tenant-r'))?.id).toBe('tenant-r');
+    } finally {
+      await store.close();
+      await own.stop();
+    }
+  });
+
+  it('fails ping within its timeout when the server accepts connections but never answers', async () => {
+    // A listener that swallows everything stands in for a hung server or a silently dropped network.
+    const sockets = new Set<Socket>();
+    const blackHole: Server = createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const { port } = blackHole.address() as { port: number };
+    const store = await PostgresStore.open({ url: `postgres://x@127.0.0.1:${port}/x`, pingTimeoutMs: 300, connectTimeoutMs: 300 });
+    try {
+      const started = Date.now();
+      await expect(store.ping()).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await store.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => blackHole.close(() => resolve()));
+    }
+  });
+
+  it('is chosen by ATTACHE_DATABASE_URL; without it the store is SQLite in the data dir', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'attache-open-store-'));
+    try {
+      const config = loadConfig({ ATTACHE_DATABASE_URL: conformanceUrl, ATTACHE_DATA_DIR: dataDir });
+      expect(config.databaseUrl).toBe(conformanceUrl);
+      const pgStore = await openStore(config);
+      try {
+        expect(pgStore).toBeInstanceOf(PostgresStore);
+        await pgStore.migrate();
+        await pgStore.ping();
+      } finally {
+        await pgStore.close();
+      }
+
+      const sqlite = await openStore(loadConfig({ ATTACHE_DATA_DIR: dataDir }));
+      try {
+        expect(sqlite.kind).toBe('sqlite');
+      } finally {
+        await sqlite.close();
+      }
+      expect(() => loadConfig({ ATTACHE_DATABASE_URL: 'mysql://db/attache' })).toThrow(ConfigError);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails ping once closed', async () => {
+    const store = await PostgresStore.open({ url: conformanceUrl });
+    await store.ping();
+    await store.close();
+    await store.close();
+    await expect(store.ping()).rejects.toThrow();
+  });
+});

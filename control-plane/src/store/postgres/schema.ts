@@ -1,0 +1,230 @@
+import type pg from 'pg';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/**
+ * Ordered, append-only: a released step is never edited, a change is a new step.
+ *
+ * Choices that differ from the SQLite schema, and why:
+ * - Times are `timestamptz` (node-postgres maps them to and from `Date`, and they read well in psql).
+ * - Tags, selectors and task types are `text[]`, so the claim matches with array containment
+ *   (`selectors <@ tags`); JSON-shaped fields are `jsonb`.
+ * - Ids and names use the "C" collation: ordering (the task list's id cursor, name order) must be
+ *   byte order on every backend, whatever locale the database was created with.
+ * - The scans the control plane runs all the time (the queue claim, lease expiry, a delegate's
+ *   active tasks) have partial indexes over exactly the rows they look at, so they stay small as
+ *   finished tasks pile up.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'tenants, keys, tokens, delegates, tasks, accounts',
+    sql: `
+      CREATE TABLE tenants (
+        id          text COLLATE "C" PRIMARY KEY,
+        name        text COLLATE "C" NOT NULL UNIQUE,
+        external_id text NOT NULL,
+        created_at  timestamptz NOT NULL
+      );
+
+      CREATE TABLE api_keys (
+        id         text COLLATE "C" PRIMARY KEY,
+        tenant_id  text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        hash       text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL
+      );
+      CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
+
+      CREATE TABLE delegate_tokens (
+        id         text COLLATE "C" PRIMARY KEY,
+        tenant_id  text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name       text COLLATE "C" NOT NULL,
+        hash       text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL,
+        revoked_at timestamptz
+      );
+      CREATE INDEX delegate_tokens_tenant ON delegate_tokens (tenant_id, created_at, id);
+
+      -- token_id carries no foreign key: a delegate row is presence history and outlives nothing
+      -- it would need to cascade from but its tenant.
+      CREATE TABLE delegates (
+        id                text COLLATE "C" PRIMARY KEY,
+        tenant_id         text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        token_id          text COLLATE "C" NOT NULL,
+        name              text COLLATE "C" NOT NULL,
+        instance_id       text NOT NULL,
+        tags              text[] NOT NULL,
+        task_types        text[] NOT NULL,
+        max_concurrency   integer NOT NULL,
+        version           text NOT NULL,
+        transport         text NOT NULL,
+        status            text NOT NULL,
+        in_flight         integer NOT NULL,
+        replica_id        text NOT NULL,
+        connected_at      timestamptz NOT NULL,
+        last_heartbeat_at timestamptz NOT NULL,
+        disconnected_at   timestamptz
+      );
+      CREATE INDEX delegates_tenant ON delegates (tenant_id, status);
+      CREATE INDEX delegates_replica ON delegates (replica_id) WHERE status <> 'disconnected';
+
+      -- account_id is not a foreign key: deleting an account must not rewrite or block the
+      -- history of the tasks that validated it.
+      CREATE TABLE tasks (
+        id                    text COLLATE "C" PRIMARY KEY,
+        tenant_id             text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        type                  text NOT NULL,
+        payload               jsonb NOT NULL,
+        selectors             text[] NOT NULL,
+        priority              integer NOT NULL,
+        state                 text NOT NULL,
+        attempt               integer NOT NULL,
+        max_attempts          integer NOT NULL,
+        delegate_id           text COLLATE "C",
+        queue_timeout_seconds integer NOT NULL,
+        run_timeout_seconds   integer NOT NULL,
+        result                jsonb,
+        error                 jsonb,
+        account_id            text COLLATE "C",
+        created_at            timestamptz NOT NULL,
+        queued_at             timestamptz NOT NULL,
+        assigned_at           timestamptz,
+        started_at            timestamptz,
+        ended_at              timestamptz,
+        lease_expires_at      timestamptz
+      );
+      -- The claim: a tenant's queued tasks in claim order, so LIMIT 1 reads the head of the index.
+      CREATE INDEX tasks_queue ON tasks (tenant_id, priority DESC, queued_at, id) WHERE state = 'queued';
+      -- Queue-timeout scan over all tenants.
+      CREATE INDEX tasks_queued_at ON tasks (queued_at) WHERE state = 'queued';
+      -- Listing newest first with an id cursor.
+      CREATE INDEX tasks_tenant_id ON tasks (tenant_id, id);
+      -- Lease expiry and run timeouts look only at active tasks.
+      CREATE INDEX tasks_active_lease ON tasks (lease_expires_at) WHERE state IN ('assigned', 'running');
+      -- Lease extension and the tasks a delegate holds.
+      CREATE INDEX tasks_active_delegate ON tasks (delegate_id) WHERE state IN ('assigned', 'running');
+      -- Global statistics (metrics).
+      CREATE INDEX tasks_type_state ON tasks (type, state);
+
+      CREATE TABLE aws_accounts (
+        id                 text COLLATE "C" PRIMARY KEY,
+        tenant_id          text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name               text COLLATE "C" NOT NULL,
+        description        text NOT NULL,
+        partition          text NOT NULL,
+        auth               jsonb NOT NULL,
+        test_region        text NOT NULL,
+        delegate_selectors text[] NOT NULL,
+        endpoints          jsonb NOT NULL,
+        status             text NOT NULL,
+        last_task_id       text COLLATE "C",
+        last_checked_at    timestamptz,
+        aws_account_id     text,
+        arn                text,
+        last_error         jsonb,
+        created_at         timestamptz NOT NULL,
+        updated_at         timestamptz NOT NULL,
+        UNIQUE (tenant_id, name)
+      );
+    `,
+  },
+  {
+    version: 2,
+    description: 'account gateway and chosen IAM policies; delegate identities for role setup',
+    sql: `
+      ALTER TABLE aws_accounts ADD COLUMN gateway text;
+      ALTER TABLE aws_accounts ADD COLUMN policy_arns text[] NOT NULL DEFAULT '{}';
+
+      -- Keyed by group, not by delegate id: replicas of a group come and go, the identity stays.
+      CREATE TABLE delegate_identities (
+        tenant_id      text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        group_name     text COLLATE "C" NOT NULL,
+        partition      text COLLATE "C" NOT NULL,
+        arn            text NOT NULL,
+        aws_account_id text NOT NULL,
+        task_id        text NOT NULL,
+        reported_at    timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, group_name, partition)
+      );
+    `,
+  },
+  {
+    version: 3,
+    description: 'delegate group public keys for sealed values',
+    sql: `
+      -- Public halves only: the private keys never leave the delegates.
+      CREATE TABLE delegate_group_keys (
+        tenant_id       text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        group_name      text COLLATE "C" NOT NULL,
+        key_id          text COLLATE "C" NOT NULL,
+        algorithm       text NOT NULL,
+        public_key      text NOT NULL,
+        first_seen_at   timestamptz NOT NULL,
+        last_seen_at    timestamptz NOT NULL,
+        last_current_at timestamptz,
+        PRIMARY KEY (tenant_id, group_name, key_id)
+      );
+    `,
+  },
+];
+
+/**
+ * Any constant shared by every replica works; this one is "attache1" in ASCII, so it is easy to
+ * recognise in pg_locks and unlikely to collide with another application's advisory locks.
+ */
+export const MIGRATION_LOCK_KEY = 0x6174746163686531n.toString();
+
+export async function schemaVersion(db: pg.ClientBase): Promise<number> {
+  const { rows } = await db.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_migrations');
+  return rows[0]?.v ?? 0;
+}
+
+/**
+ * Applies the steps newer than the recorded version. Replicas starting together serialise on a
+ * session advisory lock (held on one connection for the whole run, released even when a step
+ * fails, and by the server if this process dies); each step commits together with its version row,
+ * so a crash between steps leaves a consistent, resumable schema. PostgreSQL's DDL is transactional,
+ * which is what makes "step + version row" atomic.
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    integer PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      for (const step of [...migrations].sort((a, b) => a.version - b.version)) {
+        if ((await schemaVersion(client)) >= step.version) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(step.sql);
+          await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [step.version]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw new Error(`schema migration ${step.version} (${step.description}) failed: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+      }
+      return await schemaVersion(client);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]).catch((err: Error) => {
+        // A connection that cannot unlock must not go back to the pool still holding the lock.
+        broken = err;
+      });
+    }
+  } catch (err) {
+    broken ??= err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

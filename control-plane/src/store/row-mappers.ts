@@ -1,0 +1,121 @@
+import type { AwsAccountRecord, DelegateIdentityRecord, DelegateRecord, DelegateStatus, DelegateToken, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
+
+export type Row = Record<string, unknown>;
+
+/**
+ * How a backend hands columns back: SQLite as epoch milliseconds and JSON text, PostgreSQL as
+ * `Date`, arrays and parsed jsonb. Everything else about a row is the same in both schemas.
+ */
+export interface ColumnCodec {
+  date(v: unknown): Date;
+  /** A JSON (or array) column that is never null. */
+  json<T>(v: unknown): T;
+}
+
+/** Row → record mappers shared by every Store backend; the column names are the schema's. */
+export function rowMappers(codec: ColumnCodec) {
+  const date = (v: unknown): Date => codec.date(v);
+  const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : codec.date(v));
+  const decode = <T>(v: unknown): T => codec.json<T>(v);
+  const decodeOrNull = <T>(v: unknown): T | null => (v === null || v === undefined ? null : codec.json<T>(v));
+
+  function tenantFromRow(r: Row): Tenant {
+    return { id: r.id as string, name: r.name as string, externalId: r.external_id as string, createdAt: date(r.created_at) };
+  }
+
+  function tokenFromRow(r: Row): DelegateToken {
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      name: r.name as string,
+      hash: r.hash as string,
+      createdAt: date(r.created_at),
+      revokedAt: dateOrNull(r.revoked_at),
+    };
+  }
+
+  function delegateFromRow(r: Row): DelegateRecord {
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      tokenId: r.token_id as string,
+      name: r.name as string,
+      instanceId: r.instance_id as string,
+      tags: decode<string[]>(r.tags),
+      taskTypes: decode<string[]>(r.task_types),
+      maxConcurrency: r.max_concurrency as number,
+      version: r.version as string,
+      transport: r.transport as string,
+      status: r.status as DelegateStatus,
+      inFlight: r.in_flight as number,
+      replicaId: r.replica_id as string,
+      connectedAt: date(r.connected_at),
+      lastHeartbeatAt: date(r.last_heartbeat_at),
+      disconnectedAt: dateOrNull(r.disconnected_at),
+    };
+  }
+
+  function taskFromRow(r: Row): TaskRecord {
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      type: r.type as string,
+      payload: decode<Record<string, unknown>>(r.payload),
+      selectors: decode<string[]>(r.selectors),
+      priority: r.priority as number,
+      state: r.state as TaskState,
+      attempt: r.attempt as number,
+      maxAttempts: r.max_attempts as number,
+      delegateId: (r.delegate_id as string | null) ?? null,
+      queueTimeoutSeconds: r.queue_timeout_seconds as number,
+      runTimeoutSeconds: r.run_timeout_seconds as number,
+      result: decodeOrNull<Record<string, unknown>>(r.result),
+      error: decodeOrNull<TaskError>(r.error),
+      accountId: (r.account_id as string | null) ?? null,
+      createdAt: date(r.created_at),
+      queuedAt: date(r.queued_at),
+      assignedAt: dateOrNull(r.assigned_at),
+      startedAt: dateOrNull(r.started_at),
+      endedAt: dateOrNull(r.ended_at),
+      leaseExpiresAt: dateOrNull(r.lease_expires_at),
+    };
+  }
+
+  function accountFromRow(r: Row): AwsAccountRecord {
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      name: r.name as string,
+      description: r.description as string,
+      partition: r.partition as string,
+      auth: decode<Record<string, unknown>>(r.auth),
+      testRegion: r.test_region as string,
+      delegateSelectors: decode<string[]>(r.delegate_selectors),
+      endpoints: decode<Record<string, string>>(r.endpoints),
+      gateway: (r.gateway as string | null) ?? null,
+      policyArns: decode<string[]>(r.policy_arns),
+      status: r.status as AwsAccountRecord['status'],
+      lastTaskId: (r.last_task_id as string | null) ?? null,
+      lastCheckedAt: dateOrNull(r.last_checked_at),
+      awsAccountId: (r.aws_account_id as string | null) ?? null,
+      arn: (r.arn as string | null) ?? null,
+      lastError: decodeOrNull<TaskError>(r.last_error),
+      createdAt: date(r.created_at),
+      updatedAt: date(r.updated_at),
+    };
+  }
+
+  function identityFromRow(r: Row): DelegateIdentityRecord {
+    return {
+      tenantId: r.tenant_id as string,
+      group: r.group_name as string,
+      partition: r.partition as string,
+      arn: r.arn as string,
+      awsAccountId: r.aws_account_id as string,
+      taskId: r.task_id as string,
+      reportedAt: date(r.reported_at),
+    };
+  }
+
+  return { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow };
+}

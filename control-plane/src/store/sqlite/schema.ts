@@ -1,0 +1,190 @@
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/**
+ * Ordered, append-only: a released step is never edited, a change is a new step. Times are epoch
+ * milliseconds; JSON-shaped fields are TEXT holding JSON so SQLite's json_each can read them in the
+ * claim query.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'tenants, keys, tokens, delegates, tasks, accounts',
+    sql: `
+      CREATE TABLE tenants (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        external_id TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE api_keys (
+        id         TEXT PRIMARY KEY,
+        tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        hash       TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
+
+      CREATE TABLE delegate_tokens (
+        id         TEXT PRIMARY KEY,
+        tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        hash       TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE INDEX delegate_tokens_tenant ON delegate_tokens (tenant_id, created_at);
+
+      -- token_id carries no foreign key: a delegate row is presence history and outlives nothing
+      -- it would need to cascade from but its tenant.
+      CREATE TABLE delegates (
+        id                TEXT PRIMARY KEY,
+        tenant_id         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        token_id          TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        instance_id       TEXT NOT NULL,
+        tags              TEXT NOT NULL,
+        task_types        TEXT NOT NULL,
+        max_concurrency   INTEGER NOT NULL,
+        version           TEXT NOT NULL,
+        transport         TEXT NOT NULL,
+        status            TEXT NOT NULL,
+        in_flight         INTEGER NOT NULL,
+        replica_id        TEXT NOT NULL,
+        connected_at      INTEGER NOT NULL,
+        last_heartbeat_at INTEGER NOT NULL,
+        disconnected_at   INTEGER
+      );
+      CREATE INDEX delegates_tenant ON delegates (tenant_id, status);
+      CREATE INDEX delegates_replica ON delegates (replica_id, status);
+
+      -- account_id is not a foreign key: deleting an account must not rewrite or block the
+      -- history of the tasks that validated it.
+      CREATE TABLE tasks (
+        id                    TEXT PRIMARY KEY,
+        tenant_id             TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        type                  TEXT NOT NULL,
+        payload               TEXT NOT NULL,
+        selectors             TEXT NOT NULL,
+        priority              INTEGER NOT NULL,
+        state                 TEXT NOT NULL,
+        attempt               INTEGER NOT NULL,
+        max_attempts          INTEGER NOT NULL,
+        delegate_id           TEXT,
+        queue_timeout_seconds INTEGER NOT NULL,
+        run_timeout_seconds   INTEGER NOT NULL,
+        result                TEXT,
+        error                 TEXT,
+        account_id            TEXT,
+        created_at            INTEGER NOT NULL,
+        queued_at             INTEGER NOT NULL,
+        assigned_at           INTEGER,
+        started_at            INTEGER,
+        ended_at              INTEGER,
+        lease_expires_at      INTEGER
+      );
+      -- The claim: best queued task of a tenant.
+      CREATE INDEX tasks_queue ON tasks (tenant_id, state, priority DESC, queued_at, id);
+      -- Listing newest first with an id cursor.
+      CREATE INDEX tasks_tenant_id ON tasks (tenant_id, id);
+      -- Lease expiry, queue and run timeout scans, global stats: all start from the state.
+      CREATE INDEX tasks_state_lease ON tasks (state, lease_expires_at);
+      CREATE INDEX tasks_state_type ON tasks (state, type);
+      -- Lease extension and the tasks a delegate holds.
+      CREATE INDEX tasks_delegate ON tasks (delegate_id, state);
+
+      CREATE TABLE aws_accounts (
+        id                TEXT PRIMARY KEY,
+        tenant_id         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name              TEXT NOT NULL,
+        description       TEXT NOT NULL,
+        partition         TEXT NOT NULL,
+        auth              TEXT NOT NULL,
+        test_region       TEXT NOT NULL,
+        delegate_selectors TEXT NOT NULL,
+        endpoints         TEXT NOT NULL,
+        status            TEXT NOT NULL,
+        last_task_id      TEXT,
+        last_checked_at   INTEGER,
+        aws_account_id    TEXT,
+        arn               TEXT,
+        last_error        TEXT,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        UNIQUE (tenant_id, name)
+      );
+    `,
+  },
+  {
+    version: 2,
+    description: 'account gateway and chosen IAM policies; delegate identities for role setup',
+    sql: `
+      ALTER TABLE aws_accounts ADD COLUMN gateway TEXT;
+      ALTER TABLE aws_accounts ADD COLUMN policy_arns TEXT NOT NULL DEFAULT '[]';
+
+      -- Keyed by group, not by delegate id: replicas of a group come and go, the identity stays.
+      CREATE TABLE delegate_identities (
+        tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        group_name      TEXT NOT NULL,
+        partition       TEXT NOT NULL,
+        arn             TEXT NOT NULL,
+        aws_account_id  TEXT NOT NULL,
+        task_id         TEXT NOT NULL,
+        reported_at     INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, group_name, partition)
+      );
+    `,
+  },
+  {
+    version: 3,
+    description: 'delegate group public keys for sealed values',
+    sql: `
+      -- Public halves only: the private keys never leave the delegates.
+      CREATE TABLE delegate_group_keys (
+        tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        group_name      TEXT NOT NULL,
+        key_id          TEXT NOT NULL,
+        algorithm       TEXT NOT NULL,
+        public_key      TEXT NOT NULL,
+        first_seen_at   INTEGER NOT NULL,
+        last_seen_at    INTEGER NOT NULL,
+        last_current_at INTEGER,
+        PRIMARY KEY (tenant_id, group_name, key_id)
+      );
+    `,
+  },
+];
+
+export function schemaVersion(db: Database.Database): number {
+  const row = db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number };
+  return row.v;
+}
+
+/**
+ * Applies the steps newer than the recorded version, each in its own IMMEDIATE transaction with
+ * its version row, so a crash between steps leaves a consistent, resumable schema and two
+ * processes starting on the same file cannot both apply a step.
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+  )`);
+  const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+  const applyStep = db.transaction((step: Migration) => {
+    // Re-checked inside the lock: another process may have applied it since we looked.
+    if (schemaVersion(db) >= step.version) return;
+    db.exec(step.sql);
+    record.run(step.version, Date.now());
+  });
+  for (const step of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (schemaVersion(db) < step.version) applyStep.immediate(step);
+  }
+  return schemaVersion(db);
+}

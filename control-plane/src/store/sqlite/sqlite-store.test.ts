@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runStoreConformance } from '../store.conformance.js';
+import { MIGRATIONS } from './schema.js';
+import { SqliteStore } from './sqlite-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'attache-sqlite-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+const tempPath = () => join(dir, `store-${++files}.db`);
+
+runStoreConformance('sqlite in memory', async () => SqliteStore.open({ path: ':memory:' }));
+runStoreConformance('sqlite file (WAL)', async () => SqliteStore.open({ path: tempPath() }));
+
+describe('SqliteStore (SQLite only)', () => {
+  it('opens a file in WAL mode and keeps its data across close and reopen', async () => {
+    const path = tempPath();
+    const first = SqliteStore.open({ path });
+    await first.migrate();
+    const createdAt = new Date(Date.UTC(2025, 0, 1));
+    await first.createTenant(
+      { id: 't1', name: 'acme', externalId: 'ext', createdAt },
+      { id: 'k1', tenantId: 't1', hash: 'h1', createdAt },
+    );
+    await first.close();
+    await first.close();
+
+    const raw = new Database(path, { readonly: true });
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      raw.close();
+    }
+
+    const second = SqliteStore.open({ path });
+    try {
+      await second.migrate();
+      expect(await second.findTenantByApiKeyHash('h1')).toEqual({ id: 't1', name: 'acme', externalId: 'ext', createdAt });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('group commit: writes of one turn share a commit, each settles only once it is visible to another connection, a failed write fails alone', async () => {
+    const path = tempPath();
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    const at = new Date(Date.UTC(2025, 0, 1));
+    const reader = new Database(path, { readonly: true });
+    try {
+      const names = () => (reader.prepare('SELECT name FROM tenants ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+      // Issued in one turn: one transaction. Nothing is visible elsewhere before the commit.
+      const a = store.createTenant({ id: 'ta', name: 'a', externalId: 'x', createdAt: at }, { id: 'ka', tenantId: 'ta', hash: 'ha', createdAt: at });
+      const dup = store.createTenant({ id: 'tb', name: 'a', externalId: 'y', createdAt: at }, { id: 'kb', tenantId: 'tb', hash: 'hb', createdAt: at });
+      const c = store.createTenant({ id: 'tc', name: 'c', externalId: 'z', createdAt: at }, { id: 'kc', tenantId: 'tc', hash: 'hc', createdAt: at });
+      expect(names()).toEqual([]);
+      await a;
+      expect(names()).toEqual(['a', 'c']);
+      await expect(dup).rejects.toMatchObject({ code: 'CONFLICT' });
+      await c;
+      expect(await store.findTenantByApiKeyHash('hb')).toBeNull();
+    } finally {
+      reader.close();
+      await store.close();
+    }
+  });
+
+  it('records the schema version once, however often it migrates', async () => {
+    const path = tempPath();
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    await store.migrate();
+    await store.close();
+    const reopened = SqliteStore.open({ path });
+    await reopened.migrate();
+    await reopened.close();
+
+    const raw = new Database(path, { readonly: true });
+    try {
+      const versions = raw.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
+      expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('enforces foreign keys on its own connection', async () => {
+    const store = SqliteStore.open({ path: ':memory:' });
+    await store.migrate();
+    const at = new Date(0);
+    await expect(
+      store.createDelegateToken({ id: 'x', tenantId: 'no-such-tenant', name: 'n', hash: 'h', createdAt: at, revokedAt: null }),
+    ).rejects.toThrow(/FOREIGN KEY/);
+    await store.close();
+  });
+
+  it('fails ping once closed', async () => {
+    const store = SqliteStore.open({ path: ':memory:' });
+    await store.ping();
+    await store.close();
+    await expect(store.ping()).rejects.toThrow();
+  });
+});

@@ -1,0 +1,883 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type {
+  AwsAccountRecord,
+  ClaimingDelegate,
+  DelegateIdentityRecord,
+  DelegateRecord,
+  DelegateToken,
+  Store,
+  TaskError,
+  TaskRecord,
+} from './store.js';
+import { StoreConflictError } from './store-errors.js';
+
+/**
+ * The behaviour every Store backend must share. `open` returns a store (it may be shared with
+ * earlier tests: every record here gets fresh ids and names, and global counts are compared as
+ * deltas); the suite calls `migrate()` itself, which also proves it is safe to repeat.
+ */
+export function runStoreConformance(
+  name: string,
+  open: () => Promise<Store>,
+  close: (s: Store) => Promise<void> = (s) => s.close(),
+): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let run: string;
+    let seq = 0;
+    const uid = (what: string) => `${run}-${what}-${String(++seq).padStart(4, '0')}`;
+
+    const T0 = Date.UTC(2025, 0, 1);
+    const at = (seconds: number) => new Date(T0 + seconds * 1000);
+    const ERR: TaskError = { code: 'LEASE_EXPIRED', message: 'The delegate stopped answering.', details: { n: 1 } };
+
+    beforeEach(async () => {
+      run = randomUUID().slice(0, 8);
+      store = await open();
+      await store.migrate();
+    });
+    afterEach(async () => {
+      await close(store);
+    });
+
+    async function newTenant(): Promise<string> {
+      const id = uid('tenant');
+      await store.createTenant(
+        { id, name: `name-${id}`, externalId: `ext-${id}`, createdAt: at(0) },
+        { id: uid('key'), tenantId: id, hash: `hash-${id}`, createdAt: at(0) },
+      );
+      return id;
+    }
+
+    function taskRecord(tenantId: string, over: Partial<TaskRecord> = {}): TaskRecord {
+      return {
+        id: uid('task'),
+        tenantId,
+        type: 'echo',
+        payload: { message: 'hi', nested: { n: 1 } },
+        selectors: [],
+        priority: 0,
+        state: 'queued',
+        attempt: 1,
+        maxAttempts: 3,
+        delegateId: null,
+        queueTimeoutSeconds: 60,
+        runTimeoutSeconds: 30,
+        result: null,
+        error: null,
+        accountId: null,
+        createdAt: at(0),
+        queuedAt: at(0),
+        assignedAt: null,
+        startedAt: null,
+        endedAt: null,
+        leaseExpiresAt: null,
+        ...over,
+      };
+    }
+
+    async function newTask(tenantId: string, over: Partial<TaskRecord> = {}): Promise<TaskRecord> {
+      const t = taskRecord(tenantId, over);
+      await store.insertTask(t);
+      return t;
+    }
+
+    function claimer(tenantId: string, tags: string[] = [], taskTypes: string[] = ['echo']): ClaimingDelegate {
+      return { id: uid('delegate'), tenantId, tags, taskTypes };
+    }
+
+    function delegateRecord(tenantId: string, over: Partial<DelegateRecord> = {}): DelegateRecord {
+      const id = uid('delegate');
+      return {
+        id,
+        tenantId,
+        tokenId: uid('token'),
+        name: `gw-${id}`,
+        instanceId: `i-${id}`,
+        tags: [`gw-${id}`, 'linux'],
+        taskTypes: ['echo', 'aws.validate'],
+        maxConcurrency: 4,
+        version: '0.1.0',
+        transport: 'grpc',
+        status: 'connected',
+        inFlight: 0,
+        replicaId: `replica-${run}-a`,
+        connectedAt: at(0),
+        lastHeartbeatAt: at(0),
+        disconnectedAt: null,
+        ...over,
+      };
+    }
+
+    function accountRecord(tenantId: string, over: Partial<AwsAccountRecord> = {}): AwsAccountRecord {
+      const id = uid('account');
+      return {
+        id,
+        tenantId,
+        name: `acct-${id}`,
+        description: 'prod',
+        partition: 'aws',
+        auth: { type: 'static', accessKeyId: 'env:AK', secretAccessKey: 'env:SK' },
+        testRegion: 'us-east-1',
+        delegateSelectors: ['east'],
+        endpoints: { sts: 'https://sts.example' },
+        gateway: null,
+        policyArns: [],
+        status: 'unvalidated',
+        lastTaskId: null,
+        lastCheckedAt: null,
+        awsAccountId: null,
+        arn: null,
+        lastError: null,
+        createdAt: at(0),
+        updatedAt: at(0),
+        ...over,
+      };
+    }
+
+    /** Claims and starts `task` so fencing tests begin from a running task. */
+    async function running(task: TaskRecord, d: ClaimingDelegate): Promise<TaskRecord> {
+      const claimed = await store.claimTask(task.id, d, at(1), at(31));
+      expect(claimed?.state).toBe('assigned');
+      const started = await store.markRunning(task.id, task.attempt, d.id, at(2), at(32));
+      expect(started?.state).toBe('running');
+      return started!;
+    }
+
+    describe('lifecycle', () => {
+      it('answers ping and migrates again without harm', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+        await store.migrate();
+        const t = await newTenant();
+        await store.migrate();
+        expect(await store.getTenant(t)).not.toBeNull();
+        expect(typeof store.kind).toBe('string');
+      });
+    });
+
+    describe('tenants and API keys', () => {
+      it('stores a tenant and finds it by id and by API key hash', async () => {
+        const id = await newTenant();
+        const expected = { id, name: `name-${id}`, externalId: `ext-${id}`, createdAt: at(0) };
+        expect(await store.getTenant(id)).toEqual(expected);
+        expect(await store.findTenantByApiKeyHash(`hash-${id}`)).toEqual(expected);
+        expect(await store.findTenantByApiKeyHash(`hash-${id}-nope`)).toBeNull();
+        expect(await store.getTenant(uid('missing'))).toBeNull();
+      });
+
+      it('rejects a duplicate tenant name and a duplicate key hash, leaving nothing half-created', async () => {
+        const a = await newTenant();
+        const b = uid('tenant');
+        const dupName = store.createTenant(
+          { id: b, name: `name-${a}`, externalId: 'x', createdAt: at(0) },
+          { id: uid('key'), tenantId: b, hash: `hash-${b}`, createdAt: at(0) },
+        );
+        await expect(dupName).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(dupName).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await store.getTenant(b)).toBeNull();
+
+        const dupKey = store.createTenant(
+          { id: b, name: `name-${b}`, externalId: 'x', createdAt: at(0) },
+          { id: uid('key'), tenantId: b, hash: `hash-${a}`, createdAt: at(0) },
+        );
+        await expect(dupKey).rejects.toBeInstanceOf(StoreConflictError);
+        // The tenant row must not survive its key's failure.
+        expect(await store.getTenant(b)).toBeNull();
+        expect((await store.findTenantByApiKeyHash(`hash-${a}`))?.id).toBe(a);
+      });
+    });
+
+    describe('delegate tokens', () => {
+      function tokenRecord(tenantId: string, over: Partial<DelegateToken> = {}): DelegateToken {
+        const id = uid('token');
+        return { id, tenantId, name: `tok-${id}`, hash: `th-${id}`, createdAt: at(0), revokedAt: null, ...over };
+      }
+
+      it('creates, lists per tenant and finds by hash', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const t1 = tokenRecord(a, { createdAt: at(1) });
+        const t2 = tokenRecord(a, { createdAt: at(2) });
+        const other = tokenRecord(b);
+        for (const t of [t1, t2, other]) await store.createDelegateToken(t);
+
+        expect(await store.listDelegateTokens(a)).toEqual([t1, t2]);
+        expect(await store.listDelegateTokens(b)).toEqual([other]);
+        expect(await store.findDelegateTokenByHash(t2.hash)).toEqual(t2);
+        expect(await store.findDelegateTokenByHash('no-such-hash')).toBeNull();
+      });
+
+      it('rejects a duplicate token hash', async () => {
+        const a = await newTenant();
+        const t = tokenRecord(a);
+        await store.createDelegateToken(t);
+        await expect(store.createDelegateToken(tokenRecord(a, { hash: t.hash }))).rejects.toBeInstanceOf(StoreConflictError);
+      });
+
+      it('revokes idempotently, keeping the first revocation time, and only within the tenant', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const t = tokenRecord(a);
+        await store.createDelegateToken(t);
+
+        expect(await store.revokeDelegateToken(b, t.id, at(5))).toBeNull();
+        expect((await store.findDelegateTokenByHash(t.hash))?.revokedAt).toBeNull();
+
+        expect(await store.revokeDelegateToken(a, t.id, at(5))).toEqual({ ...t, revokedAt: at(5) });
+        expect(await store.revokeDelegateToken(a, t.id, at(9))).toEqual({ ...t, revokedAt: at(5) });
+        expect((await store.findDelegateTokenByHash(t.hash))?.revokedAt).toEqual(at(5));
+        expect(await store.revokeDelegateToken(a, uid('missing'), at(5))).toBeNull();
+      });
+    });
+
+    describe('delegates', () => {
+      it('upserts by id and lists only the tenant’s delegates', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const d = delegateRecord(a);
+        await store.upsertDelegate(d);
+        await store.upsertDelegate(delegateRecord(b));
+        expect(await store.listDelegates(a, at(0))).toEqual([d]);
+
+        const replaced = { ...d, tags: ['x', 'y'], taskTypes: ['echo'], version: '0.2.0', inFlight: 2, connectedAt: at(10) };
+        await store.upsertDelegate(replaced);
+        expect(await store.listDelegates(a, at(0))).toEqual([replaced]);
+        expect((await store.listDelegates(b, at(0))).map((x) => x.tenantId)).toEqual([b]);
+      });
+
+      it('updates presence fields independently', async () => {
+        const a = await newTenant();
+        const d = delegateRecord(a);
+        await store.upsertDelegate(d);
+
+        await store.updateDelegatePresence(d.id, { inFlight: 3 });
+        await store.updateDelegatePresence(d.id, { lastHeartbeatAt: at(7) });
+        expect(await store.listDelegates(a, at(0))).toEqual([{ ...d, inFlight: 3, lastHeartbeatAt: at(7) }]);
+
+        await store.updateDelegatePresence(d.id, { status: 'draining' });
+        expect((await store.listDelegates(a, at(100)))[0]?.status).toBe('draining');
+
+        await store.updateDelegatePresence(d.id, { status: 'disconnected', disconnectedAt: at(20) });
+        // Disconnected delegates are listed only when they left at or after the cut-off.
+        expect(await store.listDelegates(a, at(20))).toHaveLength(1);
+        expect(await store.listDelegates(a, at(21))).toEqual([]);
+
+        await store.updateDelegatePresence(d.id, { status: 'connected', disconnectedAt: null });
+        expect(await store.listDelegates(a, at(1000))).toEqual([
+          { ...d, inFlight: 3, lastHeartbeatAt: at(7), status: 'connected', disconnectedAt: null },
+        ]);
+      });
+
+      it('disconnects the delegates of one replica only, and counts delegates by status and transport', async () => {
+        const a = await newTenant();
+        const before = await store.countDelegates();
+        const count = (rows: typeof before, status: string, transport: string) =>
+          rows.find((r) => r.status === status && r.transport === transport)?.count ?? 0;
+
+        const mine1 = delegateRecord(a, { replicaId: `r1-${run}` });
+        const mine2 = delegateRecord(a, { replicaId: `r1-${run}`, transport: 'nats' });
+        const already = delegateRecord(a, { replicaId: `r1-${run}`, status: 'disconnected', disconnectedAt: at(3) });
+        const theirs = delegateRecord(a, { replicaId: `r2-${run}` });
+        for (const d of [mine1, mine2, already, theirs]) await store.upsertDelegate(d);
+
+        await store.disconnectReplicaDelegates(`r1-${run}`, at(50));
+        const listed = new Map((await store.listDelegates(a, at(0))).map((d) => [d.id, d]));
+        expect(listed.get(mine1.id)).toMatchObject({ status: 'disconnected', disconnectedAt: at(50) });
+        expect(listed.get(mine2.id)).toMatchObject({ status: 'disconnected', disconnectedAt: at(50) });
+        // An earlier disconnection keeps its own time.
+        expect(listed.get(already.id)).toMatchObject({ status: 'disconnected', disconnectedAt: at(3) });
+        expect(listed.get(theirs.id)).toMatchObject({ status: 'connected', disconnectedAt: null });
+
+        const after = await store.countDelegates();
+        expect(count(after, 'disconnected', 'grpc') - count(before, 'disconnected', 'grpc')).toBe(2);
+        expect(count(after, 'disconnected', 'nats') - count(before, 'disconnected', 'nats')).toBe(1);
+        expect(count(after, 'connected', 'grpc') - count(before, 'connected', 'grpc')).toBe(1);
+      });
+    });
+
+    describe('tasks: insert, get, list', () => {
+      it('round-trips every field and hides the task from other tenants', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const t = await newTask(a, {
+          selectors: ['east', 'linux'],
+          priority: 5,
+          accountId: 'acct-1',
+          payload: { list: [1, 'two', { three: true }], empty: {} },
+        });
+        expect(await store.getTask(a, t.id)).toEqual(t);
+        expect(await store.getTask(b, t.id)).toBeNull();
+        expect(await store.getTask(a, uid('missing'))).toBeNull();
+        await expect(store.insertTask(taskRecord(a, { id: t.id }))).rejects.toBeInstanceOf(StoreConflictError);
+      });
+
+      it('lists newest first with limit, filters and an id cursor', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const t1 = await newTask(a, { createdAt: at(1) });
+        const t2 = await newTask(a, { createdAt: at(2), type: 'aws.validate' });
+        const t3 = await newTask(a, { createdAt: at(3) });
+        const t4 = await newTask(a, { createdAt: at(4), state: 'succeeded', result: { ok: true }, endedAt: at(5) });
+        await newTask(b, { createdAt: at(5) });
+
+        const ids = (ts: TaskRecord[]) => ts.map((t) => t.id);
+        expect(ids(await store.listTasks(a, { limit: 10 }))).toEqual([t4.id, t3.id, t2.id, t1.id]);
+        expect(ids(await store.listTasks(a, { limit: 2 }))).toEqual([t4.id, t3.id]);
+        expect(ids(await store.listTasks(a, { limit: 2, beforeId: t3.id }))).toEqual([t2.id, t1.id]);
+        expect(ids(await store.listTasks(a, { limit: 10, beforeId: t1.id }))).toEqual([]);
+        expect(ids(await store.listTasks(a, { limit: 10, state: 'queued' }))).toEqual([t3.id, t2.id, t1.id]);
+        expect(ids(await store.listTasks(a, { limit: 10, state: 'succeeded' }))).toEqual([t4.id]);
+        expect(ids(await store.listTasks(a, { limit: 10, type: 'aws.validate' }))).toEqual([t2.id]);
+        expect(ids(await store.listTasks(a, { limit: 10, state: 'queued', type: 'echo', beforeId: t3.id }))).toEqual([t1.id]);
+        expect(await store.listTasks(a, { limit: 10 })).toContainEqual(t4);
+        expect((await store.listTasks(b, { limit: 10 })).every((t) => t.tenantId === b)).toBe(true);
+        expect(await store.listTasks(b, { limit: 10 })).toHaveLength(1);
+      });
+    });
+
+    describe('tasks: claiming', () => {
+      it('claims by priority, then oldest queuedAt, then id; and fills the assignment fields', async () => {
+        const a = await newTenant();
+        const low = await newTask(a, { priority: 0, queuedAt: at(0) });
+        const highLate = await newTask(a, { priority: 9, queuedAt: at(5) });
+        const highEarly = await newTask(a, { priority: 9, queuedAt: at(1) });
+        const tie = uid('task');
+        const midTieB = await newTask(a, { priority: 4, queuedAt: at(2), id: `${tie}-b` });
+        const midTieA = await newTask(a, { priority: 4, queuedAt: at(2), id: `${tie}-a` });
+        await newTask(a, { priority: 99, state: 'running', attempt: 1, delegateId: 'x', assignedAt: at(0), startedAt: at(0) });
+
+        const d = claimer(a);
+        const first = await store.claimNext(d, at(10), at(40));
+        expect(first).toEqual({
+          ...highEarly,
+          state: 'assigned',
+          delegateId: d.id,
+          assignedAt: at(10),
+          leaseExpiresAt: at(40),
+        });
+        const order = [first!.id];
+        for (;;) {
+          const next = await store.claimNext(d, at(11), at(41));
+          if (!next) break;
+          order.push(next.id);
+        }
+        expect(order).toEqual([highEarly.id, highLate.id, midTieA.id, midTieB.id, low.id]);
+        expect(await store.getTask(a, low.id)).toMatchObject({ state: 'assigned', attempt: 1, delegateId: d.id });
+      });
+
+      it('claims only tasks whose every selector the delegate carries', async () => {
+        const a = await newTenant();
+        const ab = await newTask(a, { selectors: ['a', 'b'] });
+        expect(await store.claimNext(claimer(a, ['a']), at(1), at(31))).toBeNull();
+        expect(await store.claimNext(claimer(a, ['b', 'c']), at(1), at(31))).toBeNull();
+        expect(await store.claimNext(claimer(a, []), at(1), at(31))).toBeNull();
+        expect((await store.getTask(a, ab.id))?.state).toBe('queued');
+
+        const wide = claimer(a, ['c', 'b', 'a']);
+        expect((await store.claimNext(wide, at(1), at(31)))?.id).toBe(ab.id);
+
+        // No selectors: any delegate of the tenant will do.
+        const open = await newTask(a, { selectors: [] });
+        expect((await store.claimNext(claimer(a, []), at(1), at(31)))?.id).toBe(open.id);
+      });
+
+      it('skips an ineligible better task for an eligible worse one', async () => {
+        const a = await newTenant();
+        await newTask(a, { priority: 9, selectors: ['gpu'] });
+        await newTask(a, { priority: 8, type: 'aws.validate' });
+        const plain = await newTask(a, { priority: 1 });
+        expect((await store.claimNext(claimer(a, ['linux'], ['echo']), at(1), at(31)))?.id).toBe(plain.id);
+      });
+
+      it('claims only task types the delegate supports', async () => {
+        const a = await newTenant();
+        const v = await newTask(a, { type: 'aws.validate' });
+        expect(await store.claimNext(claimer(a, [], ['echo']), at(1), at(31))).toBeNull();
+        expect(await store.claimNext(claimer(a, [], []), at(1), at(31))).toBeNull();
+        expect((await store.claimNext(claimer(a, [], ['echo', 'aws.validate']), at(1), at(31)))?.id).toBe(v.id);
+      });
+
+      it('never hands a task to a delegate of another tenant', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const t = await newTask(a, { selectors: ['shared'] });
+        const foreign = claimer(b, ['shared'], ['echo']);
+        expect(await store.claimNext(foreign, at(1), at(31))).toBeNull();
+        expect(await store.claimTask(t.id, foreign, at(1), at(31))).toBeNull();
+        expect((await store.getTask(a, t.id))?.state).toBe('queued');
+      });
+
+      it('hands each task out once under concurrent claims', async () => {
+        const a = await newTenant();
+        const tasks = await Promise.all(Array.from({ length: 10 }, (_, i) => newTask(a, { queuedAt: at(i) })));
+        const delegates = Array.from({ length: 5 }, () => claimer(a));
+        const claims = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => store.claimNext(delegates[i % delegates.length]!, at(100), at(130))),
+        );
+        const won = claims.filter((c): c is TaskRecord => c !== null);
+        expect(won).toHaveLength(10);
+        expect(new Set(won.map((c) => c.id))).toEqual(new Set(tasks.map((t) => t.id)));
+        for (const c of won) {
+          const stored = await store.getTask(a, c.id);
+          expect(stored).toMatchObject({ state: 'assigned', delegateId: c.delegateId });
+        }
+      });
+
+      it('claimTask assigns one eligible queued task and refuses otherwise', async () => {
+        const a = await newTenant();
+        const t = await newTask(a, { selectors: ['east'] });
+        const other = await newTask(a, { priority: 100 });
+
+        expect(await store.claimTask(t.id, claimer(a, ['west']), at(1), at(31))).toBeNull();
+        expect(await store.claimTask(t.id, claimer(a, ['east'], ['aws.validate']), at(1), at(31))).toBeNull();
+        expect((await store.getTask(a, t.id))?.state).toBe('queued');
+
+        const d = claimer(a, ['east', 'linux']);
+        expect(await store.claimTask(t.id, d, at(2), at(32))).toEqual({
+          ...t,
+          state: 'assigned',
+          delegateId: d.id,
+          assignedAt: at(2),
+          leaseExpiresAt: at(32),
+        });
+        // No longer queued: a second claimer loses.
+        expect(await store.claimTask(t.id, claimer(a, ['east']), at(3), at(33))).toBeNull();
+        expect((await store.getTask(a, t.id))?.delegateId).toBe(d.id);
+        expect((await store.getTask(a, other.id))?.state).toBe('queued');
+        expect(await store.claimTask(uid('missing'), d, at(3), at(33))).toBeNull();
+      });
+    });
+
+    describe('tasks: fenced transitions', () => {
+      it('markRunning needs the attempt, the delegate and the assigned state', async () => {
+        const a = await newTenant();
+        const t = await newTask(a);
+        const d = claimer(a);
+        await store.claimTask(t.id, d, at(1), at(31));
+
+        expect(await store.markRunning(t.id, 2, d.id, at(2), at(32))).toBeNull();
+        expect(await store.markRunning(t.id, 1, 'someone-else', at(2), at(32))).toBeNull();
+        expect((await store.getTask(a, t.id))?.state).toBe('assigned');
+
+        const started = await store.markRunning(t.id, 1, d.id, at(2), at(32));
+        expect(started).toMatchObject({ state: 'running', startedAt: at(2), leaseExpiresAt: at(32), assignedAt: at(1) });
+        // Already running: a duplicate Accepted does not restart it.
+        expect(await store.markRunning(t.id, 1, d.id, at(3), at(33))).toBeNull();
+        expect((await store.getTask(a, t.id))?.startedAt).toEqual(at(2));
+      });
+
+      it('completeTask needs the attempt and the delegate, from assigned or running', async () => {
+        const a = await newTenant();
+        const d = claimer(a);
+        const t = await newTask(a);
+        await running(t, d);
+
+        const ok = { state: 'succeeded', result: { answer: 42 } } as const;
+        expect(await store.completeTask(t.id, 2, d.id, ok, at(5))).toBeNull();
+        expect(await store.completeTask(t.id, 1, 'someone-else', ok, at(5))).toBeNull();
+        expect((await store.getTask(a, t.id))?.state).toBe('running');
+
+        const done = await store.completeTask(t.id, 1, d.id, ok, at(5));
+        expect(done).toMatchObject({ state: 'succeeded', result: { answer: 42 }, error: null, endedAt: at(5), leaseExpiresAt: null });
+        expect(await store.completeTask(t.id, 1, d.id, { state: 'failed', error: ERR }, at(6))).toBeNull();
+        expect(await store.getTask(a, t.id)).toEqual(done);
+
+        // Straight from assigned (a delegate may finish before its Accepted is processed).
+        const t2 = await newTask(a);
+        await store.claimTask(t2.id, d, at(1), at(31));
+        const failed = await store.completeTask(t2.id, 1, d.id, { state: 'failed', error: ERR }, at(4));
+        expect(failed).toMatchObject({ state: 'failed', error: ERR, result: null, endedAt: at(4) });
+
+        // Queued tasks cannot be completed at all.
+        const t3 = await newTask(a);
+        expect(await store.completeTask(t3.id, 1, d.id, ok, at(4))).toBeNull();
+      });
+
+      it('requeue increments the attempt, clears the assignment, and fences out the old attempt', async () => {
+        const a = await newTenant();
+        const d1 = claimer(a);
+        const d2 = claimer(a);
+        const t = await newTask(a, { queuedAt: at(0) });
+        await running(t, d1);
+
+        expect(await store.requeueTask(t.id, 2, at(10), ERR)).toBeNull();
+        const requeued = await store.requeueTask(t.id, 1, at(10), ERR);
+        expect(requeued).toEqual({ ...t, attempt: 2, queuedAt: at(10) });
+        // Requeued once, not twice: the same attempt cannot be requeued again.
+        expect(await store.requeueTask(t.id, 1, at(11), ERR)).toBeNull();
+
+        // A late result or Accepted from attempt 1 is dropped, by its delegate or any other.
+        const late = { state: 'succeeded', result: { stale: true } } as const;
+        expect(await store.completeTask(t.id, 1, d1.id, late, at(12))).toBeNull();
+        expect(await store.markRunning(t.id, 1, d1.id, at(12), at(40))).toBeNull();
+
+        const again = await store.claimNext(d2, at(13), at(43));
+        expect(again).toMatchObject({ id: t.id, attempt: 2, delegateId: d2.id });
+        expect(await store.completeTask(t.id, 1, d2.id, late, at(14))).toBeNull();
+        expect(await store.completeTask(t.id, 2, d1.id, late, at(14))).toBeNull();
+        expect(await store.completeTask(t.id, 2, d2.id, { state: 'succeeded', result: { fresh: true } }, at(15))).toMatchObject({
+          state: 'succeeded',
+          attempt: 2,
+          result: { fresh: true },
+        });
+        // Terminal tasks are not requeued.
+        expect(await store.requeueTask(t.id, 2, at(16), ERR)).toBeNull();
+      });
+
+      it('requeue fails the task with the given error once max attempts are used', async () => {
+        const a = await newTenant();
+        const d = claimer(a);
+        const t = await newTask(a, { maxAttempts: 2 });
+        await store.claimTask(t.id, d, at(1), at(31));
+        expect(await store.requeueTask(t.id, 1, at(2), ERR)).toMatchObject({ state: 'queued', attempt: 2 });
+
+        await store.claimNext(d, at(3), at(33));
+        const exhausted = await store.requeueTask(t.id, 2, at(4), ERR);
+        expect(exhausted).toMatchObject({ state: 'failed', attempt: 2, error: ERR, endedAt: at(4), leaseExpiresAt: null });
+        expect(await store.getTask(a, t.id)).toEqual(exhausted);
+        expect(await store.claimNext(d, at(5), at(35))).toBeNull();
+      });
+
+      it('requeue refuses a queued task', async () => {
+        const a = await newTenant();
+        const t = await newTask(a);
+        expect(await store.requeueTask(t.id, 1, at(1), ERR)).toBeNull();
+        expect(await store.getTask(a, t.id)).toEqual(t);
+      });
+    });
+
+    describe('tasks: leases and timeouts', () => {
+      it('extends the leases of a delegate’s active tasks and lists expired ones', async () => {
+        const a = await newTenant();
+        const d = claimer(a);
+        const other = claimer(a);
+        const t1 = await newTask(a, { queuedAt: at(0) });
+        const t2 = await newTask(a, { queuedAt: at(1) });
+        const t3 = await newTask(a, { queuedAt: at(2) });
+        await store.claimTask(t1.id, d, at(1), at(10));
+        await store.claimTask(t2.id, d, at(1), at(10));
+        await store.markRunning(t2.id, 1, d.id, at(2), at(10));
+        await store.claimTask(t3.id, other, at(1), at(10));
+        const done = await newTask(a);
+        await store.claimTask(done.id, d, at(1), at(5));
+        await store.completeTask(done.id, 1, d.id, { state: 'succeeded', result: {} }, at(3));
+
+        expect(new Set((await store.listActiveTasksOfDelegate(d.id)).map((t) => t.id))).toEqual(new Set([t1.id, t2.id]));
+        expect(await store.listActiveTasksOfDelegate(uid('nobody'))).toEqual([]);
+
+        await store.extendLeases(d.id, at(60));
+        expect((await store.getTask(a, t1.id))?.leaseExpiresAt).toEqual(at(60));
+        expect((await store.getTask(a, t2.id))?.leaseExpiresAt).toEqual(at(60));
+        expect((await store.getTask(a, t3.id))?.leaseExpiresAt).toEqual(at(10));
+        expect((await store.getTask(a, done.id))?.leaseExpiresAt).toBeNull();
+
+        const mine = (ts: TaskRecord[]) => ts.filter((t) => t.tenantId === a).map((t) => t.id);
+        expect(mine(await store.listExpiredLeases(at(10), 100))).toEqual([]);
+        expect(mine(await store.listExpiredLeases(at(11), 100))).toEqual([t3.id]);
+        expect(new Set(mine(await store.listExpiredLeases(at(61), 100)))).toEqual(new Set([t1.id, t2.id, t3.id]));
+        expect(await store.listExpiredLeases(at(61), 2)).toHaveLength(2);
+      });
+
+      it('lists queued tasks past their queue timeout, counted from queuedAt', async () => {
+        const a = await newTenant();
+        const d = claimer(a);
+        const t1 = await newTask(a, { queuedAt: at(0), queueTimeoutSeconds: 10 });
+        const t2 = await newTask(a, { queuedAt: at(5), queueTimeoutSeconds: 10 });
+        const t3 = await newTask(a, { queuedAt: at(0), queueTimeoutSeconds: 100 });
+        const mine = async (now: Date) =>
+          new Set((await store.listQueueTimedOut(now, 100)).filter((t) => t.tenantId === a).map((t) => t.id));
+
+        expect(await mine(at(10))).toEqual(new Set());
+        expect(await mine(at(11))).toEqual(new Set([t1.id]));
+        expect(await mine(at(16))).toEqual(new Set([t1.id, t2.id]));
+        expect(await store.listQueueTimedOut(at(16), 1)).toHaveLength(1);
+
+        // A requeue restarts the queue clock; an assigned task is not queued at all.
+        await store.claimTask(t1.id, d, at(16), at(40));
+        expect(await mine(at(16))).toEqual(new Set([t2.id]));
+        await store.requeueTask(t1.id, 1, at(20), ERR);
+        expect(await mine(at(25))).toEqual(new Set([t2.id]));
+        expect(await mine(at(31))).toEqual(new Set([t1.id, t2.id]));
+        expect((await mine(at(101))).has(t3.id)).toBe(true);
+      });
+
+      it('lists active tasks past their run timeout, from startedAt or else assignedAt', async () => {
+        const a = await newTenant();
+        const d = claimer(a);
+        const assigned = await newTask(a, { runTimeoutSeconds: 10 });
+        const started = await newTask(a, { runTimeoutSeconds: 10 });
+        const queued = await newTask(a, { runTimeoutSeconds: 1, queuedAt: at(0) });
+        await store.claimTask(assigned.id, d, at(0), at(1000));
+        await store.claimTask(started.id, d, at(0), at(1000));
+        await store.markRunning(started.id, 1, d.id, at(5), at(1000));
+        const mine = async (now: Date) =>
+          new Set((await store.listRunTimedOut(now, 100)).filter((t) => t.tenantId === a).map((t) => t.id));
+
+        expect(await mine(at(10))).toEqual(new Set());
+        expect(await mine(at(11))).toEqual(new Set([assigned.id]));
+        expect(await mine(at(16))).toEqual(new Set([assigned.id, started.id]));
+        expect((await mine(at(1000))).has(queued.id)).toBe(false);
+        expect(await store.listRunTimedOut(at(16), 1)).toHaveLength(1);
+      });
+    });
+
+    describe('tasks: finishing', () => {
+      it('ends a task only from the named states, at the given attempt, within the tenant', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const d = claimer(a);
+        const cancel: TaskError = { code: 'CANCELLED', message: 'Cancelled by the user.', details: {} };
+
+        const t = await newTask(a);
+        expect(await store.finishTask(b, t.id, ['queued'], 'cancelled', cancel, at(1))).toBeNull();
+        expect(await store.finishTask(a, t.id, ['assigned', 'running'], 'cancelled', cancel, at(1))).toBeNull();
+        expect(await store.getTask(a, t.id)).toEqual(t);
+
+        const cancelled = await store.finishTask(a, t.id, ['queued', 'assigned', 'running'], 'cancelled', cancel, at(2));
+        expect(cancelled).toEqual({ ...t, state: 'cancelled', error: cancel, endedAt: at(2) });
+        expect(await store.finishTask(a, t.id, ['queued'], 'expired', ERR, at(3))).toBeNull();
+        expect(await store.getTask(a, t.id)).toEqual(cancelled);
+
+        const r = await newTask(a);
+        await running(r, d);
+        expect(await store.finishTask(a, r.id, ['running'], 'failed', ERR, at(5), 2)).toBeNull();
+        expect(await store.finishTask(a, r.id, ['running'], 'failed', ERR, at(5), 1)).toMatchObject({
+          state: 'failed',
+          error: ERR,
+          endedAt: at(5),
+          leaseExpiresAt: null,
+        });
+        // The delegate's result after the timeout is dropped.
+        expect(await store.completeTask(r.id, 1, d.id, { state: 'succeeded', result: {} }, at(6))).toBeNull();
+
+        const q = await newTask(a);
+        expect(await store.finishTask(a, q.id, ['queued'], 'expired', ERR, at(7))).toMatchObject({ state: 'expired', error: ERR });
+        expect(await store.finishTask(a, uid('missing'), ['queued'], 'expired', ERR, at(7))).toBeNull();
+      });
+    });
+
+    describe('tasks: statistics', () => {
+      it('groups a tenant’s queued tasks by selectors and type', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        await newTask(a, { selectors: ['a', 'b'], queuedAt: at(5) });
+        await newTask(a, { selectors: ['a', 'b'], queuedAt: at(3) });
+        await newTask(a, { selectors: ['a', 'b'], type: 'aws.validate', queuedAt: at(7) });
+        await newTask(a, { selectors: [], queuedAt: at(1) });
+        await newTask(a, { selectors: ['a', 'b'], state: 'running', delegateId: 'x', assignedAt: at(0), startedAt: at(0) });
+        await newTask(b, { selectors: ['a', 'b'], queuedAt: at(0) });
+
+        const stats = await store.queueStats(a);
+        const key = (s: { selectors: string[]; type: string }) => `${s.type}|${s.selectors.join(',')}`;
+        expect([...stats].sort((x, y) => key(x).localeCompare(key(y)))).toEqual([
+          { selectors: ['a', 'b'], type: 'aws.validate', queued: 1, oldestQueuedAt: at(7) },
+          { selectors: [], type: 'echo', queued: 1, oldestQueuedAt: at(1) },
+          { selectors: ['a', 'b'], type: 'echo', queued: 2, oldestQueuedAt: at(3) },
+        ]);
+        expect(await store.queueStats(await newTenant())).toEqual([]);
+      });
+
+      it('counts tasks per type and state over all tenants', async () => {
+        const type = `stat-${run}`;
+        const before = await store.globalTaskStats();
+        const a = await newTenant();
+        const b = await newTenant();
+        await newTask(a, { type, queuedAt: at(-100) });
+        await newTask(b, { type, queuedAt: at(-50) });
+        await newTask(a, { type, state: 'succeeded', result: {}, endedAt: at(1) });
+
+        const after = await store.globalTaskStats();
+        const mine = after.byTypeAndState.filter((r) => r.type === type).sort((x, y) => x.state.localeCompare(y.state));
+        expect(mine).toEqual([
+          { type, state: 'queued', count: 2 },
+          { type, state: 'succeeded', count: 1 },
+        ]);
+        expect(after.queued - before.queued).toBe(2);
+        expect(after.oldestQueuedAt).not.toBeNull();
+        expect(after.oldestQueuedAt!.getTime()).toBeLessThanOrEqual(at(-100).getTime());
+      });
+    });
+
+    describe('AWS accounts', () => {
+      it('creates, gets, lists, updates and deletes within the tenant only', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const acct = accountRecord(a, { name: 'b-second' });
+        const first = accountRecord(a, { name: 'a-first' });
+        await store.createAccount(acct);
+        await store.createAccount(first);
+        const foreign = accountRecord(b, { name: 'a-first' }); // same name, other tenant: allowed
+        await store.createAccount(foreign);
+
+        expect(await store.getAccount(a, acct.id)).toEqual(acct);
+        expect(await store.getAccount(b, acct.id)).toBeNull();
+        expect((await store.listAccounts(a)).map((x) => x.id).sort()).toEqual([acct.id, first.id].sort());
+        expect(await store.listAccounts(b)).toEqual([foreign]);
+
+        expect(await store.updateAccount(b, acct.id, { description: 'hijack' }, at(9))).toBeNull();
+        const updated = await store.updateAccount(
+          a,
+          acct.id,
+          { description: '', delegateSelectors: ['west'], endpoints: {}, auth: { type: 'delegate' } },
+          at(10),
+        );
+        expect(updated).toEqual({
+          ...acct,
+          description: '',
+          delegateSelectors: ['west'],
+          endpoints: {},
+          auth: { type: 'delegate' },
+          updatedAt: at(10),
+        });
+        expect(await store.getAccount(a, acct.id)).toEqual(updated);
+        expect(await store.updateAccount(a, uid('missing'), { description: 'x' }, at(10))).toBeNull();
+
+        expect(await store.deleteAccount(b, acct.id)).toBe(false);
+        expect(await store.getAccount(a, acct.id)).not.toBeNull();
+        expect(await store.deleteAccount(a, acct.id)).toBe(true);
+        expect(await store.deleteAccount(a, acct.id)).toBe(false);
+        expect(await store.getAccount(a, acct.id)).toBeNull();
+      });
+
+      it('keeps account names unique per tenant, on create and on rename', async () => {
+        const a = await newTenant();
+        const one = accountRecord(a, { name: 'prod' });
+        const two = accountRecord(a, { name: 'dev' });
+        await store.createAccount(one);
+        await store.createAccount(two);
+        const dup = store.createAccount(accountRecord(a, { name: 'prod' }));
+        await expect(dup).rejects.toBeInstanceOf(StoreConflictError);
+        await expect(dup).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(store.updateAccount(a, two.id, { name: 'prod' }, at(1))).rejects.toBeInstanceOf(StoreConflictError);
+        expect((await store.getAccount(a, two.id))?.name).toBe('dev');
+        expect((await store.updateAccount(a, two.id, { name: 'staging' }, at(1)))?.name).toBe('staging');
+      });
+
+      it('records a validation only for the latest validation task', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const acct = accountRecord(a);
+        await store.createAccount(acct);
+
+        expect(await store.startValidation(b, acct.id, 'task-x', at(1))).toBeNull();
+        expect(await store.startValidation(a, acct.id, 'task-1', at(1))).toEqual({
+          ...acct,
+          status: 'validating',
+          lastTaskId: 'task-1',
+          updatedAt: at(1),
+        });
+        await store.startValidation(a, acct.id, 'task-2', at(2));
+
+        const stale = await store.recordValidation(a, acct.id, 'task-1', {
+          status: 'invalid',
+          checkedAt: at(3),
+          awsAccountId: null,
+          arn: null,
+          error: ERR,
+        });
+        expect(stale).toBeNull();
+        expect(await store.getAccount(a, acct.id)).toMatchObject({ status: 'validating', lastTaskId: 'task-2', lastError: null });
+
+        const outcome = {
+          status: 'valid',
+          checkedAt: at(4),
+          awsAccountId: '123456789012',
+          arn: 'arn:aws:iam::123456789012:user/probe',
+          error: null,
+        } as const;
+        expect(await store.recordValidation(b, acct.id, 'task-2', outcome)).toBeNull();
+        const recorded = await store.recordValidation(a, acct.id, 'task-2', outcome);
+        expect(recorded).toMatchObject({
+          status: 'valid',
+          lastTaskId: 'task-2',
+          lastCheckedAt: at(4),
+          awsAccountId: '123456789012',
+          arn: 'arn:aws:iam::123456789012:user/probe',
+          lastError: null,
+        });
+        expect(await store.getAccount(a, acct.id)).toEqual(recorded);
+
+        // A later failure overwrites the identity with what that check found.
+        await store.startValidation(a, acct.id, 'task-3', at(5));
+        expect(
+          await store.recordValidation(a, acct.id, 'task-3', { status: 'invalid', checkedAt: at(6), awsAccountId: null, arn: null, error: ERR }),
+        ).toMatchObject({ status: 'invalid', lastError: ERR, awsAccountId: null, arn: null, lastCheckedAt: at(6) });
+      });
+
+      it('stores a gateway (null unpins) and chosen policy ARNs, independently of each other', async () => {
+        const a = await newTenant();
+        const acct = accountRecord(a, { gateway: 'vpc-east', policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] });
+        await store.createAccount(acct);
+        expect(await store.getAccount(a, acct.id)).toEqual(acct);
+
+        const policyArns = ['arn:aws:iam::123456789012:policy/team/Deploy', 'arn:aws:iam::aws:policy/ReadOnlyAccess'];
+        const chosen = await store.updateAccount(a, acct.id, { policyArns }, at(1));
+        expect(chosen).toEqual({ ...acct, policyArns, updatedAt: at(1) });
+        // A patch without the gateway leaves it; an explicit null clears it.
+        expect((await store.updateAccount(a, acct.id, { description: 'x' }, at(2)))?.gateway).toBe('vpc-east');
+        const unpinned = await store.updateAccount(a, acct.id, { gateway: null }, at(3));
+        expect(unpinned).toMatchObject({ gateway: null, policyArns, description: 'x' });
+        expect((await store.updateAccount(a, acct.id, { gateway: 'vpc-west' }, at(4)))?.gateway).toBe('vpc-west');
+        expect((await store.updateAccount(a, acct.id, { policyArns: [] }, at(5)))?.policyArns).toEqual([]);
+      });
+    });
+
+    describe('delegate identities', () => {
+      const identity = (tenantId: string, over: Partial<DelegateIdentityRecord> = {}): DelegateIdentityRecord => ({
+        tenantId,
+        group: 'vpc-east',
+        partition: 'aws',
+        arn: 'arn:aws:iam::123456789012:user/delegate',
+        awsAccountId: '123456789012',
+        taskId: uid('task'),
+        reportedAt: at(10),
+        ...over,
+      });
+
+      it('keeps one identity per group and partition, the newest report winning, per tenant', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const first = identity(a);
+        await store.recordDelegateIdentity(first);
+        const gov = identity(a, { partition: 'aws-us-gov', arn: 'arn:aws-us-gov:iam::123456789012:user/delegate' });
+        await store.recordDelegateIdentity(gov);
+        const west = identity(a, { group: 'vpc-west', arn: 'arn:aws:sts::123456789012:assumed-role/Node/i-1' });
+        await store.recordDelegateIdentity(west);
+        expect(await store.listDelegateIdentities(a)).toEqual([first, gov, west]);
+        expect(await store.listDelegateIdentities(b)).toEqual([]);
+
+        const newer = identity(a, { arn: 'arn:aws:iam::123456789012:user/rotated', reportedAt: at(20) });
+        await store.recordDelegateIdentity(newer);
+        // A late report from an older validation does not replace the newer one.
+        await store.recordDelegateIdentity(identity(a, { arn: 'arn:aws:iam::123456789012:user/stale', reportedAt: at(15) }));
+        expect(await store.listDelegateIdentities(a)).toEqual([newer, gov, west]);
+      });
+    });
+
+    describe('delegate group keys', () => {
+      const key = (n: number) => ({ keyId: `${n}`.padStart(16, '0'), algorithm: 'HPKE-X25519-HKDF-SHA256-AES-256-GCM', publicKey: `pk-${n}` });
+
+      it('records announced keys per tenant and group, the latest current key first, times moving only forward', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        await store.recordGroupKeys(a, 'vpc-east', [key(1)], at(10));
+        // Rotation: a new key is current, the old one still announced.
+        await store.recordGroupKeys(a, 'vpc-east', [key(2), key(1)], at(20));
+        await store.recordGroupKeys(a, 'vpc-west', [key(3)], at(20));
+        // A late Hello of a replica that still runs the old key alone must not make it current again.
+        await store.recordGroupKeys(a, 'vpc-east', [key(1)], at(15));
+
+        const east = await store.listGroupKeys(a, 'vpc-east');
+        expect(east.map((k) => k.keyId)).toEqual([key(2).keyId, key(1).keyId]);
+        expect(east[0]).toEqual({ tenantId: a, group: 'vpc-east', ...key(2), firstSeenAt: at(20), lastSeenAt: at(20), lastCurrentAt: at(20) });
+        expect(east[1]).toEqual({ tenantId: a, group: 'vpc-east', ...key(1), firstSeenAt: at(10), lastSeenAt: at(20), lastCurrentAt: at(15) });
+        expect((await store.listGroupKeys(a, 'vpc-west')).map((k) => k.keyId)).toEqual([key(3).keyId]);
+        expect(await store.listGroupKeys(b, 'vpc-east')).toEqual([]);
+
+        await store.recordGroupKeys(a, 'vpc-east', [key(1), key(2)], at(30));
+        expect((await store.listGroupKeys(a, 'vpc-east')).map((k) => k.keyId)).toEqual([key(1).keyId, key(2).keyId]);
+      });
+    });
+  });
+}

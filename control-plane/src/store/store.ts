@@ -1,0 +1,183 @@
+import type {
+  ApiKeyRecord,
+  AwsAccountRecord,
+  DelegateIdentityRecord,
+  DelegateRecord,
+  DelegateStatus,
+  DelegateToken,
+  GroupKeyRecord,
+  TaskError,
+  TaskRecord,
+  TaskState,
+  Tenant,
+} from './records.js';
+
+export * from './records.js';
+
+/** The delegate a claim is made for: what it carries decides which tasks it may take. */
+export interface ClaimingDelegate {
+  id: string;
+  tenantId: string;
+  /** All tags, including the delegate's own name. */
+  tags: readonly string[];
+  taskTypes: readonly string[];
+}
+
+export interface ListTasksQuery {
+  state?: TaskState;
+  type?: string;
+  /** Newest first; at most this many. */
+  limit: number;
+  /** Only tasks created strictly before this one (cursor pagination by id order). */
+  beforeId?: string;
+}
+
+export interface QueueGroupStats {
+  selectors: string[];
+  type: string;
+  queued: number;
+  oldestQueuedAt: Date;
+}
+
+export interface GlobalTaskStats {
+  /** Count of tasks per (type, state). */
+  byTypeAndState: Array<{ type: string; state: TaskState; count: number }>;
+  queued: number;
+  oldestQueuedAt: Date | null;
+}
+
+export type TaskOutcome =
+  | { state: 'succeeded'; result: Record<string, unknown> }
+  | { state: 'failed'; error: TaskError };
+
+export type AccountPatch = Partial<
+  Pick<AwsAccountRecord, 'name' | 'description' | 'partition' | 'auth' | 'testRegion' | 'delegateSelectors' | 'endpoints' | 'gateway' | 'policyArns'>
+>;
+
+export interface ValidationOutcome {
+  status: 'valid' | 'invalid';
+  checkedAt: Date;
+  awsAccountId: string | null;
+  arn: string | null;
+  error: TaskError | null;
+}
+
+/**
+ * Everything the control plane persists. Implementations: SQLite (embedded default) and, later,
+ * PostgreSQL. All of them must pass `runStoreConformance` (store/conformance.ts).
+ *
+ * The task methods that change state are each one atomic step, and all of them are fenced: they
+ * name the state (and, for delegate-driven changes, the attempt and delegate) they expect, and
+ * return `null` when the task is no longer in it. Two callers racing for the same task therefore
+ * never both succeed, even across control-plane replicas.
+ */
+export interface Store {
+  readonly kind: string;
+  /** Creates or upgrades the schema; safe to call on every start. */
+  migrate(): Promise<void>;
+  /** Throws when the backend cannot serve requests (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Tenants and keys
+  createTenant(tenant: Tenant, apiKey: ApiKeyRecord): Promise<void>;
+  getTenant(id: string): Promise<Tenant | null>;
+  /** The tenant whose API key hashes to `hash`, or null. */
+  findTenantByApiKeyHash(hash: string): Promise<Tenant | null>;
+
+  // Delegate tokens
+  createDelegateToken(token: DelegateToken): Promise<void>;
+  listDelegateTokens(tenantId: string): Promise<DelegateToken[]>;
+  findDelegateTokenByHash(hash: string): Promise<DelegateToken | null>;
+  /** Marks the token revoked (idempotent); null when the tenant has no such token. */
+  revokeDelegateToken(tenantId: string, id: string, at: Date): Promise<DelegateToken | null>;
+
+  // Delegates (presence)
+  /** Inserts or replaces the delegate row keyed by id. */
+  upsertDelegate(delegate: DelegateRecord): Promise<void>;
+  updateDelegatePresence(
+    id: string,
+    patch: { status?: DelegateStatus; inFlight?: number; lastHeartbeatAt?: Date; disconnectedAt?: Date | null },
+  ): Promise<void>;
+  /** Connected and draining delegates, and those disconnected at or after `disconnectedSince`. */
+  listDelegates(tenantId: string, disconnectedSince: Date): Promise<DelegateRecord[]>;
+  /** Marks every delegate held by `replicaId` disconnected (used when a replica starts or stops). */
+  disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void>;
+  /** Per status and transport, over all tenants (metrics). */
+  countDelegates(): Promise<Array<{ status: DelegateStatus; transport: string; count: number }>>;
+
+  // Tasks
+  insertTask(task: TaskRecord): Promise<void>;
+  getTask(tenantId: string, id: string): Promise<TaskRecord | null>;
+  listTasks(tenantId: string, query: ListTasksQuery): Promise<TaskRecord[]>;
+  /**
+   * queued → assigned for this one task, if the delegate is eligible for it (tags and type).
+   * The task's attempt does not change.
+   */
+  claimTask(taskId: string, delegate: ClaimingDelegate, now: Date, leaseExpiresAt: Date): Promise<TaskRecord | null>;
+  /**
+   * queued → assigned for the best queued task of the delegate's tenant it is eligible for
+   * (highest priority, then oldest queuedAt). One atomic step.
+   */
+  claimNext(delegate: ClaimingDelegate, now: Date, leaseExpiresAt: Date): Promise<TaskRecord | null>;
+  /** assigned → running, fenced by attempt and delegate. */
+  markRunning(taskId: string, attempt: number, delegateId: string, now: Date, leaseExpiresAt: Date): Promise<TaskRecord | null>;
+  /** assigned|running → succeeded|failed, fenced by attempt and delegate. */
+  completeTask(taskId: string, attempt: number, delegateId: string, outcome: TaskOutcome, now: Date): Promise<TaskRecord | null>;
+  /**
+   * assigned|running → queued with attempt + 1, fenced by attempt; when the task has used
+   * `maxAttempts`, → failed with `exhaustedError` instead.
+   */
+  requeueTask(taskId: string, attempt: number, now: Date, exhaustedError: TaskError): Promise<TaskRecord | null>;
+  /** Extends the leases of the delegate's assigned and running tasks. */
+  extendLeases(delegateId: string, leaseExpiresAt: Date): Promise<void>;
+  /** Active tasks (assigned|running) currently held by the delegate. */
+  listActiveTasksOfDelegate(delegateId: string): Promise<TaskRecord[]>;
+  /** Active tasks whose lease ended before `now`. */
+  listExpiredLeases(now: Date, limit: number): Promise<TaskRecord[]>;
+  /** Queued tasks whose queue timeout passed before `now`. */
+  listQueueTimedOut(now: Date, limit: number): Promise<TaskRecord[]>;
+  /** Running tasks whose run timeout (from startedAt, or assignedAt) passed before `now`. */
+  listRunTimedOut(now: Date, limit: number): Promise<TaskRecord[]>;
+  /**
+   * Ends a task that is in one of `fromStates` (and, when given, at `attempt`) with `state` and
+   * `error`. Used for cancel, queue expiry and run timeouts. Null when it was in none of them.
+   */
+  finishTask(
+    tenantId: string,
+    taskId: string,
+    fromStates: readonly TaskState[],
+    state: 'failed' | 'cancelled' | 'expired',
+    error: TaskError,
+    now: Date,
+    attempt?: number,
+  ): Promise<TaskRecord | null>;
+  queueStats(tenantId: string): Promise<QueueGroupStats[]>;
+  globalTaskStats(): Promise<GlobalTaskStats>;
+
+  // AWS accounts
+  createAccount(account: AwsAccountRecord): Promise<void>;
+  getAccount(tenantId: string, id: string): Promise<AwsAccountRecord | null>;
+  listAccounts(tenantId: string): Promise<AwsAccountRecord[]>;
+  updateAccount(tenantId: string, id: string, patch: AccountPatch, now: Date): Promise<AwsAccountRecord | null>;
+  deleteAccount(tenantId: string, id: string): Promise<boolean>;
+  /** Marks a validation as started (status validating, lastTaskId). */
+  startValidation(tenantId: string, id: string, taskId: string, now: Date): Promise<AwsAccountRecord | null>;
+  /** Records the outcome of the validation task `taskId`, unless a newer validation has started. */
+  recordValidation(tenantId: string, id: string, taskId: string, outcome: ValidationOutcome): Promise<AwsAccountRecord | null>;
+
+  // Delegate identities (role setup)
+  /** Inserts or replaces the identity of (tenant, group, partition), unless the stored one is newer. */
+  recordDelegateIdentity(identity: DelegateIdentityRecord): Promise<void>;
+  /** The tenant's reported identities, by group then partition. */
+  listDelegateIdentities(tenantId: string): Promise<DelegateIdentityRecord[]>;
+
+  // Delegate group keys (sealed values)
+  /**
+   * Records the keys a delegate of `group` announced at `at`, the first being its current one:
+   * inserts new keys, moves lastSeenAt (and lastCurrentAt of the first) forward, never back.
+   */
+  recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<void>;
+  /** The group's keys, the most recently current first. */
+  listGroupKeys(tenantId: string, group: string): Promise<GroupKeyRecord[]>;
+}

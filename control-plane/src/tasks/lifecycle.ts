@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/bus.js';
+import type { Metrics } from '../metrics.js';
+import type { Store, TaskRecord } from '../store/store.js';
+
+/**
+ * What happens when a task reaches a terminal state, whoever ended it (a result, a cancel, a
+ * timeout, a lost delegate). Exactly one caller wins the store's fenced update, and only that caller
+ * calls `ended`, so each of these effects happens once per task.
+ */
+export class TaskLifecycle {
+  private readonly endListeners: Array<(task: TaskRecord) => Promise<void>> = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Adds an effect of a task's end owned elsewhere (e.g. learning a delegate group's identity), so
+   * this class need not know every consumer. A failing listener is logged; it never blocks the end.
+   */
+  onEnded(listener: (task: TaskRecord) => Promise<void>): void {
+    this.endListeners.push(listener);
+  }
+
+  async ended(task: TaskRecord): Promise<void> {
+    this.metrics.taskEnded(task);
+    this.log.info(
+      { taskId: task.id, tenantId: task.tenantId, type: task.type, state: task.state, attempt: task.attempt, code: task.error?.code },
+      'task ended',
+    );
+    if (task.accountId) {
+      await this.recordAccountValidation(task);
+    }
+    for (const listener of this.endListeners) {
+      await listener(task).catch((err: unknown) => this.log.error({ err, taskId: task.id }, 'a task end listener failed'));
+    }
+    await this.bus.publish('task.ended', { tenantId: task.tenantId, taskId: task.id, state: task.state });
+  }
+
+  async queued(task: TaskRecord): Promise<void> {
+    await this.bus.publish('task.queued', { tenantId: task.tenantId, taskId: task.id, type: task.type, selectors: task.selectors });
+  }
+
+  private async recordAccountValidation(task: TaskRecord): Promise<void> {
+    if (task.type !== 'aws.validate' || !task.accountId) return;
+    const ok = task.state === 'succeeded';
+    try {
+      await this.store.recordValidation(task.tenantId, task.accountId, task.id, {
+        status: ok ? 'valid' : 'invalid',
+        checkedAt: task.endedAt ?? new Date(),
+        awsAccountId: ok ? String(task.result?.['accountId'] ?? '') || null : null,
+        arn: ok ? String(task.result?.['arn'] ?? '') || null : null,
+        error: ok ? null : task.error,
+      });
+    } catch (err) {
+      this.log.error({ err, taskId: task.id, accountId: task.accountId }, 'failed to record the validation outcome on the account');
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/bus.js';
+import { ErrorCode } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { DelegateExplainer } from './explainer.js';
+import type { TaskLifecycle } from './lifecycle.js';
+
+/** Extra time a delegate gets past a run deadline to report TIMEOUT itself before we force it. */
+const RUN_TIMEOUT_GRACE_MS = 5_000;
+const BATCH = 200;
+
+/**
+ * Time-based transitions: expired leases (a replica or delegate that vanished without a clean close),
+ * queue timeouts and run timeouts. These are deadlines, not dispatch: matching work to delegates is
+ * event-driven in the Dispatcher, and this pass only catches what no event will report.
+ */
+export class Sweeper {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly dispatcher: Dispatcher,
+    private readonly lifecycle: TaskLifecycle,
+    private readonly explainer: DelegateExplainer,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async sweep(now = new Date()): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      await this.expiredLeases(now);
+      await this.queueTimeouts(now);
+      await this.runTimeouts(now);
+    } catch (err) {
+      this.log.error({ err }, 'sweep failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async expiredLeases(now: Date): Promise<void> {
+    for (const task of await this.store.listExpiredLeases(now, BATCH)) {
+      const session = task.delegateId ? this.dispatcher.session(task.delegateId) : undefined;
+      if (session && session.held.get(task.id)?.attempt === task.attempt) continue; // alive here; its heartbeat will extend it
+      await this.dispatcher.requeue(task, 'lease expired (delegate or replica stopped answering)');
+    }
+  }
+
+  private async queueTimeouts(now: Date): Promise<void> {
+    for (const task of await this.store.listQueueTimedOut(now, BATCH)) {
+      const ineligible = await this.explainer.explain(task.tenantId, task);
+      const ended = await this.store.finishTask(
+        task.tenantId,
+        task.id,
+        ['queued'],
+        'expired',
+        {
+          code: ErrorCode.NO_ELIGIBLE_DELEGATE,
+          message: `No eligible delegate took this task within its queue timeout of ${task.queueTimeoutSeconds} s. ${this.explainer.advice(ineligible)}`,
+          details: { selectors: task.selectors, type: task.type, delegates: ineligible },
+        },
+        now,
+      );
+      if (ended) await this.lifecycle.ended(ended);
+    }
+  }
+
+  private async runTimeouts(now: Date): Promise<void> {
+    for (const task of await this.store.listRunTimedOut(new Date(now.getTime() - RUN_TIMEOUT_GRACE_MS), BATCH)) {
+      const ended = await this.store.finishTask(
+        task.tenantId,
+        task.id,
+        ['assigned', 'running'],
+        'failed',
+        {
+          code: ErrorCode.TIMEOUT,
+          message: `The task did not finish within its run timeout of ${task.runTimeoutSeconds} s; raise runTimeoutSeconds or check the delegate.`,
+          details: { runTimeoutSeconds: task.runTimeoutSeconds },
+        },
+        now,
+        task.attempt,
+      );
+      if (!ended) continue;
+      if (task.delegateId) {
+        await this.bus.publish('task.cancel', {
+          tenantId: task.tenantId,
+          taskId: task.id,
+          attempt: task.attempt,
+          delegateId: task.delegateId,
+          reason: 'run timeout',
+        });
+      }
+      await this.lifecycle.ended(ended);
+    }
+  }
+}

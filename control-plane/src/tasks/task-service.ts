@@ -1,0 +1,152 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/bus.js';
+import type { Config } from '../config.js';
+import { AppError, ErrorCode, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Metrics } from '../metrics.js';
+import { isTerminal, type ListTasksQuery, type Store, type TaskRecord } from '../store/store.js';
+import { keySelectors } from '../security/sealed-refs.js';
+import { normaliseTags } from './eligibility.js';
+import type { DelegateExplainer } from './explainer.js';
+import type { TaskLifecycle } from './lifecycle.js';
+import { normalisePayload, taskType } from './task-types.js';
+import type { TaskWaiters } from './waiters.js';
+
+export interface NewTask {
+  type: string;
+  payload: Record<string, unknown>;
+  selectors: string[];
+  priority?: number | undefined;
+  queueTimeoutSeconds?: number | undefined;
+  runTimeoutSeconds?: number | undefined;
+  accountId?: string | undefined;
+}
+
+type Defaults = Pick<Config, 'maxAttempts' | 'defaultQueueTimeoutSeconds' | 'defaultRunTimeoutSeconds'>;
+
+/** Creating, reading, waiting for and cancelling tasks: what the API and account service call. */
+export class TaskService {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly lifecycle: TaskLifecycle,
+    private readonly explainer: DelegateExplainer,
+    private readonly waiters: TaskWaiters,
+    private readonly metrics: Metrics,
+    private readonly defaults: Defaults,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Queues a task. When no connected delegate of the tenant could ever take it (tags, task type),
+   * it fails at once with NO_ELIGIBLE_DELEGATE instead of waiting out its queue timeout.
+   */
+  async create(
+    tenantId: string,
+    input: NewTask,
+    options: { internal?: boolean; beforeInsert?: (task: TaskRecord) => Promise<void> } = {},
+  ): Promise<TaskRecord> {
+    const type = taskType(input.type);
+    if (!type.creatableByApi && !options.internal) {
+      throw new AppError(
+        ErrorCode.VALIDATION_FAILED,
+        `Tasks of type "${type.name}" are created from a stored account (POST /v1/aws/accounts/{id}/validate), not directly.`,
+        { field: 'type' },
+      );
+    }
+    const payload = normalisePayload(type, input.payload);
+    // Sealed values open only where their group key is: the key is a routing constraint like any tag,
+    // derived here from the payload itself so no caller (API or account) can leave it out.
+    const selectors = normaliseTags([...input.selectors, ...keySelectors(payload)]);
+    const now = new Date();
+    const task: TaskRecord = {
+      id: newId('tsk'),
+      tenantId,
+      type: type.name,
+      payload,
+      selectors,
+      priority: input.priority ?? 0,
+      state: 'queued',
+      attempt: 1,
+      maxAttempts: this.defaults.maxAttempts,
+      delegateId: null,
+      queueTimeoutSeconds: input.queueTimeoutSeconds ?? this.defaults.defaultQueueTimeoutSeconds,
+      runTimeoutSeconds: input.runTimeoutSeconds ?? this.defaults.defaultRunTimeoutSeconds,
+      result: null,
+      error: null,
+      accountId: input.accountId ?? null,
+      createdAt: now,
+      queuedAt: now,
+      assignedAt: null,
+      startedAt: null,
+      endedAt: null,
+      leaseExpiresAt: null,
+    };
+    await options.beforeInsert?.(task);
+    const { possible, ineligible } = await this.explainer.anyCouldTake(tenantId, { type: type.name, selectors });
+    if (!possible) {
+      task.state = 'failed';
+      task.endedAt = now;
+      task.error = {
+        code: ErrorCode.NO_ELIGIBLE_DELEGATE,
+        message: `No connected delegate can run this task (type "${type.name}", selectors [${selectors.join(', ')}]). ${this.explainer.advice(ineligible)}`,
+        details: { selectors, type: type.name, delegates: ineligible },
+      };
+      await this.store.insertTask(task);
+      this.metrics.taskCreated(task);
+      await this.lifecycle.ended(task);
+      return task;
+    }
+    await this.store.insertTask(task);
+    this.metrics.taskCreated(task);
+    await this.lifecycle.queued(task);
+    return task;
+  }
+
+  async get(tenantId: string, id: string): Promise<TaskRecord> {
+    const task = await this.store.getTask(tenantId, id);
+    if (!task) throw notFound('task', id);
+    return task;
+  }
+
+  /** The task once it has ended, or as it is after `waitSeconds`. */
+  async getAfterWait(tenantId: string, id: string, waitSeconds: number): Promise<TaskRecord> {
+    let task = await this.get(tenantId, id);
+    if (waitSeconds <= 0 || isTerminal(task.state)) return task;
+    await this.waiters.wait(id, waitSeconds * 1000, async () => {
+      task = await this.get(tenantId, id);
+      return isTerminal(task.state);
+    });
+    return this.get(tenantId, id);
+  }
+
+  list(tenantId: string, query: ListTasksQuery): Promise<TaskRecord[]> {
+    return this.store.listTasks(tenantId, query);
+  }
+
+  /** Cancels a task that has not ended; a running attempt is told to stop on its delegate. */
+  async cancel(tenantId: string, id: string, reason = 'cancelled by request'): Promise<TaskRecord> {
+    const before = await this.get(tenantId, id);
+    if (isTerminal(before.state)) {
+      throw new AppError(ErrorCode.CONFLICT, `Task ${id} already ended (${before.state}); there is nothing to cancel.`, { state: before.state });
+    }
+    const ended = await this.store.finishTask(
+      tenantId,
+      id,
+      ['queued', 'assigned', 'running'],
+      'cancelled',
+      { code: ErrorCode.CANCELLED, message: `The task was cancelled: ${reason}.`, details: {} },
+      new Date(),
+    );
+    if (!ended) {
+      const now = await this.get(tenantId, id);
+      throw new AppError(ErrorCode.CONFLICT, `Task ${id} ended (${now.state}) before it could be cancelled.`, { state: now.state });
+    }
+    if (ended.delegateId) {
+      await this.bus.publish('task.cancel', { tenantId, taskId: id, attempt: ended.attempt, delegateId: ended.delegateId, reason });
+    }
+    await this.lifecycle.ended(ended);
+    this.log.info({ taskId: id, tenantId }, 'task cancelled');
+    return ended;
+  }
+}

@@ -1,0 +1,126 @@
+import * as grpc from '@grpc/grpc-js';
+import { delegateServiceDefinition, MAX_FRAME_BYTES, type ControlFrame, type DelegateFrame } from '@attache/proto';
+import {
+  CarrierError,
+  registerCarrier,
+  type Carrier,
+  type CarrierConnection,
+  type CarrierOptions,
+} from './carrier.js';
+
+/**
+ * gRPC carrier: one bidi `DelegateService.Connect` stream per connection over HTTP/2.
+ * grpc:// is plaintext (local development, a sidecar proxy terminating TLS); grpcs:// uses TLS
+ * with the system roots or the configured CA.
+ */
+export interface GrpcCarrierOptions extends CarrierOptions {
+  /**
+   * HTTP/2 keepalive ping interval. Default 20 s: below the idle timeouts of common NATs and load
+   * balancers, so a silently dropped path is noticed without waiting for a heartbeat to fail.
+   */
+  keepaliveMs?: number;
+}
+
+const connectMethod = delegateServiceDefinition.connect;
+
+export class GrpcCarrier implements Carrier {
+  private readonly client: grpc.Client;
+  private readonly token: string;
+
+  constructor(url: URL, options: GrpcCarrierOptions) {
+    const tls = url.protocol === 'grpcs:';
+    const credentials = tls
+      ? grpc.credentials.createSsl(options.ca ?? null)
+      : grpc.credentials.createInsecure();
+    const keepaliveMs = options.keepaliveMs ?? 20_000;
+    this.token = options.token;
+    this.client = new grpc.Client(url.host, credentials, {
+      'grpc.max_receive_message_length': MAX_FRAME_BYTES,
+      'grpc.max_send_message_length': MAX_FRAME_BYTES,
+      'grpc.keepalive_time_ms': keepaliveMs,
+      'grpc.keepalive_timeout_ms': 10_000,
+      // The agent owns reconnection (with its own backoff and Hello); grpc-js retries would replay
+      // half-sent streams behind its back.
+      'grpc.enable_retries': 0,
+    });
+  }
+
+  open(): CarrierConnection {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${this.token}`);
+    const call = this.client.makeBidiStreamRequest<DelegateFrame, ControlFrame>(
+      connectMethod.path,
+      connectMethod.requestSerialize,
+      connectMethod.responseDeserialize,
+      metadata,
+    );
+    return new GrpcConnection(call);
+  }
+
+  /** Releases the channel; the agent calls it once, when it stops for good. */
+  close(): void {
+    this.client.close();
+  }
+}
+
+class GrpcConnection implements CarrierConnection {
+  private ended = false;
+  private abortReason: Error | undefined;
+  /** The stream's terminal error, kept because a write can observe it before the iterator does. */
+  private failure: CarrierError | undefined;
+
+  constructor(private readonly call: grpc.ClientDuplexStream<DelegateFrame, ControlFrame>) {
+    // Without a listener an 'error' would crash the process if it fires before iteration starts.
+    call.on('error', (err: grpc.ServiceError) => {
+      this.failure ??= this.translate(err);
+    });
+  }
+
+  send(frame: DelegateFrame): Promise<void> {
+    if (this.ended || this.call.destroyed || this.call.writableEnded) {
+      return Promise.reject(this.failure ?? new CarrierError('transient', 'CLOSED', 'connection is closed'));
+    }
+    return new Promise((resolve, reject) => {
+      this.call.write(frame, (err?: Error | null) => {
+        if (err) reject(this.failure ?? new CarrierError('transient', 'WRITE_FAILED', err.message, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.call.end();
+  }
+
+  abort(reason?: Error): void {
+    this.ended = true;
+    this.abortReason ??= reason;
+    this.call.cancel();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ControlFrame> {
+    try {
+      for await (const frame of this.call as AsyncIterable<ControlFrame>) yield frame;
+    } catch (err) {
+      if (this.abortReason) throw this.abortReason;
+      // A local cancel() without a reason is a deliberate close, not a failure.
+      if ((err as grpc.ServiceError).code === grpc.status.CANCELLED && this.ended) return;
+      throw this.failure ?? this.translate(err as grpc.ServiceError);
+    }
+    if (this.abortReason) throw this.abortReason;
+  }
+
+  private translate(err: grpc.ServiceError): CarrierError {
+    const code = grpc.status[err.code] ?? String(err.code);
+    const kind =
+      err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED
+        ? 'unauthenticated'
+        : 'transient';
+    return new CarrierError(kind, code, err.details || err.message, { cause: err });
+  }
+}
+
+registerCarrier({ scheme: 'grpc', tls: false, create: (url, options) => new GrpcCarrier(url, options) });
+registerCarrier({ scheme: 'grpcs', tls: true, create: (url, options) => new GrpcCarrier(url, options) });

@@ -1,0 +1,119 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+
+const base = {
+  ATTACHE_URL: 'grpc://127.0.0.1:7443',
+  ATTACHE_TOKEN: 'tok_secret_value',
+  ATTACHE_DELEGATE_NAME: 'vpc-east',
+};
+
+function errorsOf(result: ReturnType<typeof loadConfig>): string[] {
+  if (result.ok) throw new Error('expected errors');
+  return result.errors;
+}
+
+describe('loadConfig', () => {
+  it('parses a good environment with defaults', () => {
+    const result = loadConfig({ ...base, ATTACHE_TAGS: ' aws, prod ,aws,,' });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const { config } = result;
+    expect(config.urls.map((u) => u.href)).toEqual(['grpc://127.0.0.1:7443']);
+    expect(config.token).toBe('tok_secret_value');
+    expect(config.tags).toEqual(['vpc-east', 'aws', 'prod']);
+    expect(config.maxConcurrency).toBe(10);
+    expect(config.drainGraceSeconds).toBe(30);
+    expect(config.logLevel).toBe('info');
+    expect(config.healthAddr).toBeUndefined();
+    expect(config.ca).toBeUndefined();
+  });
+
+  it('lets flags win over the environment', () => {
+    const result = loadConfig(
+      { ...base, ATTACHE_MAX_CONCURRENCY: '3', ATTACHE_HEALTH_ADDR: '127.0.0.1:9000' },
+      { maxConcurrency: '7', name: 'edge-1', healthAddr: ':8081', logLevel: 'debug', drainGraceSeconds: '5' },
+    );
+    expect(result.ok && result.config).toMatchObject({
+      maxConcurrency: 7,
+      name: 'edge-1',
+      healthAddr: { host: '0.0.0.0', port: 8081 },
+      logLevel: 'debug',
+      drainGraceSeconds: 5,
+    });
+  });
+
+  it('names the variable, or both sources when missing, one line per problem', () => {
+    const errors = errorsOf(loadConfig({ ATTACHE_URL: 'http://x:1', ATTACHE_MAX_CONCURRENCY: '0', ATTACHE_TAGS: 'ok,Bad_Tag' }));
+    expect(errors).toHaveLength(5);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^ATTACHE_URL: unsupported scheme http:\/\/ \(supported: grpc:\/\/, grpcs:\/\/, .*ws:\/\/, wss:\/\//),
+        'ATTACHE_TOKEN (or --token): is required',
+        'ATTACHE_DELEGATE_NAME (or --name): is required',
+        expect.stringMatching(/^ATTACHE_MAX_CONCURRENCY: must be at least 1/),
+        expect.stringMatching(/^ATTACHE_TAGS: tag "Bad_Tag" must match/),
+      ]),
+    );
+  });
+
+  it('names the flag when the bad value came from a flag, and never echoes the token', () => {
+    const errors = errorsOf(
+      loadConfig(base, { name: 'Not Valid', maxConcurrency: '1001', logLevel: 'loud', url: 'grpc://host', healthAddr: 'nope' }),
+    );
+    expect(errors.some((e) => e.startsWith('--name: must match'))).toBe(true);
+    expect(errors.some((e) => e.startsWith('--max-concurrency: must be at most 1000'))).toBe(true);
+    expect(errors.some((e) => e.startsWith('--log-level: must be one of'))).toBe(true);
+    expect(errors.some((e) => e.startsWith('--url: missing port'))).toBe(true);
+    expect(errors.some((e) => e.startsWith('--health-addr: expected host:port'))).toBe(true);
+    expect(errors.join('\n')).not.toContain('tok_secret_value');
+  });
+
+  it('reads the CA file for grpcs and rejects it for plaintext grpc', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attache-config-'));
+    const pem = join(dir, 'ca.pem');
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const good = loadConfig({ ...base, ATTACHE_URL: 'grpcs://cp.example.com:443', ATTACHE_CA_FILE: pem });
+    expect(good.ok && good.config.ca?.toString()).toContain('BEGIN CERTIFICATE');
+
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_CA_FILE: pem }))).toEqual([
+      'ATTACHE_CA_FILE: only applies to TLS URLs, but ATTACHE_URL is grpc://',
+    ]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_URL: 'grpcs://h:1' }, { caFile: join(dir, 'missing.pem') }))).toEqual([
+      `--ca-file: cannot read ${join(dir, 'missing.pem')}: ENOENT`,
+    ]);
+  });
+
+  it('takes a comma-separated list of URLs, any mix of carriers, with default ports for ws and wss', () => {
+    const result = loadConfig({ ...base, ATTACHE_URL: ' grpc://a:7443, wss://b.example.com ,ws://c:8080/attache,' });
+    expect(result.ok && result.config.urls.map((u) => u.href)).toEqual([
+      'grpc://a:7443',
+      'wss://b.example.com/',
+      'ws://c:8080/attache',
+    ]);
+    const errors = errorsOf(loadConfig({ ...base, ATTACHE_URL: 'grpc://a:1,grpc://b,ftp://c:1' }));
+    expect(errors).toEqual([
+      expect.stringMatching(/^ATTACHE_URL: missing port in "grpc:\/\/b"/),
+      expect.stringMatching(/^ATTACHE_URL: unsupported scheme ftp:\/\//),
+    ]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_URL: ' , ' }))).toEqual(['ATTACHE_URL: is required']);
+  });
+
+  it('accepts a CA file when any URL of the list uses TLS', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attache-config-'));
+    const pem = join(dir, 'ca.pem');
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(loadConfig({ ...base, ATTACHE_URL: 'grpc://a:1,wss://b', ATTACHE_CA_FILE: pem }).ok).toBe(true);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_URL: 'grpc://a:1,ws://b', ATTACHE_CA_FILE: pem }))).toEqual([
+      'ATTACHE_CA_FILE: only applies to TLS URLs, but ATTACHE_URL is grpc://, ws://',
+    ]);
+  });
+
+  it('treats empty variables as unset', () => {
+    const result = loadConfig({ ...base, ATTACHE_MAX_CONCURRENCY: '', ATTACHE_HEALTH_ADDR: '' });
+    expect(result.ok && result.config.maxConcurrency).toBe(10);
+    expect(result.ok && result.config.healthAddr).toBeUndefined();
+  });
+});

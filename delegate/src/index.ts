@@ -1,0 +1,37 @@
+/**
+ * Public entry of @attache/delegate: what the control plane (`npm start` runs a local delegate),
+ * benchmarks (many agents in one process) and tests use. Internals stay unexported.
+ */
+export {
+  Agent,
+  AgentErrorCode,
+  GoodbyeError,
+  WelcomeTimeoutError,
+  type AgentEvents,
+  type AgentOptions,
+  type AgentState,
+  type AgentStopInfo,
+  type ExecutorSource,
+  type TaskInfo,
+  type TaskOutcome,
+  type WelcomeInfo,
+} from './agent.js';
+export { Backoff, type BackoffOptions } from './backoff.js';
+export {
+  CarrierError,
+  createCarrier,
+  registerCarrier,
+  registeredSchemes,
+  type Carrier,
+  type CarrierConnection,
+  type CarrierOptions,
+  type CarrierRegistration,
+} from './carriers/index.js';
+export { loadConfig, CONFIG_SOURCES, type ConfigFlags, type ConfigResult, type DelegateConfig } from './config.js';
+export { echoExecutor } from './executors/echo.js';
+export type { ExecutionContext, Executor } from './executors/executor.js';
+export { ExecutorRegistry, builtinExecutors } from './executors/registry.js';
+export { TaskFailure } from './executors/task-failure.js';
+export { startHealthServer, type HealthServer } from './health-server.js';
+export { createLogger, type Logger, type LogLevel } from './log.js';
+export { Masker, MASK } from './masking.js';

@@ -1,0 +1,210 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { connect, headers, jwtAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
+import { createUser } from '@nats-io/nkeys';
+import {
+  ControlFrameSchema,
+  DelegateFrameSchema,
+  NATS_CREDENTIALS_PATH,
+  NatsHeader,
+  type NatsCredentialsResponse,
+} from '@attache/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
+import { runCarrierConformance, type RawClient, type RawConnection } from './carriers.conformance.js';
+import { createTenant, createToken, startControlPlane, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
+import { startNats, type NatsHandle } from './support/nats.js';
+
+/**
+ * nats-server in operator mode, trusting one account whose signing key the control plane holds;
+ * the control plane serves delegates over NATS. The env object is filled in before any control
+ * plane starts (file-level beforeAll runs before the suites' own).
+ */
+const setup = await createNatsOperatorSetup();
+let nats: NatsHandle;
+const controlPlaneEnv: Record<string, string> = {};
+
+beforeAll(async () => {
+  nats = await startNats({ config: setup.serverConfig });
+  Object.assign(controlPlaneEnv, {
+    ATTACHE_NATS_URL: nats.url,
+    ATTACHE_NATS_SIGNING_SEED: setup.signingSeed,
+    ATTACHE_NATS_ACCOUNT: setup.accountPublicKey,
+  });
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+const natsUrlFor = (cp: ControlPlaneHandle) => `${nats.url}?api=${encodeURIComponent(cp.httpUrl)}`;
+
+/** What a delegate does before its first frame: credentials for a fresh user key, then NATS. */
+async function session(apiUrl: string, token: string): Promise<{ nc: NatsConnection; creds: NatsCredentialsResponse }> {
+  const user = createUser();
+  const res = await fetch(new URL(NATS_CREDENTIALS_PATH, apiUrl), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ publicKey: user.getPublicKey() }),
+  });
+  if (res.status !== 201) throw new Error(`credentials: ${res.status} ${await res.text()}`);
+  const creds = (await res.json()) as NatsCredentialsResponse;
+  const nc = await connect({
+    servers: [nats.url],
+    reconnect: false,
+    inboxPrefix: creds.subjects.inboxPrefix,
+    authenticator: jwtAuthenticator(creds.jwt, user.getSeed()),
+  });
+  return { nc, creds };
+}
+
+/** Raw NATS session for the malformed-frame case: connect with the token, then send bytes as frames. */
+const rawNats: RawClient = (url, token): RawConnection => {
+  const api = new URL(url).searchParams.get('api')!;
+  let resolveClosed!: (v: { goodbye?: { code: string; reason: string }; carrierReason: string }) => void;
+  const closed = new Promise<{ goodbye?: { code: string; reason: string }; carrierReason: string }>((r) => (resolveClosed = r));
+  const opened = session(api, token).then(async ({ nc, creds }) => {
+    nc.subscribe(creds.subjects.down, {
+      callback: (_err, msg) => {
+        const status = msg.headers?.get(NatsHeader.status);
+        if (status) return resolveClosed({ carrierReason: `${status}: ${msg.headers?.get(NatsHeader.message)}` });
+        if (msg.headers?.has(NatsHeader.ping)) return;
+        const frame = fromBinary(ControlFrameSchema, msg.data);
+        if (frame.frame.case === 'goodbye') resolveClosed({ goodbye: { code: frame.frame.value.code, reason: frame.frame.value.reason }, carrierReason: 'goodbye' });
+      },
+    });
+    await nc.request(creds.subjects.connect, token, { timeout: 5_000 });
+    return { nc, creds };
+  });
+  const pending: Promise<unknown>[] = [];
+  return {
+    send: (bytes) => void pending.push(opened.then(({ nc, creds }) => nc.publish(creds.subjects.up, bytes))),
+    closed,
+    close: () => void opened.then(({ nc }) => nc.close()),
+  };
+};
+
+runCarrierConformance('nats', natsUrlFor, { controlPlaneEnv, raw: rawNats });
+
+describe('NATS carrier: tenant isolation is enforced by nats-server', () => {
+  let cp: ControlPlaneHandle;
+  let a: TenantHandle;
+  let b: TenantHandle;
+  let tokenA: string;
+  let tokenB: string;
+  const open: NatsConnection[] = [];
+
+  beforeAll(async () => {
+    cp = await startControlPlane(controlPlaneEnv);
+    a = await createTenant(cp, 'tenant-a');
+    b = await createTenant(cp, 'tenant-b');
+    tokenA = (await createToken(a)).token;
+    tokenB = (await createToken(b)).token;
+  });
+  afterAll(async () => {
+    for (const nc of open) await nc.close();
+    await cp?.stop();
+  });
+
+  const sessionOf = async (token: string) => {
+    const s = await session(cp.httpUrl, token);
+    open.push(s.nc);
+    return s;
+  };
+
+  /** The server's verdict on a subscription: resolves with its error (or null when allowed). */
+  const subscribeVerdict = async (nc: NatsConnection, subject: string): Promise<Error | null> => {
+    const verdict = new Promise<Error | null>((resolve) => {
+      nc.subscribe(subject, { callback: (err) => resolve(err) });
+      // An allowed subscription produces no message; give the server time to object.
+      void nc.flush().then(() => setTimeout(() => resolve(null), 300));
+    });
+    return verdict;
+  };
+
+  /** The server's verdict on a publish: permission violations arrive as async connection errors. */
+  const publishVerdict = async (nc: NatsConnection, subject: string): Promise<Error | null> => {
+    const errors = (async () => {
+      for await (const s of nc.status()) if (s.type === 'error') return s.error;
+      return null;
+    })();
+    nc.publish(subject, 'x');
+    await nc.flush();
+    return Promise.race([errors, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+  };
+
+  it('credentials carry only the tenant’s own session subjects', async () => {
+    const { creds } = await sessionOf(tokenA);
+    expect(creds.subjects.up).toMatch(new RegExp(`^attache\\.d\\.${a.id}\\.nss_[0-9a-z]+\\.up$`));
+    const claims = JSON.parse(Buffer.from(creds.jwt.split('.')[1]!, 'base64url').toString('utf8'));
+    expect(claims.nats.pub.allow.sort()).toEqual([creds.subjects.connect, creds.subjects.up].sort());
+    expect(claims.nats.sub.allow.sort()).toEqual([creds.subjects.down, `${creds.subjects.inboxPrefix}.>`].sort());
+    expect(claims.exp - claims.iat).toBeLessThanOrEqual(900);
+  });
+
+  it('a tenant-A credential cannot subscribe to tenant B’s subjects, wildcards or the bus', async () => {
+    const { nc, creds } = await sessionOf(tokenA);
+    const { creds: credsB } = await sessionOf(tokenB);
+    for (const subject of [credsB.subjects.down, credsB.subjects.up, `attache.d.${b.id}.>`, 'attache.>', '>', 'attache.bus.>', `attache.d.*.*.connect`]) {
+      const err = await subscribeVerdict(nc, subject);
+      expect(err, subject).toBeInstanceOf(PermissionViolationError);
+      expect((err as PermissionViolationError).operation).toBe('subscription');
+    }
+    // Control: its own down subject is allowed.
+    expect(await subscribeVerdict(nc, creds.subjects.down)).toBeNull();
+  });
+
+  it('a tenant-A credential cannot publish to tenant B’s subjects or the bus', async () => {
+    const { nc } = await sessionOf(tokenA);
+    const { nc: ncB, creds: credsB } = await sessionOf(tokenB);
+    // Tenant B's delegate listens on its down subject: nothing from A may arrive there.
+    const arrived: string[] = [];
+    ncB.subscribe(credsB.subjects.down, { callback: (_e, m) => void arrived.push(m.subject) });
+    await ncB.flush();
+    for (const subject of [credsB.subjects.down, credsB.subjects.up, credsB.subjects.connect, 'attache.bus.token.revoked']) {
+      const err = await publishVerdict(nc, subject);
+      expect(err, subject).toBeInstanceOf(PermissionViolationError);
+      expect((err as PermissionViolationError).operation).toBe('publish');
+    }
+    expect(arrived).toEqual([]);
+  });
+
+  it('a session of tenant A presenting tenant B’s token is refused', async () => {
+    const { nc, creds } = await sessionOf(tokenA);
+    const refused = new Promise<string>((resolve) =>
+      nc.subscribe(creds.subjects.down, { callback: (_e, m) => resolve(m.headers?.get(NatsHeader.status) ?? 'frame') }),
+    );
+    await nc.request(creds.subjects.connect, tokenB, { timeout: 5_000 });
+    expect(await refused).toBe('UNAUTHENTICATED');
+  });
+
+  it('no credentials for an unknown token, and no anonymous NATS users', async () => {
+    const res = await fetch(new URL(NATS_CREDENTIALS_PATH, cp.httpUrl), {
+      method: 'POST',
+      headers: { authorization: 'Bearer atd_not_a_token', 'content-type': 'application/json' },
+      body: JSON.stringify({ publicKey: createUser().getPublicKey() }),
+    });
+    expect(res.status).toBe(401);
+    await expect(connect({ servers: [nats.url], reconnect: false })).rejects.toThrow(/authoriz/i);
+  });
+
+  it('control: its own session registers over the raw subjects and closes with a close notice', async () => {
+    const { nc, creds } = await sessionOf(tokenA);
+    const frames: string[] = [];
+    nc.subscribe(creds.subjects.down, {
+      callback: (_e, m) => {
+        if (m.headers) return;
+        frames.push(fromBinary(ControlFrameSchema, m.data).frame.case ?? '');
+      },
+    });
+    await nc.request(creds.subjects.connect, tokenA, { timeout: 5_000 });
+    const hello = create(DelegateFrameSchema, {
+      frame: { case: 'hello', value: { name: 'raw-a', instanceId: 'raw-a-1', tags: [], taskTypes: ['echo'], maxConcurrency: 1, version: '0.0.0' } },
+    });
+    nc.publish(creds.subjects.up, toBinary(DelegateFrameSchema, hello));
+    const deadline = Date.now() + 5_000;
+    while (!frames.includes('welcome') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(frames).toContain('welcome');
+    const h = headers();
+    h.set(NatsHeader.close, '1');
+    nc.publish(creds.subjects.up, new Uint8Array(0), { headers: h });
+  });
+});

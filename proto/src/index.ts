@@ -1,0 +1,10 @@
+/**
+ * The public entry of @attache/proto: generated messages (never edited by hand; `npm run generate`)
+ * plus the gRPC service definition derived from the generated service descriptor.
+ */
+export * from './gen/attache/delegate/v1/delegate_pb.js';
+export * as echo from './gen/attache/echo/v1/echo_pb.js';
+export * as aws from './aws.js';
+export { delegateServiceDefinition, CONNECT_METHOD_PATH, MAX_FRAME_BYTES } from './grpc-service.js';
+export { PROTOCOL_VERSION } from './version.js';
+export * from './nats-carrier.js';
