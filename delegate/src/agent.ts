@@ -603,12 +603,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
   }
 
-  private helloFrame(): DelegateFrame {
-    // Tasks whose results are still queued count as held: listing them stops the control plane from
-    // re-queuing work whose result is about to arrive right after Welcome.
+  /**
+   * Every task this process holds. Tasks whose results are still queued count as held: listing them
+   * stops the control plane from re-queuing work whose result is about to arrive.
+   */
+  private heldTasks() {
     const held = new Map<string, number>();
     for (const run of this.runs.values()) held.set(run.taskId, run.attempt);
     for (const result of this.outbox) held.set(result.taskId, result.attempt);
+    return [...held].map(([taskId, attempt]) => create(TaskRefSchema, { taskId, attempt }));
+  }
+
+  private helloFrame(): DelegateFrame {
     return create(DelegateFrameSchema, {
       frame: {
         case: 'hello',
@@ -619,7 +625,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           taskTypes: this.executors.types(),
           maxConcurrency: this.maxConcurrency,
           version: this.options.version ?? packageVersion,
-          inFlight: [...held].map(([taskId, attempt]) => create(TaskRefSchema, { taskId, attempt })),
+          inFlight: this.heldTasks(),
           publicKeys: (this.options.keyring?.keys ?? []).map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKey: k.publicKey })),
         },
       },
@@ -627,7 +633,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private sendHeartbeat(session: Session): void {
-    this.send(session, create(DelegateFrameSchema, { frame: { case: 'heartbeat', value: { inFlight: this.runs.size } } }));
+    const value = { inFlight: this.runs.size, held: this.heldTasks(), listsHeld: true };
+    this.send(session, create(DelegateFrameSchema, { frame: { case: 'heartbeat', value } }));
   }
 
   private sendAccepted(session: Session, taskId: string, attempt: number): void {

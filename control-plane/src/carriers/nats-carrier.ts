@@ -164,6 +164,25 @@ export class NatsCarrierServer implements CarrierServer {
       },
     });
     await nc.flush();
+    void this.endSessionsOnDisconnect();
+  }
+
+  /**
+   * Delegates do not resume a NATS session (their clients run with reconnect off and open a new
+   * session, with a new Hello, after any loss), so a session this replica served before its own NATS
+   * connection dropped is over: end it now rather than when its heartbeats are missed, which would
+   * leave it holding tasks and presence its successor has taken over. The Goodbye is buffered by the
+   * client and reaches a delegate that is in fact still connected once this replica is back, so it
+   * reconnects at once instead of waiting out its keepalive.
+   */
+  private async endSessionsOnDisconnect(): Promise<void> {
+    for await (const s of this.options.nc.status()) {
+      if (s.type !== 'disconnect' || this.sessions.size === 0) continue;
+      this.options.log.warn({ sessions: this.sessions.size }, 'nats carrier: connection to NATS lost; ending its delegate sessions');
+      for (const session of [...this.sessions.values()]) {
+        session.close({ code: 'UNAVAILABLE', message: 'The control plane lost its NATS connection; reconnect.' });
+      }
+    }
   }
 
   address(): { host: string; port: number } {

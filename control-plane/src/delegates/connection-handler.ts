@@ -7,7 +7,7 @@ import { hashSecret } from '../security/secrets.js';
 import type { Store } from '../store/store.js';
 import type { Dispatcher } from '../tasks/dispatcher.js';
 import { delegateId } from './delegate-id.js';
-import { validateHello } from './hello.js';
+import { HELLO_LIMITS, validateHello } from './hello.js';
 import { DelegateSession } from './session.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -118,6 +118,7 @@ export class ConnectionHandler {
         status: 'connected',
         inFlight: hello.frame.value.inFlight.length,
         replicaId: this.timing.replicaId,
+        sessionId: s.sessionId,
         connectedAt: now,
         lastHeartbeatAt: now,
         disconnectedAt: null,
@@ -125,7 +126,7 @@ export class ConnectionHandler {
       // What GET /v1/delegate-groups/{name}/public-key serves: the keys as the group's delegates announce them.
       if (h.publicKeys.length > 0) await this.store.recordGroupKeys(s.tenantId, h.name, h.publicKeys, now);
       if (closed) {
-        await this.store.updateDelegatePresence(s.id, { status: 'disconnected', disconnectedAt: new Date() });
+        await this.store.endDelegateSession(s.id, s.sessionId, new Date());
         return;
       }
       // Registered (and its in-flight tasks re-adopted) before Welcome: the delegate sends results
@@ -172,9 +173,13 @@ export class ConnectionHandler {
   private async onFrame(session: DelegateSession, connection: DelegateConnection, frame: DelegateFrame): Promise<void> {
     const f = frame.frame;
     switch (f.case) {
-      case 'heartbeat':
-        await this.dispatcher.heartbeat(session, f.value.inFlight);
+      case 'heartbeat': {
+        const held = f.value.held;
+        if (held.length > HELLO_LIMITS.maxInFlightRefs) return this.protocolError(connection, `Heartbeat lists more than ${HELLO_LIMITS.maxInFlightRefs} held tasks`);
+        if (!held.every((ref) => validTaskRef(ref.taskId))) return this.protocolError(connection, 'Heartbeat with an invalid task_id');
+        await this.dispatcher.heartbeat(session, f.value.inFlight, f.value.listsHeld ? held : undefined);
         return;
+      }
       case 'accepted':
         if (!validTaskRef(f.value.taskId)) return this.protocolError(connection, 'Accepted with an invalid task_id');
         await this.dispatcher.accepted(session, f.value.taskId, f.value.attempt);

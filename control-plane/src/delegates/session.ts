@@ -1,6 +1,7 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { ControlFrameSchema, type ControlFrame } from '@attache/proto';
 import type { DelegateConnection } from '../carriers/carrier.js';
+import { newId } from '../ids.js';
 import type { ClaimingDelegate } from '../store/store.js';
 import type { DelegateView } from '../tasks/eligibility.js';
 
@@ -29,6 +30,8 @@ export interface SessionIdentity {
 /** One registered delegate connection on this replica, with the tasks it holds. */
 export class DelegateSession {
   readonly held = new Map<string, HeldTask>();
+  /** This connection, as recorded with the delegate: a newer connection of the delegate replaces it. */
+  readonly sessionId = newId('ses');
   readonly connectedAt = new Date();
   status: 'connected' | 'draining' = 'connected';
   lastHeartbeatAt = new Date();

@@ -57,6 +57,12 @@ export interface DelegateRecord {
   inFlight: number;
   /** Which control-plane replica holds the connection. */
   replicaId: string;
+  /**
+   * The connection itself. A newer connection of the same delegate (after a reconnect, on this
+   * replica or another) replaces it; the older one then no longer owns the delegate's presence or
+   * its tasks.
+   */
+  sessionId: string;
   connectedAt: Date;
   lastHeartbeatAt: Date;
   disconnectedAt: Date | null;

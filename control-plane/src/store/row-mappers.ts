@@ -49,6 +49,7 @@ export function rowMappers(codec: ColumnCodec) {
       status: r.status as DelegateStatus,
       inFlight: r.in_flight as number,
       replicaId: r.replica_id as string,
+      sessionId: r.session_id as string,
       connectedAt: date(r.connected_at),
       lastHeartbeatAt: date(r.last_heartbeat_at),
       disconnectedAt: dateOrNull(r.disconnected_at),

@@ -103,6 +103,7 @@ export function runStoreConformance(
         status: 'connected',
         inFlight: 0,
         replicaId: `replica-${run}-a`,
+        sessionId: uid('session'),
         connectedAt: at(0),
         lastHeartbeatAt: at(0),
         disconnectedAt: null,
@@ -267,6 +268,22 @@ export function runStoreConformance(
         expect(await store.listDelegates(a, at(1000))).toEqual([
           { ...d, inFlight: 3, lastHeartbeatAt: at(7), status: 'connected', disconnectedAt: null },
         ]);
+      });
+
+      it('ends a delegate only through its current connection; a replaced connection changes nothing', async () => {
+        const a = await newTenant();
+        const first = delegateRecord(a, { inFlight: 2 });
+        await store.upsertDelegate(first);
+        // The delegate reconnects (here or through another replica) before the old connection is noticed gone.
+        const second = { ...first, sessionId: uid('session'), replicaId: `replica-${run}-b`, connectedAt: at(30) };
+        await store.upsertDelegate(second);
+
+        expect(await store.endDelegateSession(first.id, first.sessionId, at(40))).toBe(false);
+        expect(await store.listDelegates(a, at(0))).toEqual([second]);
+
+        expect(await store.endDelegateSession(first.id, second.sessionId, at(50))).toBe(true);
+        expect(await store.listDelegates(a, at(0))).toEqual([{ ...second, status: 'disconnected', disconnectedAt: at(50), inFlight: 0 }]);
+        expect(await store.endDelegateSession(uid('nobody'), second.sessionId, at(50))).toBe(false);
       });
 
       it('disconnects the delegates of one replica only, and counts delegates by status and transport', async () => {
@@ -548,7 +565,7 @@ export function runStoreConformance(
     });
 
     describe('tasks: leases and timeouts', () => {
-      it('extends the leases of a delegate’s active tasks and lists expired ones', async () => {
+      it('extends the leases of the listed active tasks of a delegate and lists expired ones', async () => {
         const a = await newTenant();
         const d = claimer(a);
         const other = claimer(a);
@@ -566,7 +583,16 @@ export function runStoreConformance(
         expect(new Set((await store.listActiveTasksOfDelegate(d.id)).map((t) => t.id))).toEqual(new Set([t1.id, t2.id]));
         expect(await store.listActiveTasksOfDelegate(uid('nobody'))).toEqual([]);
 
-        await store.extendLeases(d.id, at(60));
+        // Only the listed tasks that are the delegate's and active: t3 is another delegate's, done has ended.
+        await store.extendLeases(d.id, [t1.id, t3.id, done.id, uid('missing')], at(30));
+        expect((await store.getTask(a, t1.id))?.leaseExpiresAt).toEqual(at(30));
+        expect((await store.getTask(a, t2.id))?.leaseExpiresAt).toEqual(at(10));
+        expect((await store.getTask(a, t3.id))?.leaseExpiresAt).toEqual(at(10));
+        expect((await store.getTask(a, done.id))?.leaseExpiresAt).toBeNull();
+        await store.extendLeases(d.id, [], at(99));
+        expect((await store.getTask(a, t1.id))?.leaseExpiresAt).toEqual(at(30));
+
+        await store.extendLeases(d.id, [t1.id, t2.id], at(60));
         expect((await store.getTask(a, t1.id))?.leaseExpiresAt).toEqual(at(60));
         expect((await store.getTask(a, t2.id))?.leaseExpiresAt).toEqual(at(60));
         expect((await store.getTask(a, t3.id))?.leaseExpiresAt).toEqual(at(10));

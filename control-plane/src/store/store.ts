@@ -101,6 +101,12 @@ export interface Store {
   ): Promise<void>;
   /** Connected and draining delegates, and those disconnected at or after `disconnectedSince`. */
   listDelegates(tenantId: string, disconnectedSince: Date): Promise<DelegateRecord[]>;
+  /**
+   * Marks the delegate disconnected if `sessionId` is still its connection. False when a newer
+   * connection has replaced it (or the delegate is unknown): the newer one owns the delegate's
+   * presence and tasks, and the caller must leave both alone.
+   */
+  endDelegateSession(id: string, sessionId: string, at: Date): Promise<boolean>;
   /** Marks every delegate held by `replicaId` disconnected (used when a replica starts or stops). */
   disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void>;
   /** Per status and transport, over all tenants (metrics). */
@@ -129,8 +135,12 @@ export interface Store {
    * `maxAttempts`, → failed with `exhaustedError` instead.
    */
   requeueTask(taskId: string, attempt: number, now: Date, exhaustedError: TaskError): Promise<TaskRecord | null>;
-  /** Extends the leases of the delegate's assigned and running tasks. */
-  extendLeases(delegateId: string, leaseExpiresAt: Date): Promise<void>;
+  /**
+   * Extends the leases of those of `taskIds` that are assigned to or running on the delegate. Only
+   * the attempts a connection actually holds are extended: an attempt handed out on a connection
+   * that has since been replaced must be left to expire.
+   */
+  extendLeases(delegateId: string, taskIds: readonly string[], leaseExpiresAt: Date): Promise<void>;
   /** Active tasks (assigned|running) currently held by the delegate. */
   listActiveTasksOfDelegate(delegateId: string): Promise<TaskRecord[]>;
   /** Active tasks whose lease ended before `now`. */

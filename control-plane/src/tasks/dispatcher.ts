@@ -78,15 +78,22 @@ export class Dispatcher {
     return this.adopt(session, inFlight);
   }
 
-  /** The connection is gone: requeue everything it held (a new attempt each). */
+  /**
+   * The connection is gone: requeue everything the delegate holds (a new attempt each), unless a
+   * newer connection of the same delegate has registered meanwhile, here or on another replica. That
+   * one adopted the tasks the delegate still runs and requeued the rest, and requeueing again would
+   * take work away from a delegate that is running it.
+   */
   async unregister(session: DelegateSession, reason: string): Promise<void> {
     if (this.sessions.get(session.id) !== session) return;
     session.closed = true;
     this.sessions.delete(session.id);
     this.byTenant.get(session.tenantId)?.delete(session);
     for (const taskId of [...session.held.keys()]) session.release(taskId);
-    const now = new Date();
-    await this.store.updateDelegatePresence(session.id, { status: 'disconnected', disconnectedAt: now, inFlight: 0 });
+    if (!(await this.store.endDelegateSession(session.id, session.sessionId, new Date()))) {
+      this.log.info({ delegateId: session.id, reason }, 'a newer connection of this delegate took over; its tasks stay with it');
+      return;
+    }
     const active = await this.store.listActiveTasksOfDelegate(session.id);
     for (const task of active) await this.requeue(task, reason);
   }
@@ -202,10 +209,15 @@ export class Dispatcher {
     const held = session.held.get(taskId);
     if (!held || held.accepted || held.attempt !== attempt) return;
     session.release(taskId);
-    void this.store.getTask(session.tenantId, taskId).then(async (task) => {
-      if (task && task.attempt === attempt && task.state === 'assigned') await this.requeue(task, 'assignment not acknowledged in time');
-      this.pump(session);
-    });
+    void this.store
+      .getTask(session.tenantId, taskId)
+      .then(async (task) => {
+        if (task && task.attempt === attempt && task.state === 'assigned') await this.requeue(task, 'assignment not acknowledged in time');
+      })
+      // The store is unreachable: the lease (as long as the ack timeout) expires and the sweeper
+      // requeues the attempt once the store is back.
+      .catch((err: unknown) => this.log.warn({ err, taskId, attempt }, 'could not requeue an unacknowledged assignment'))
+      .finally(() => this.pump(session));
   }
 
   async accepted(session: DelegateSession, taskId: string, attempt: number): Promise<void> {
@@ -225,12 +237,16 @@ export class Dispatcher {
   }
 
   async result(session: DelegateSession, frame: ResultFrame): Promise<void> {
-    const held = session.release(frame.taskId);
+    const held = session.held.get(frame.taskId);
+    if (!held || held.attempt !== frame.attempt) {
+      // Released only when the attempts match: the result of a superseded attempt (the delegate was
+      // given attempt 2 while attempt 1 still ran) must not release attempt 2, whose own result
+      // would then be ignored and leave the task running until its run timeout.
+      this.log.info({ taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id }, 'ignored a result for an attempt this delegate does not hold');
+      return;
+    }
+    session.release(frame.taskId);
     try {
-      if (!held || held.attempt !== frame.attempt) {
-        this.log.info({ taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id }, 'ignored a result for an attempt this delegate does not hold');
-        return;
-      }
       const outcome = this.outcomeOf(held.type, frame);
       const ended = await this.store.completeTask(frame.taskId, frame.attempt, session.id, outcome, new Date());
       if (ended) await this.lifecycle.ended(ended);
@@ -264,17 +280,45 @@ export class Dispatcher {
     };
   }
 
-  async heartbeat(session: DelegateSession, inFlight: number): Promise<void> {
+  async heartbeat(session: DelegateSession, inFlight: number, held?: readonly TaskRef[]): Promise<void> {
     const now = new Date();
     session.lastHeartbeatAt = now;
+    if (held) await this.reconcile(session, held);
     try {
-      await this.store.extendLeases(session.id, new Date(now.getTime() + this.timing.heartbeatTimeoutMs));
+      await this.store.extendLeases(session.id, [...session.held.keys()], new Date(now.getTime() + this.timing.heartbeatTimeoutMs));
       await this.store.updateDelegatePresence(session.id, { lastHeartbeatAt: now, inFlight: Math.max(inFlight, session.inFlight) });
     } catch (err) {
       // The delegate is alive; only the store is not. Keep the connection: leases are re-extended by
       // the next heartbeat once the store is back, and dropping healthy delegates would add a
       // reconnect storm to a database outage.
       this.log.warn({ err, delegateId: session.id }, 'could not record a heartbeat; keeping the connection');
+    }
+  }
+
+  /**
+   * Compares what this session holds with what the delegate says it holds. Frames on one connection
+   * arrive in order, so by the time a heartbeat is handled every Result sent before it has been
+   * handled too: an accepted attempt missing from the list had its Result lost in transit (a NATS
+   * message dropped while the server restarted, say) and would otherwise keep its lease alive until
+   * the run timeout. It is requeued as a new attempt. An attempt the delegate lists but this session
+   * does not hold (given up after an ack timeout, or reassigned) is cancelled on the delegate, so it
+   * stops spending effort on a result that would be fenced anyway.
+   */
+  private async reconcile(session: DelegateSession, listed: readonly TaskRef[]): Promise<void> {
+    const reported = new Map(listed.map((ref) => [ref.taskId, ref.attempt]));
+    for (const [taskId, h] of [...session.held]) {
+      if (!h.accepted || reported.get(taskId) === h.attempt) continue;
+      session.release(taskId);
+      const task = await this.store.getTask(session.tenantId, taskId);
+      if (task && task.attempt === h.attempt && task.delegateId === session.id && (task.state === 'assigned' || task.state === 'running')) {
+        await this.requeue(task, 'the delegate no longer holds this attempt (its result was lost in transit)');
+      }
+      this.pump(session);
+    }
+    for (const [taskId, attempt] of reported) {
+      if (session.held.get(taskId)?.attempt === attempt) continue;
+      this.log.info({ taskId, attempt, delegateId: session.id }, 'cancelling an attempt the delegate runs but does not hold');
+      session.send({ case: 'cancel', value: { taskId, attempt, reason: 'this attempt is no longer assigned to this delegate' } });
     }
   }
 
@@ -317,9 +361,9 @@ export class Dispatcher {
     // The same process reconnecting without listing a task it was given no longer has it (its
     // result went down with the old connection, or the Assign never arrived): that attempt is lost.
     const lost = (await this.store.listActiveTasksOfDelegate(session.id)).filter((t) => !session.held.has(t.id));
-    if (inFlight.length > 0) {
+    if (session.held.size > 0) {
       const now = new Date();
-      await this.store.extendLeases(session.id, new Date(now.getTime() + this.timing.heartbeatTimeoutMs));
+      await this.store.extendLeases(session.id, [...session.held.keys()], new Date(now.getTime() + this.timing.heartbeatTimeoutMs));
     }
     return { stale, lost };
   }

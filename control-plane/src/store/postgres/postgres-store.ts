@@ -271,15 +271,16 @@ export class PostgresStore implements Store {
   async upsertDelegate(d: DelegateRecord): Promise<void> {
     await this.pool.query(
       `INSERT INTO delegates (id, tenant_id, token_id, name, instance_id, tags, task_types, max_concurrency,
-         version, transport, status, in_flight, replica_id, connected_at, last_heartbeat_at, disconnected_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         version, transport, status, in_flight, replica_id, connected_at, last_heartbeat_at, disconnected_at,
+         session_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
        ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, token_id = excluded.token_id,
          name = excluded.name, instance_id = excluded.instance_id, tags = excluded.tags,
          task_types = excluded.task_types, max_concurrency = excluded.max_concurrency,
          version = excluded.version, transport = excluded.transport, status = excluded.status,
          in_flight = excluded.in_flight, replica_id = excluded.replica_id,
          connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at,
-         disconnected_at = excluded.disconnected_at`,
+         disconnected_at = excluded.disconnected_at, session_id = excluded.session_id`,
       [
         d.id,
         d.tenantId,
@@ -297,8 +298,18 @@ export class PostgresStore implements Store {
         d.connectedAt,
         d.lastHeartbeatAt,
         d.disconnectedAt,
+        d.sessionId,
       ],
     );
+  }
+
+  async endDelegateSession(id: string, sessionId: string, at: Date): Promise<boolean> {
+    const res = await this.pool.query(
+      `UPDATE delegates SET status = 'disconnected', disconnected_at = $3, in_flight = 0
+       WHERE id = $1 AND session_id = $2`,
+      [id, sessionId, at],
+    );
+    return (res.rowCount ?? 0) > 0;
   }
 
   async updateDelegatePresence(
@@ -458,9 +469,11 @@ export class PostgresStore implements Store {
     return row ? taskFromRow(row) : null;
   }
 
-  async extendLeases(delegateId: string, leaseExpiresAt: Date): Promise<void> {
-    await this.pool.query(`UPDATE tasks SET lease_expires_at = $2 WHERE delegate_id = $1 AND state IN ${ACTIVE}`, [
+  async extendLeases(delegateId: string, taskIds: readonly string[], leaseExpiresAt: Date): Promise<void> {
+    if (taskIds.length === 0) return;
+    await this.pool.query(`UPDATE tasks SET lease_expires_at = $3 WHERE id = ANY($2::text[]) AND delegate_id = $1 AND state IN ${ACTIVE}`, [
       delegateId,
+      taskIds,
       leaseExpiresAt,
     ]);
   }

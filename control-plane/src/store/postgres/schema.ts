@@ -170,6 +170,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'delegate connection ids, so a replaced connection cannot end its successor',
+    sql: `ALTER TABLE delegates ADD COLUMN session_id text NOT NULL DEFAULT '';`,
+  },
 ];
 
 /**

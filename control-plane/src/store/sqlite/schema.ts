@@ -159,6 +159,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'delegate connection ids, so a replaced connection cannot end its successor',
+    sql: `ALTER TABLE delegates ADD COLUMN session_id TEXT NOT NULL DEFAULT '';`,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

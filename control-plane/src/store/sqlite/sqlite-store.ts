@@ -94,16 +94,18 @@ function prepareAll(db: Database.Database) {
 
     upsertDelegate: p(`INSERT INTO delegates (id, tenant_id, token_id, name, instance_id, tags, task_types,
         max_concurrency, version, transport, status, in_flight, replica_id, connected_at, last_heartbeat_at,
-        disconnected_at)
+        disconnected_at, session_id)
       VALUES (@id, @tenantId, @tokenId, @name, @instanceId, @tags, @taskTypes, @maxConcurrency, @version,
-        @transport, @status, @inFlight, @replicaId, @connectedAt, @lastHeartbeatAt, @disconnectedAt)
+        @transport, @status, @inFlight, @replicaId, @connectedAt, @lastHeartbeatAt, @disconnectedAt, @sessionId)
       ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, token_id = excluded.token_id,
         name = excluded.name, instance_id = excluded.instance_id, tags = excluded.tags,
         task_types = excluded.task_types, max_concurrency = excluded.max_concurrency,
         version = excluded.version, transport = excluded.transport, status = excluded.status,
         in_flight = excluded.in_flight, replica_id = excluded.replica_id,
         connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at,
-        disconnected_at = excluded.disconnected_at`),
+        disconnected_at = excluded.disconnected_at, session_id = excluded.session_id`),
+    endSession: p(`UPDATE delegates SET status = 'disconnected', disconnected_at = ?, in_flight = 0
+      WHERE id = ? AND session_id = ?`),
     updatePresence: p(`UPDATE delegates SET
         status = COALESCE(@status, status),
         in_flight = COALESCE(@inFlight, in_flight),
@@ -157,7 +159,8 @@ function prepareAll(db: Database.Database) {
     exhaust: p(`UPDATE tasks SET state = 'failed', error = @error, ended_at = @now, lease_expires_at = NULL
       WHERE id = @taskId AND attempt = @attempt AND state IN ${ACTIVE}
       RETURNING *`),
-    extendLeases: p(`UPDATE tasks SET lease_expires_at = ? WHERE delegate_id = ? AND state IN ${ACTIVE}`),
+    extendLeases: p(`UPDATE tasks SET lease_expires_at = ?
+      WHERE id IN (SELECT value FROM json_each(?)) AND delegate_id = ? AND state IN ${ACTIVE}`),
     activeOfDelegate: p(`SELECT * FROM tasks WHERE delegate_id = ? AND state IN ${ACTIVE} ORDER BY assigned_at, id`),
     expiredLeases: p(`SELECT * FROM tasks WHERE state IN ${ACTIVE} AND lease_expires_at < ?
       ORDER BY lease_expires_at, id LIMIT ?`),
@@ -242,6 +245,7 @@ const WRITE_METHODS = [
   'revokeDelegateToken',
   'upsertDelegate',
   'updateDelegatePresence',
+  'endDelegateSession',
   'disconnectReplicaDelegates',
   'insertTask',
   'claimTask',
@@ -425,7 +429,12 @@ export class SqliteStore implements Store {
       connectedAt: ms(d.connectedAt),
       lastHeartbeatAt: ms(d.lastHeartbeatAt),
       disconnectedAt: msOrNull(d.disconnectedAt),
+      sessionId: d.sessionId,
     });
+  }
+
+  async endDelegateSession(id: string, sessionId: string, at: Date): Promise<boolean> {
+    return this.q.endSession.run(ms(at), id, sessionId).changes > 0;
   }
 
   async updateDelegatePresence(
@@ -555,8 +564,9 @@ export class SqliteStore implements Store {
     return row ? taskFromRow(row) : null;
   }
 
-  async extendLeases(delegateId: string, leaseExpiresAt: Date): Promise<void> {
-    this.q.extendLeases.run(ms(leaseExpiresAt), delegateId);
+  async extendLeases(delegateId: string, taskIds: readonly string[], leaseExpiresAt: Date): Promise<void> {
+    if (taskIds.length === 0) return;
+    this.q.extendLeases.run(ms(leaseExpiresAt), json(taskIds), delegateId);
   }
 
   async listActiveTasksOfDelegate(delegateId: string): Promise<TaskRecord[]> {
