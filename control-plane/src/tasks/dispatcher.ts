@@ -283,8 +283,10 @@ export class Dispatcher {
   async heartbeat(session: DelegateSession, inFlight: number, held?: readonly TaskRef[]): Promise<void> {
     const now = new Date();
     session.lastHeartbeatAt = now;
-    if (held) await this.reconcile(session, held);
     try {
+      // An attempt released here but not requeued (the store failed midway) is no longer extended:
+      // its lease runs out and the sweeper requeues it once the store is back.
+      if (held) await this.reconcile(session, held);
       await this.store.extendLeases(session.id, [...session.held.keys()], new Date(now.getTime() + this.timing.heartbeatTimeoutMs));
       await this.store.updateDelegatePresence(session.id, { lastHeartbeatAt: now, inFlight: Math.max(inFlight, session.inFlight) });
     } catch (err) {
