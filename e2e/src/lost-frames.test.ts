@@ -34,6 +34,9 @@ describe('lost frames: heartbeats reconcile what the delegate holds', () => {
   });
 
   const task = (id: string) => tenant.api.get(`/v1/tasks/${id}`).then((r) => r.body);
+  /** Waits for a control-plane log line: logs reach the test a little after the API answers. */
+  const logged = (match: (l: Record<string, unknown>) => boolean, what: string) =>
+    eventually(async () => (jsonLines(cp.proc).some(match) ? true : undefined), 5_000, `the control plane to log ${what}`);
 
   /** A scripted delegate that has accepted one task (state running, attempt 1) and sent nothing else. */
   async function runningOnScripted(message: string) {
@@ -66,7 +69,7 @@ describe('lost frames: heartbeats reconcile what the delegate holds', () => {
       return t.attempt === 2 ? t : undefined;
     }, 5_000, 'attempt 2');
     expect(['queued', 'assigned']).toContain(requeued.state);
-    expect(jsonLines(cp.proc).some((l) => l['msg'] === 'task attempt lost' && l['taskId'] === id && /no longer holds/.test(String(l['reason'])))).toBe(true);
+    await logged((l) => l['msg'] === 'task attempt lost' && l['taskId'] === id && /no longer holds/.test(String(l['reason'])), 'the lost attempt');
 
     // The scripted delegate keeps its slot: attempt 2 comes back to it (its only eligible delegate)
     // and, this time, its Result arrives.
@@ -81,7 +84,7 @@ describe('lost frames: heartbeats reconcile what the delegate holds', () => {
     d.send({ case: 'result', value: { taskId: id, attempt: 2, outcome: { case: 'success', value: bytes } } });
     const done = await tenant.api.get(`/v1/tasks/${id}?waitSeconds=10`);
     expect(done.body).toMatchObject({ state: 'succeeded', attempt: 2, result: { message: 'result lost in transit' } });
-    expect(jsonLines(cp.proc).some((l) => l['taskId'] === id && l['attempt'] === 1 && /ignored a result/.test(String(l['msg'])))).toBe(true);
+    await logged((l) => l['taskId'] === id && l['attempt'] === 1 && /ignored a result/.test(String(l['msg'])), 'the stale result ignored');
   });
 
   it('a delegate that reconnects before its old connection is noticed gone keeps its task and its presence', async () => {
@@ -100,7 +103,7 @@ describe('lost frames: heartbeats reconcile what the delegate holds', () => {
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ status: 'connected' });
     expect(again.received.some((f) => f.frame.case === 'cancel')).toBe(false);
-    expect(jsonLines(cp.proc).some((l) => l['msg'] === 'a newer connection of this delegate took over; its tasks stay with it' && l['delegateId'] === delegateId)).toBe(true);
+    await logged((l) => l['msg'] === 'a newer connection of this delegate took over; its tasks stay with it' && l['delegateId'] === delegateId, 'the handover');
 
     // The new connection finishes attempt 1.
     const bytes = toBinary(echo.EchoResultSchema, create(echo.EchoResultSchema, { message: 'replaced connection' }));

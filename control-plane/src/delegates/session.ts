@@ -12,6 +12,11 @@ export interface HeldTask {
   accepted: boolean;
   /** Fires when an Assign is not Accepted in time. */
   ackTimer: NodeJS.Timeout | null;
+  /**
+   * The delegate's Result arrived but the store could not record it yet (an outage): the control
+   * plane keeps it and retries, and the delegate, which has let go of the task, no longer lists it.
+   */
+  resultPending?: boolean;
 }
 
 export interface SessionIdentity {

@@ -29,6 +29,8 @@ export class Dispatcher {
   /** Sessions with a pump running, and whether another pass was asked for meanwhile. */
   private readonly pumping = new Map<string, boolean>();
   private readonly unsubscribe: Array<() => void> = [];
+  /** Retries of results the store could not record yet; dropped at stop (their leases expire and requeue). */
+  private readonly pendingResults = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly store: Store,
@@ -49,6 +51,9 @@ export class Dispatcher {
 
   stop(): void {
     for (const off of this.unsubscribe.splice(0)) off();
+    if (this.pendingResults.size > 0) this.log.warn({ results: this.pendingResults.size }, 'stopping with results not yet recorded; their tasks will be requeued');
+    for (const timer of this.pendingResults) clearTimeout(timer);
+    this.pendingResults.clear();
   }
 
   localSessions(tenantId?: string): DelegateSession[] {
@@ -238,22 +243,55 @@ export class Dispatcher {
 
   async result(session: DelegateSession, frame: ResultFrame): Promise<void> {
     const held = session.held.get(frame.taskId);
-    if (!held || held.attempt !== frame.attempt) {
+    if (!held || held.attempt !== frame.attempt || held.resultPending) {
       // Released only when the attempts match: the result of a superseded attempt (the delegate was
       // given attempt 2 while attempt 1 still ran) must not release attempt 2, whose own result
       // would then be ignored and leave the task running until its run timeout.
       this.log.info({ taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id }, 'ignored a result for an attempt this delegate does not hold');
       return;
     }
-    session.release(frame.taskId);
+    const outcome = this.outcomeOf(held.type, frame);
+    const endedAt = new Date();
+    const record = () => this.store.completeTask(frame.taskId, frame.attempt, session.id, outcome, endedAt);
+    let ended: TaskRecord | null;
     try {
-      const outcome = this.outcomeOf(held.type, frame);
-      const ended = await this.store.completeTask(frame.taskId, frame.attempt, session.id, outcome, new Date());
+      ended = await record();
+    } catch (err) {
+      // The delegate has let go of the task; the result exists only here now. Keep the slot and
+      // retry until the store takes it, instead of dropping the connection and rerunning the task.
+      held.resultPending = true;
+      this.log.warn({ err, taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id }, 'could not record a result; retrying');
+      this.retryResult(session, frame.taskId, frame.attempt, record);
+      return;
+    }
+    session.release(frame.taskId);
+    await this.resultRecorded(session, frame.taskId, frame.attempt, ended);
+  }
+
+  private async resultRecorded(session: DelegateSession, taskId: string, attempt: number, ended: TaskRecord | null): Promise<void> {
+    try {
       if (ended) await this.lifecycle.ended(ended);
-      else this.log.info({ taskId: frame.taskId, attempt: frame.attempt }, 'dropped a result fenced by attempt or state');
+      else this.log.info({ taskId, attempt }, 'dropped a result fenced by attempt or state');
     } finally {
       this.pump(session);
     }
+  }
+
+  /** Retries recording a result with capped backoff for as long as this replica runs. */
+  private retryResult(session: DelegateSession, taskId: string, attempt: number, record: () => Promise<TaskRecord | null>, delayMs = 250): void {
+    const timer = setTimeout(() => {
+      this.pendingResults.delete(timer);
+      record().then(
+        async (ended) => {
+          if (session.held.get(taskId)?.attempt === attempt) session.release(taskId);
+          this.log.info({ taskId, attempt, delegateId: session.id, recorded: ended !== null }, 'recorded a result after retrying');
+          await this.resultRecorded(session, taskId, attempt, ended);
+        },
+        () => this.retryResult(session, taskId, attempt, record, Math.min(delayMs * 2, 5_000)),
+      ).catch((err: unknown) => this.log.error({ err, taskId }, 'finishing a retried result failed'));
+    }, delayMs);
+    timer.unref();
+    this.pendingResults.add(timer);
   }
 
   private outcomeOf(type: string, frame: ResultFrame) {
@@ -309,7 +347,7 @@ export class Dispatcher {
   private async reconcile(session: DelegateSession, listed: readonly TaskRef[]): Promise<void> {
     const reported = new Map(listed.map((ref) => [ref.taskId, ref.attempt]));
     for (const [taskId, h] of [...session.held]) {
-      if (!h.accepted || reported.get(taskId) === h.attempt) continue;
+      if (!h.accepted || h.resultPending || reported.get(taskId) === h.attempt) continue;
       session.release(taskId);
       const task = await this.store.getTask(session.tenantId, taskId);
       if (task && task.attempt === h.attempt && task.delegateId === session.id && (task.state === 'assigned' || task.state === 'running')) {
