@@ -83,7 +83,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
   if (natsServers && natsSigner) {
     const nc = await connectNats({ servers: natsServers, name: `${config.replicaId} delegates`, signer: natsSigner, log: natsLog });
-    carriers.push(new NatsCarrierServer({ nc, log: natsLog }));
+    // Pinged every heartbeat interval while idle: the delegate treats a heartbeat timeout of silence as loss.
+    carriers.push(new NatsCarrierServer({ nc, log: natsLog, pingIntervalMs: config.heartbeatIntervalMs }));
   }
 
   let accepting = false;

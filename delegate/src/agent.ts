@@ -396,6 +396,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           case 'welcome': {
             clearTimeout(welcomeTimer);
             const info = this.onWelcome(session, frame.frame.value);
+            if (info.heartbeatTimeoutMs > 0) conn.setSilenceTimeout?.(info.heartbeatTimeoutMs);
             clearInterval(heartbeat);
             heartbeat = setInterval(() => this.sendHeartbeat(session), info.heartbeatIntervalMs);
             break;

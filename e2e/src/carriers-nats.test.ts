@@ -11,7 +11,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
 import { runCarrierConformance, type RawClient, type RawConnection } from './carriers.conformance.js';
-import { createTenant, createToken, startControlPlane, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
+import { createTenant, createToken, eventually, spawnDelegate, startControlPlane, waitForDelegates, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
+import { jsonLines } from './support/process.js';
 import { startNats, type NatsHandle } from './support/nats.js';
 
 /**
@@ -206,5 +207,80 @@ describe('NATS carrier: tenant isolation is enforced by nats-server', () => {
     const h = headers();
     h.set(NatsHeader.close, '1');
     nc.publish(creds.subjects.up, new Uint8Array(0), { headers: h });
+  });
+});
+
+/**
+ * NATS gives neither side a signal when the other goes away, so each watches for silence. These run
+ * last in the file: the second restarts the shared nats-server.
+ */
+describe('NATS carrier: silence and a lost NATS connection', () => {
+  let cp: ControlPlaneHandle;
+  let tenant: TenantHandle;
+  let token: string;
+
+  beforeAll(async () => {
+    cp = await startControlPlane(controlPlaneEnv);
+    tenant = await createTenant(cp, 'nats-silence');
+    token = (await createToken(tenant)).token;
+  });
+  afterAll(async () => {
+    await cp?.stop();
+  });
+
+  it('a delegate gives up on a silent replica after the heartbeat timeout its Welcome named, not a fixed 15 s', async () => {
+    // FAST_TIMINGS: pings every 200 ms while idle, heartbeat timeout 1500 ms.
+    const victim = await startControlPlane(controlPlaneEnv);
+    const victimTenant = await createTenant(victim, 'nats-silence-victim');
+    const d = spawnDelegate({ url: natsUrlFor(victim), token: (await createToken(victimTenant)).token, name: 'silent-replica' });
+    try {
+      await waitForDelegates(victimTenant, 'silent-replica');
+      victim.proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      await victim.proc.exited;
+      const line = await eventually(
+        async () => jsonLines(d).find((l) => l['msg'] === 'disconnected; reconnecting'),
+        20_000,
+        'the delegate to notice the silent replica',
+      );
+      const noticedMs = Date.parse(String(line['time'])) - killedAt;
+      process.stdout.write(`[nats-silence] delegate noticed a SIGKILLed replica after ${noticedMs} ms (Welcome heartbeat timeout 1500 ms)\n`);
+      expect(JSON.stringify(line)).toMatch(/KEEPALIVE_TIMEOUT|nothing from the control plane for 1500 ms/);
+      expect(noticedMs).toBeLessThan(10_000);
+    } finally {
+      await d.stop(2_000);
+      await victim.stop();
+    }
+  });
+
+  it('a replica whose NATS connection drops ends its NATS sessions at once; the delegate registers again and gets work', async () => {
+    const d = spawnDelegate({ url: natsUrlFor(cp), token, name: 'nats-restart' });
+    try {
+      await waitForDelegates(tenant, 'nats-restart');
+      await nats.restart();
+      await eventually(
+        async () => (jsonLines(cp.proc).some((l) => l['msg'] === 'nats carrier: connection to NATS lost; ending its delegate sessions') ? true : undefined),
+        15_000,
+        'the replica to end its sessions',
+      );
+      // It registers again on a new session; the old one is gone, not left to time out.
+      await eventually(
+        async () => (jsonLines(d).filter((l) => l['msg'] === 'registered').length >= 2 ? true : undefined),
+        30_000,
+        'the delegate to register again',
+      );
+      // The old session ended when the replica lost NATS, before the new one registered: not by a
+      // missed-heartbeat timeout afterwards.
+      const cpLines = jsonLines(cp.proc).filter((l) => l['name'] === 'nats-restart');
+      const ended = cpLines.findIndex((l) => l['msg'] === 'delegate disconnected' && /UNAVAILABLE/.test(String(l['reason'])));
+      const again = cpLines.findIndex((l, i) => i > 0 && l['msg'] === 'delegate registered');
+      expect(ended, cpLines.map((l) => `${String(l['msg'])} ${String(l['reason'] ?? '')}`).join('; ')).toBeGreaterThan(0);
+      expect(ended).toBeLessThan(again);
+      await waitForDelegates(tenant, 'nats-restart');
+      const id = (await tenant.api.post('/v1/tasks', { type: 'echo', payload: { message: 'after restart' }, selectors: ['nats-restart'] })).body.id;
+      expect((await tenant.api.get(`/v1/tasks/${id}?waitSeconds=20`)).body).toMatchObject({ state: 'succeeded', attempt: 1 });
+    } finally {
+      await d.stop(2_000);
+    }
   });
 });

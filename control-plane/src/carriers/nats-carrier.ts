@@ -14,7 +14,8 @@ export interface NatsCarrierOptions {
   /**
    * Keepalive on the down subject while nothing else is sent. NATS gives the delegate no signal when
    * the replica serving it dies (its subscription just vanishes), so the delegate treats silence
-   * longer than three of these as a lost connection. Default 5 s.
+   * longer than the heartbeat timeout in Welcome as a lost connection. The server passes its
+   * heartbeat interval; default 5 s.
    */
   pingIntervalMs?: number;
   log: Logger;

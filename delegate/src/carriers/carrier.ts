@@ -22,6 +22,12 @@ export interface CarrierConnection extends AsyncIterable<ControlFrame> {
   close(): void;
   /** Immediate close; pending iteration ends (with the given error when there is one). */
   abort(reason?: Error): void;
+  /**
+   * The control plane's Welcome says how long it lets a connection stay silent. A carrier whose
+   * transport cannot tell that the far side is gone (NATS: the replica's subscription just
+   * vanishes) treats that much silence as a lost connection. Others ignore it.
+   */
+  setSilenceTimeout?(silenceTimeoutMs: number): void;
 }
 
 /** Options every carrier receives; carrier-specific knobs stay inside each carrier. */

@@ -31,8 +31,9 @@ import { CarrierError, registerCarrier, type Carrier, type CarrierConnection, ty
  */
 export interface NatsCarrierOptions extends CarrierOptions {
   /**
-   * The control plane pings the down subject every 5 s while idle; silence this long means the
-   * replica serving us is gone (NATS itself cannot tell). Default 15 s.
+   * The control plane pings the down subject every heartbeat interval while idle; silence this long
+   * means the replica serving us is gone (NATS itself cannot tell). Until Welcome says otherwise
+   * (its heartbeat timeout, through keepalive()), 15 s.
    */
   idleTimeoutMs?: number;
 }
@@ -75,6 +76,7 @@ class NatsCarrierConnection implements CarrierConnection {
   private notify: (() => void) | undefined;
   private lastHeard = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
+  private idleTimeoutMs: number;
 
   constructor(
     private readonly server: string,
@@ -82,6 +84,7 @@ class NatsCarrierConnection implements CarrierConnection {
     private readonly api: URL,
     private readonly options: NatsCarrierOptions,
   ) {
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
     this.ready = this.start();
     // Failures surface through iteration and send(); this only keeps the rejection handled.
     this.ready.catch((err: unknown) => this.end(asCarrierError(err)));
@@ -162,13 +165,24 @@ class NatsCarrierConnection implements CarrierConnection {
       const why = err instanceof NoRespondersError || (err as Error).cause instanceof NoRespondersError ? 'no control plane is listening' : (err as Error).message;
       throw new CarrierError('transient', 'UNAVAILABLE', `NATS session not opened: ${why}`, { cause: err });
     }
-    const idleTimeoutMs = this.options.idleTimeoutMs ?? 15_000;
     this.lastHeard = Date.now();
+    this.watchSilence();
+  }
+
+  setSilenceTimeout(silenceTimeoutMs: number): void {
+    this.idleTimeoutMs = silenceTimeoutMs;
+    if (this.idleTimer) this.watchSilence();
+  }
+
+  private watchSilence(): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    if (this.done) return;
+    const timeoutMs = this.idleTimeoutMs;
     this.idleTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard > idleTimeoutMs) {
-        this.end(new CarrierError('transient', 'KEEPALIVE_TIMEOUT', `nothing from the control plane for ${idleTimeoutMs} ms`));
+      if (Date.now() - this.lastHeard > timeoutMs) {
+        this.end(new CarrierError('transient', 'KEEPALIVE_TIMEOUT', `nothing from the control plane for ${timeoutMs} ms`));
       }
-    }, Math.min(1_000, idleTimeoutMs));
+    }, Math.max(50, Math.min(1_000, Math.floor(timeoutMs / 4))));
     this.idleTimer.unref();
   }
 
