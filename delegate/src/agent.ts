@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import {
   DelegateFrameSchema,
+  KeyPossessionSchema,
+  proveKeyPossession,
   ResultSchema,
   TaskErrorSchema,
   TaskRefSchema,
@@ -11,6 +13,7 @@ import {
   type Cancel,
   type DelegateFrame,
   type Goodbye,
+  type KeyChallenge,
   type Result,
   type Welcome,
 } from '@attache/proto';
@@ -401,6 +404,9 @@ export class Agent extends EventEmitter<AgentEvents> {
             heartbeat = setInterval(() => this.sendHeartbeat(session), info.heartbeatIntervalMs);
             break;
           }
+          case 'keyChallenge':
+            this.onKeyChallenge(session, frame.frame.value);
+            break;
           case 'assign':
             this.onAssign(session, frame.frame.value);
             break;
@@ -455,6 +461,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.emit('registered', info);
     this.flush();
     return info;
+  }
+
+  /** Proves possession of every group key Hello announced; the control plane publishes none without it. */
+  private onKeyChallenge(session: Session, challenge: KeyChallenge): void {
+    const keys = (this.options.keyring?.keys ?? []).map((k) =>
+      create(KeyPossessionSchema, { keyId: k.keyId, mac: proveKeyPossession(k.privateKey, k.publicKey, challenge.ephemeralPublicKey) }),
+    );
+    this.send(session, create(DelegateFrameSchema, { frame: { case: 'keyProof', value: { keys } } }));
   }
 
   private onAssign(session: Session, assign: Assign): void {

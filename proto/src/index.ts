@@ -8,3 +8,4 @@ export * as aws from './aws.js';
 export { delegateServiceDefinition, CONNECT_METHOD_PATH, MAX_FRAME_BYTES } from './grpc-service.js';
 export { PROTOCOL_VERSION } from './version.js';
 export * from './nats-carrier.js';
+export { newKeyChallenge, proveKeyPossession, type KeyChallengeState } from './key-proof.js';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { DelegateFrame } from '@attache/proto';
+import { create } from '@bufbuild/protobuf';
+import { ControlFrameSchema, newKeyChallenge, type DelegateFrame } from '@attache/proto';
 import type { DelegateConnection } from '../carriers/carrier.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
@@ -7,7 +8,10 @@ import { hashSecret } from '../security/secrets.js';
 import type { Store } from '../store/store.js';
 import type { Dispatcher } from '../tasks/dispatcher.js';
 import { delegateId } from './delegate-id.js';
+import { keyTag } from '../security/sealed-refs.js';
+import { normaliseTags } from '../tasks/eligibility.js';
 import { HELLO_LIMITS, validateHello } from './hello.js';
+import { checkKeyProof } from './key-proof.js';
 import { DelegateSession } from './session.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -83,11 +87,13 @@ export class ConnectionHandler {
         );
         return;
       }
-      const hello = await (async () => {
+      /** The next frame of the handshake (Hello, then KeyProof), or null once the connection closed. */
+      const nextFrame = async (): Promise<DelegateFrame | null> => {
         while (!closed && pending.length === 0) await new Promise<void>((r) => (wake = r));
         wake = null;
         return closed ? null : (pending.shift() ?? null);
-      })();
+      };
+      const hello = await nextFrame();
       if (!hello || closed) return;
       if (hello.frame.case !== 'hello') {
         connection.close({ code: 'PROTOCOL_ERROR', message: `The first frame must be Hello, got ${hello.frame.case ?? 'an empty frame'}.` });
@@ -99,8 +105,23 @@ export class ConnectionHandler {
         return;
       }
       const h = checked.value;
+      // Announced keys count only once the delegate proves it holds them: before they are published
+      // for its group, and before they draw sealed work to it.
+      if (h.publicKeys.length > 0) {
+        const challenge = newKeyChallenge();
+        connection.send(create(ControlFrameSchema, { frame: { case: 'keyChallenge', value: { ephemeralPublicKey: challenge.ephemeralPublicKey } } }));
+        const answer = await nextFrame();
+        if (!answer || closed) return;
+        const proof = checkKeyProof(answer, h.publicKeys, challenge);
+        if (!proof.ok) {
+          this.log.warn({ tenantId: token.tenantId, name: h.name, keyIds: h.publicKeys.map((k) => k.keyId) }, 'delegate refused: key proof failed');
+          connection.close({ code: 'KEY_PROOF_FAILED', message: proof.message });
+          return;
+        }
+      }
+      const tags = normaliseTags([...h.tags, ...h.publicKeys.map((k) => keyTag(k.keyId))]);
       const s = new DelegateSession(
-        { id: delegateId(token.tenantId, h.name, h.instanceId), tenantId: token.tenantId, tokenId: token.id, ...h },
+        { id: delegateId(token.tenantId, h.name, h.instanceId), tenantId: token.tenantId, tokenId: token.id, ...h, tags },
         connection,
       );
       const now = new Date();
@@ -110,7 +131,7 @@ export class ConnectionHandler {
         tokenId: token.id,
         name: h.name,
         instanceId: h.instanceId,
-        tags: h.tags,
+        tags,
         taskTypes: h.taskTypes,
         maxConcurrency: h.maxConcurrency,
         version: h.version,
@@ -124,7 +145,14 @@ export class ConnectionHandler {
         disconnectedAt: null,
       });
       // What GET /v1/delegate-groups/{name}/public-key serves: the keys as the group's delegates announce them.
-      if (h.publicKeys.length > 0) await this.store.recordGroupKeys(s.tenantId, h.name, h.publicKeys, now);
+      if (h.publicKeys.length > 0) {
+        const recorded = await this.store.recordGroupKeys(s.tenantId, h.name, h.publicKeys, now);
+        const waiting = recorded.filter((k) => !k.trusted).map((k) => k.keyId);
+        if (waiting.length > 0) {
+          // Not published as the group's current key until a tenant admin trusts it.
+          this.log.warn({ tenantId: s.tenantId, group: h.name, keyIds: waiting, delegateId: s.id }, 'delegate announced group keys without any trusted key of its group');
+        }
+      }
       if (closed) {
         await this.store.endDelegateSession(s.id, s.sessionId, new Date());
         return;
@@ -194,6 +222,8 @@ export class ConnectionHandler {
         return;
       case 'hello':
         return this.protocolError(connection, 'Hello may only be sent once per connection');
+      case 'keyProof':
+        return this.protocolError(connection, 'KeyProof is only sent in answer to KeyChallenge, once');
       default:
         return this.protocolError(connection, 'empty or unknown frame');
     }

@@ -1,5 +1,5 @@
 import type { Hello } from '@attache/proto';
-import { keyIdOf, keyTag, KEY_TAG_PREFIX, SEALING_ALGORITHM } from '../security/sealed-refs.js';
+import { keyIdOf, KEY_TAG_PREFIX, SEALING_ALGORITHM } from '../security/sealed-refs.js';
 import { normaliseTags } from '../tasks/eligibility.js';
 
 /** Limits on what a delegate may declare: bounded so one delegate cannot bloat every routing query. */
@@ -15,7 +15,10 @@ export interface ValidHello {
   taskTypes: string[];
   maxConcurrency: number;
   version: string;
-  /** Group keys for sealed values, current first; each also became a `key:<keyId>` tag. */
+  /**
+   * Group keys for sealed values, current first. Each becomes a `key:<keyId>` tag once the delegate
+   * has proved it holds the private key (KeyChallenge/KeyProof); `tags` does not include them.
+   */
   publicKeys: Array<{ keyId: string; algorithm: string; publicKey: string }>;
 }
 
@@ -47,7 +50,7 @@ export function validateHello(hello: Hello): { ok: true; value: ValidHello } | {
     value: {
       name: hello.name,
       instanceId: hello.instanceId,
-      tags: normaliseTags([...hello.tags, hello.name, ...hello.publicKeys.map((k) => keyTag(k.keyId))]),
+      tags: normaliseTags([...hello.tags, hello.name]),
       taskTypes: normaliseTags(hello.taskTypes),
       maxConcurrency: hello.maxConcurrency,
       version: hello.version || 'unknown',

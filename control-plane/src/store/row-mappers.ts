@@ -1,4 +1,4 @@
-import type { AwsAccountRecord, DelegateIdentityRecord, DelegateRecord, DelegateStatus, DelegateToken, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
+import type { AwsAccountRecord, DelegateIdentityRecord, DelegateRecord, DelegateStatus, DelegateToken, GroupKeyRecord, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
 
 export type Row = Record<string, unknown>;
 
@@ -118,5 +118,20 @@ export function rowMappers(codec: ColumnCodec) {
     };
   }
 
-  return { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow };
+  function groupKeyFromRow(r: Row): GroupKeyRecord {
+    return {
+      tenantId: r.tenant_id as string,
+      group: r.group_name as string,
+      keyId: r.key_id as string,
+      algorithm: r.algorithm as string,
+      publicKey: r.public_key as string,
+      firstSeenAt: date(r.first_seen_at),
+      lastSeenAt: date(r.last_seen_at),
+      lastCurrentAt: dateOrNull(r.last_current_at),
+      // SQLite stores booleans as 0/1.
+      trusted: r.trusted === true || r.trusted === 1,
+    };
+  }
+
+  return { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow, groupKeyFromRow };
 }

@@ -896,13 +896,35 @@ export function runStoreConformance(
 
         const east = await store.listGroupKeys(a, 'vpc-east');
         expect(east.map((k) => k.keyId)).toEqual([key(2).keyId, key(1).keyId]);
-        expect(east[0]).toEqual({ tenantId: a, group: 'vpc-east', ...key(2), firstSeenAt: at(20), lastSeenAt: at(20), lastCurrentAt: at(20) });
-        expect(east[1]).toEqual({ tenantId: a, group: 'vpc-east', ...key(1), firstSeenAt: at(10), lastSeenAt: at(20), lastCurrentAt: at(15) });
+        expect(east[0]).toEqual({ tenantId: a, group: 'vpc-east', ...key(2), firstSeenAt: at(20), lastSeenAt: at(20), lastCurrentAt: at(20), trusted: true });
+        expect(east[1]).toEqual({ tenantId: a, group: 'vpc-east', ...key(1), firstSeenAt: at(10), lastSeenAt: at(20), lastCurrentAt: at(15), trusted: true });
         expect((await store.listGroupKeys(a, 'vpc-west')).map((k) => k.keyId)).toEqual([key(3).keyId]);
         expect(await store.listGroupKeys(b, 'vpc-east')).toEqual([]);
 
         await store.recordGroupKeys(a, 'vpc-east', [key(1), key(2)], at(30));
         expect((await store.listGroupKeys(a, 'vpc-east')).map((k) => k.keyId)).toEqual([key(1).keyId, key(2).keyId]);
+      });
+
+      it('trusts a group’s first keys and keys announced with a trusted one; a lone new key waits for an admin', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const trust = (ks: Array<{ keyId: string; trusted: boolean }>) => ks.map((k) => `${k.keyId}:${k.trusted}`);
+        // First keys of the group: trusted on first use.
+        expect(trust(await store.recordGroupKeys(a, 'gw', [key(11), key(12)], at(10)))).toEqual([`${key(11).keyId}:true`, `${key(12).keyId}:true`]);
+        // A key announced alone, without any trusted key of the group (a stolen token with its own key).
+        expect(trust(await store.recordGroupKeys(a, 'gw', [key(13)], at(20)))).toEqual([`${key(13).keyId}:false`]);
+        // Announcing it again, even first, does not make it trusted; the same key id elsewhere is another record.
+        expect(trust(await store.recordGroupKeys(a, 'gw', [key(13)], at(25)))).toEqual([`${key(13).keyId}:false`]);
+        expect(trust(await store.recordGroupKeys(b, 'gw', [key(13)], at(25)))).toEqual([`${key(13).keyId}:true`]);
+        // Rotation: a new key travelling with a trusted one is trusted.
+        expect(trust(await store.recordGroupKeys(a, 'gw', [key(14), key(12)], at(30)))).toEqual([`${key(14).keyId}:true`, `${key(12).keyId}:true`]);
+        // Trust is never taken away by a later Hello, and an admin can vouch for the waiting key.
+        expect(trust(await store.recordGroupKeys(a, 'gw', [key(11)], at(40)))).toEqual([`${key(11).keyId}:true`]);
+        expect(await store.trustGroupKey(a, 'gw', key(13).keyId)).toMatchObject({ keyId: key(13).keyId, trusted: true, lastCurrentAt: at(25) });
+        expect(await store.trustGroupKey(a, 'gw', key(99).keyId)).toBeNull();
+        expect(await store.trustGroupKey(b, 'other', key(13).keyId)).toBeNull();
+        expect((await store.listGroupKeys(a, 'gw')).every((k) => k.trusted)).toBe(true);
+        expect(await store.recordGroupKeys(a, 'gw', [], at(50))).toEqual([]);
       });
     });
   });

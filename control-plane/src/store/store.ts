@@ -184,10 +184,14 @@ export interface Store {
 
   // Delegate group keys (sealed values)
   /**
-   * Records the keys a delegate of `group` announced at `at`, the first being its current one:
-   * inserts new keys, moves lastSeenAt (and lastCurrentAt of the first) forward, never back.
+   * Records the keys a delegate of `group` announced at `at` (and proved it holds), the first being
+   * its current one: inserts new keys, moves lastSeenAt (and lastCurrentAt of the first) forward,
+   * never back. Trust (see GroupKeyRecord.trusted) is decided in the same step, one group at a time,
+   * and never taken away here. Returns the announced keys as recorded.
    */
-  recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<void>;
+  recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<GroupKeyRecord[]>;
+  /** A tenant admin vouches for a key; null when the group has no such key. */
+  trustGroupKey(tenantId: string, group: string, keyId: string): Promise<GroupKeyRecord | null>;
   /** The group's keys, the most recently current first. */
   listGroupKeys(tenantId: string, group: string): Promise<GroupKeyRecord[]>;
 }

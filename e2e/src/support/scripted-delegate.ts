@@ -39,6 +39,20 @@ export class ScriptedDelegate {
    * connection with the same name is the same delegate process reconnecting.
    */
   async register(name: string, opts: { tags?: string[]; maxConcurrency?: number; inFlight?: Array<{ taskId: string; attempt: number }> } = {}): Promise<void> {
+    this.hello(name, opts);
+    await this.next((f) => f.frame.case === 'welcome');
+  }
+
+  /** Sends Hello only (e.g. announcing keys, to be challenged). */
+  hello(
+    name: string,
+    opts: {
+      tags?: string[];
+      maxConcurrency?: number;
+      inFlight?: Array<{ taskId: string; attempt: number }>;
+      publicKeys?: Array<{ keyId: string; algorithm: string; publicKey: Uint8Array }>;
+    } = {},
+  ): void {
     this.send({
       case: 'hello',
       value: {
@@ -49,9 +63,9 @@ export class ScriptedDelegate {
         maxConcurrency: opts.maxConcurrency ?? 1,
         version: '0.0.0-test',
         inFlight: opts.inFlight ?? [],
+        publicKeys: opts.publicKeys ?? [],
       },
     });
-    await this.next((f) => f.frame.case === 'welcome');
   }
 
   /** The first frame received (now or later) that matches, searching from the start. */

@@ -7,33 +7,54 @@ import { requireTenant } from '../auth.js';
 import { parseInput } from '../parse.js';
 
 const groupParam = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a delegate group name') });
+const keyParam = groupParam.extend({ keyId: z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)') });
 
 /**
  * Delegate groups' keys for sealed values. Only public keys are here: the control plane learns them
  * from the delegates' Hello and hands them to clients that seal (attache-delegate seal --api-url).
  */
 export function delegateGroupRoutes(app: FastifyInstance, deps: { store: Store }): void {
-  const keysOf = async (tenantId: string, group: string): Promise<GroupKeyRecord[]> => {
+  /** The group's keys, most recently current first, and the current one: the newest trusted key. */
+  const keysOf = async (tenantId: string, group: string): Promise<{ keys: GroupKeyRecord[]; current: GroupKeyRecord }> => {
     const keys = await deps.store.listGroupKeys(tenantId, group);
     if (keys.length === 0) {
       throw notFound('delegate group key', `${group} (no delegate of this group has announced one; start it with ATTACHE_KEY_FILE or ATTACHE_STATE_DIR)`);
     }
-    return keys;
+    const current = keys.find((k) => k.trusted);
+    if (!current) {
+      throw notFound('trusted delegate group key', `${group} (its keys wait for approval: POST /v1/delegate-groups/${group}/keys/{keyId}/trust)`);
+    }
+    return { keys, current };
   };
 
   app.get('/v1/delegate-groups/:name/public-key', async (request) => {
     const tenant = requireTenant(request);
     const { name } = parseInput(groupParam, request.params, 'path');
-    const keys = await keysOf(tenant.id, name);
-    return { tenantId: tenant.id, group: name, current: keyView(keys[0]!, true), keys: keys.map((k, i) => keyView(k, i === 0)) };
+    const { keys, current } = await keysOf(tenant.id, name);
+    return { tenantId: tenant.id, group: name, current: keyView(current, true), keys: keys.map((k) => keyView(k, k === current)) };
+  });
+
+  /**
+   * Vouches for a key that was announced without any trusted key of its group (a group whose key
+   * was replaced outright, or an impostor: compare the key id with the one the group's operators
+   * generated). Once trusted it can become the group's current key.
+   */
+  app.post('/v1/delegate-groups/:name/keys/:keyId/trust', async (request) => {
+    const tenant = requireTenant(request);
+    const { name, keyId } = parseInput(keyParam, request.params, 'path');
+    const key = await deps.store.trustGroupKey(tenant.id, name, keyId);
+    if (!key) throw notFound('delegate group key', `${keyId} of group ${name}`);
+    request.log.info({ group: name, keyId }, 'delegate group key trusted by a tenant admin');
+    const { current } = await keysOf(tenant.id, name);
+    return keyView(key, key.keyId === current.keyId);
   });
 
   /** Which accounts still hold values sealed to a key other than the current one: what to reseal before retiring it. */
   app.get('/v1/delegate-groups/:name/key-usage', async (request) => {
     const tenant = requireTenant(request);
     const { name } = parseInput(groupParam, request.params, 'path');
-    const keys = await keysOf(tenant.id, name);
-    const currentKeyId = keys[0]!.keyId;
+    const { keys, current } = await keysOf(tenant.id, name);
+    const currentKeyId = current.keyId;
     const groupKeyIds = new Set(keys.map((k) => k.keyId));
     const accounts = (await deps.store.listAccounts(tenant.id))
       .map((a) => ({ id: a.id, name: a.name, fields: sealedUses(a.auth, 'auth').filter((u) => groupKeyIds.has(u.keyId)) }))
@@ -54,6 +75,7 @@ function keyView(k: GroupKeyRecord, current: boolean) {
     algorithm: k.algorithm,
     publicKey: k.publicKey,
     current,
+    trusted: k.trusted,
     firstSeenAt: k.firstSeenAt.toISOString(),
     lastSeenAt: k.lastSeenAt.toISOString(),
   };

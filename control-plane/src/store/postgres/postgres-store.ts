@@ -56,7 +56,7 @@ const jsonOrNull = (v: unknown): string | null => (v === null || v === undefined
 /** Sorted and de-duplicated, so equal selector sets group together in queue statistics. */
 const normalizeSelectors = (selectors: readonly string[]): string[] => [...new Set(selectors)].sort();
 
-const { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow } = rowMappers({
+const { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow, groupKeyFromRow } = rowMappers({
   // node-postgres parses timestamptz, text[] and jsonb itself.
   date: (v) => v as Date,
   json: <T>(v: unknown) => v as T,
@@ -706,19 +706,40 @@ export class PostgresStore implements Store {
     return rows.map(identityFromRow);
   }
 
-  async recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<void> {
-    if (keys.length === 0) return;
-    // One statement for all keys; GREATEST ignores NULL and keeps times moving forward only, so a
-    // slow replica's late write cannot make an old key look current again.
-    await this.pool.query(
-      `INSERT INTO delegate_group_keys (tenant_id, group_name, key_id, algorithm, public_key, first_seen_at, last_seen_at, last_current_at)
-       SELECT $1, $2, k.key_id, k.algorithm, k.public_key, $6, $6, CASE WHEN k.ord = 1 THEN $6::timestamptz END
-       FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS k(key_id, algorithm, public_key, ord)
-       ON CONFLICT (tenant_id, group_name, key_id) DO UPDATE SET
-         last_seen_at = GREATEST(delegate_group_keys.last_seen_at, excluded.last_seen_at),
-         last_current_at = GREATEST(delegate_group_keys.last_current_at, excluded.last_current_at)`,
-      [tenantId, group, keys.map((k) => k.keyId), keys.map((k) => k.algorithm), keys.map((k) => k.publicKey), at],
+  async recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<GroupKeyRecord[]> {
+    if (keys.length === 0) return [];
+    return this.transaction(async (db) => {
+      // One group at a time: two first registrations racing must not both count as "the first".
+      await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`attache.group-keys/${tenantId}/${group}`]);
+      const trusted = (await this.all('SELECT key_id FROM delegate_group_keys WHERE tenant_id = $1 AND group_name = $2 AND trusted', [tenantId, group], db)).map(
+        (r) => r.key_id as string,
+      );
+      const trust = trusted.length === 0 || keys.some((k) => trusted.includes(k.keyId));
+      // GREATEST ignores NULL and keeps times moving forward only, so a slow replica's late write
+      // cannot make an old key look current again; trust is only ever added.
+      const rows = await this.all(
+        `INSERT INTO delegate_group_keys (tenant_id, group_name, key_id, algorithm, public_key, first_seen_at, last_seen_at, last_current_at, trusted)
+         SELECT $1, $2, k.key_id, k.algorithm, k.public_key, $6, $6, CASE WHEN k.ord = 1 THEN $6::timestamptz END, $7
+         FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS k(key_id, algorithm, public_key, ord)
+         ON CONFLICT (tenant_id, group_name, key_id) DO UPDATE SET
+           last_seen_at = GREATEST(delegate_group_keys.last_seen_at, excluded.last_seen_at),
+           last_current_at = GREATEST(delegate_group_keys.last_current_at, excluded.last_current_at),
+           trusted = delegate_group_keys.trusted OR excluded.trusted
+         RETURNING *`,
+        [tenantId, group, keys.map((k) => k.keyId), keys.map((k) => k.algorithm), keys.map((k) => k.publicKey), at, trust],
+        db,
+      );
+      const byId = new Map(rows.map((r) => [r.key_id as string, groupKeyFromRow(r)]));
+      return keys.map((k) => byId.get(k.keyId)!);
+    });
+  }
+
+  async trustGroupKey(tenantId: string, group: string, keyId: string): Promise<GroupKeyRecord | null> {
+    const row = await this.one(
+      'UPDATE delegate_group_keys SET trusted = true WHERE tenant_id = $1 AND group_name = $2 AND key_id = $3 RETURNING *',
+      [tenantId, group, keyId],
     );
+    return row ? groupKeyFromRow(row) : null;
   }
 
   async listGroupKeys(tenantId: string, group: string): Promise<GroupKeyRecord[]> {
@@ -727,15 +748,6 @@ export class PostgresStore implements Store {
        ORDER BY last_current_at DESC NULLS LAST, last_seen_at DESC, key_id`,
       [tenantId, group],
     );
-    return rows.map((r) => ({
-      tenantId: r.tenant_id as string,
-      group: r.group_name as string,
-      keyId: r.key_id as string,
-      algorithm: r.algorithm as string,
-      publicKey: r.public_key as string,
-      firstSeenAt: date(r.first_seen_at),
-      lastSeenAt: date(r.last_seen_at),
-      lastCurrentAt: dateOrNull(r.last_current_at),
-    }));
+    return rows.map(groupKeyFromRow);
   }
 }

@@ -175,6 +175,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'delegate connection ids, so a replaced connection cannot end its successor',
     sql: `ALTER TABLE delegates ADD COLUMN session_id text NOT NULL DEFAULT '';`,
   },
+  {
+    version: 5,
+    description: 'trust in delegate group keys: a key announced without a trusted one waits for an admin',
+    sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted boolean NOT NULL DEFAULT true;`,
+  },
 ];
 
 /**

@@ -43,7 +43,7 @@ const parse = <T>(v: unknown): T => JSON.parse(v as string) as T;
 /** Selectors are compared as JSON text when grouping queue stats, so one spelling per set. */
 const normalizeSelectors = (selectors: readonly string[]): string[] => [...new Set(selectors)].sort();
 
-const { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow } = rowMappers({
+const { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow, groupKeyFromRow } = rowMappers({
   date: (v) => new Date(v as number),
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
@@ -224,13 +224,17 @@ function prepareAll(db: Database.Database) {
     listIdentities: p(`SELECT * FROM delegate_identities WHERE tenant_id = ? ORDER BY group_name, partition`),
 
     // Times only move forward, so a slow replica's late write cannot make an old key look current again.
-    upsertGroupKey: p(`INSERT INTO delegate_group_keys (tenant_id, group_name, key_id, algorithm, public_key, first_seen_at, last_seen_at, last_current_at)
-      VALUES (@tenantId, @group, @keyId, @algorithm, @publicKey, @at, @at, @currentAt)
+    upsertGroupKey: p(`INSERT INTO delegate_group_keys (tenant_id, group_name, key_id, algorithm, public_key, first_seen_at, last_seen_at, last_current_at, trusted)
+      VALUES (@tenantId, @group, @keyId, @algorithm, @publicKey, @at, @at, @currentAt, @trusted)
       ON CONFLICT (tenant_id, group_name, key_id) DO UPDATE SET
         last_seen_at = MAX(delegate_group_keys.last_seen_at, excluded.last_seen_at),
         last_current_at = CASE
           WHEN excluded.last_current_at IS NULL THEN delegate_group_keys.last_current_at
-          ELSE MAX(COALESCE(delegate_group_keys.last_current_at, 0), excluded.last_current_at) END`),
+          ELSE MAX(COALESCE(delegate_group_keys.last_current_at, 0), excluded.last_current_at) END,
+        trusted = MAX(delegate_group_keys.trusted, excluded.trusted)
+      RETURNING *`),
+    trustedGroupKeyIds: p(`SELECT key_id FROM delegate_group_keys WHERE tenant_id = ? AND group_name = ? AND trusted = 1`),
+    trustGroupKey: p(`UPDATE delegate_group_keys SET trusted = 1 WHERE tenant_id = ? AND group_name = ? AND key_id = ? RETURNING *`),
     listGroupKeys: p(`SELECT * FROM delegate_group_keys WHERE tenant_id = ? AND group_name = ?
       ORDER BY COALESCE(last_current_at, 0) DESC, last_seen_at DESC, key_id`),
   };
@@ -262,6 +266,7 @@ const WRITE_METHODS = [
   'recordValidation',
   'recordDelegateIdentity',
   'recordGroupKeys',
+  'trustGroupKey',
 ] as const satisfies ReadonlyArray<keyof Store>;
 
 /**
@@ -721,22 +726,23 @@ export class SqliteStore implements Store {
     return (this.q.listIdentities.all(tenantId) as Row[]).map(identityFromRow);
   }
 
-  async recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<void> {
-    this.db.transaction(() => {
-      keys.forEach((k, i) => this.q.upsertGroupKey.run({ tenantId, group, ...k, at: ms(at), currentAt: i === 0 ? ms(at) : null }));
+  async recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<GroupKeyRecord[]> {
+    if (keys.length === 0) return [];
+    return this.db.transaction(() => {
+      const trusted = (this.q.trustedGroupKeyIds.all(tenantId, group) as Row[]).map((r) => r.key_id as string);
+      const trust = trusted.length === 0 || keys.some((k) => trusted.includes(k.keyId)) ? 1 : 0;
+      return keys.map((k, i) =>
+        groupKeyFromRow(this.q.upsertGroupKey.get({ tenantId, group, ...k, at: ms(at), currentAt: i === 0 ? ms(at) : null, trusted: trust }) as Row),
+      );
     })();
   }
 
+  async trustGroupKey(tenantId: string, group: string, keyId: string): Promise<GroupKeyRecord | null> {
+    const row = this.q.trustGroupKey.get(tenantId, group, keyId) as Row | undefined;
+    return row ? groupKeyFromRow(row) : null;
+  }
+
   async listGroupKeys(tenantId: string, group: string): Promise<GroupKeyRecord[]> {
-    return (this.q.listGroupKeys.all(tenantId, group) as Row[]).map((r) => ({
-      tenantId: r.tenant_id as string,
-      group: r.group_name as string,
-      keyId: r.key_id as string,
-      algorithm: r.algorithm as string,
-      publicKey: r.public_key as string,
-      firstSeenAt: date(r.first_seen_at),
-      lastSeenAt: date(r.last_seen_at),
-      lastCurrentAt: dateOrNull(r.last_current_at),
-    }));
+    return (this.q.listGroupKeys.all(tenantId, group) as Row[]).map(groupKeyFromRow);
   }
 }

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attache/delegate/v1/delegate.proto.
  */
 export const file_attache_delegate_v1_delegate: GenFile = /*@__PURE__*/
-  fileDesc("CiJhdHRhY2hlL2RlbGVnYXRlL3YxL2RlbGVnYXRlLnByb3RvEhNhdHRhY2hlLmRlbGVnYXRlLnYxIo8CCg1EZWxlZ2F0ZUZyYW1lEisKBWhlbGxvGAEgASgLMhouYXR0YWNoZS5kZWxlZ2F0ZS52MS5IZWxsb0gAEjMKCWhlYXJ0YmVhdBgCIAEoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuSGVhcnRiZWF0SAASMQoIYWNjZXB0ZWQYAyABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLkFjY2VwdGVkSAASLQoGcmVzdWx0GAQgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5SZXN1bHRIABIxCghkcmFpbmluZxgFIAEoCzIdLmF0dGFjaGUuZGVsZWdhdGUudjEuRHJhaW5pbmdIAEIHCgVmcmFtZSLXAQoMQ29udHJvbEZyYW1lEi8KB3dlbGNvbWUYASABKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLldlbGNvbWVIABItCgZhc3NpZ24YAiABKAsyGy5hdHRhY2hlLmRlbGVnYXRlLnYxLkFzc2lnbkgAEi0KBmNhbmNlbBgDIAEoCzIbLmF0dGFjaGUuZGVsZWdhdGUudjEuQ2FuY2VsSAASLwoHZ29vZGJ5ZRgEIAEoCzIcLmF0dGFjaGUuZGVsZWdhdGUudjEuR29vZGJ5ZUgAQgcKBWZyYW1lItwBCgVIZWxsbxIMCgRuYW1lGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEgwKBHRhZ3MYAyADKAkSEgoKdGFza190eXBlcxgEIAMoCRIXCg9tYXhfY29uY3VycmVuY3kYBSABKA0SDwoHdmVyc2lvbhgGIAEoCRIzCgtwdWJsaWNfa2V5cxgHIAMoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuUHVibGljS2V5Ei8KCWluX2ZsaWdodBgIIAMoCzIcLmF0dGFjaGUuZGVsZWdhdGUudjEuVGFza1JlZiJCCglQdWJsaWNLZXkSDgoGa2V5X2lkGAEgASgJEhEKCWFsZ29yaXRobRgCIAEoCRISCgpwdWJsaWNfa2V5GAMgASgMIisKB1Rhc2tSZWYSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNIl4KCUhlYXJ0YmVhdBIRCglpbl9mbGlnaHQYASABKA0SKgoEaGVsZBgCIAMoCzIcLmF0dGFjaGUuZGVsZWdhdGUudjEuVGFza1JlZhISCgpsaXN0c19oZWxkGAMgASgIIiwKCEFjY2VwdGVkEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSKOAQoGUmVzdWx0Eg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIRCgdzdWNjZXNzGAMgASgMSAASLwoFZXJyb3IYBCABKAsyHi5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tFcnJvckgAEhMKC2R1cmF0aW9uX21zGAUgASgNQgkKB291dGNvbWUiVAoJVGFza0Vycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIoCgdkZXRhaWxzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIaCghEcmFpbmluZxIOCgZyZWFzb24YASABKAkibgoHV2VsY29tZRITCgtkZWxlZ2F0ZV9pZBgBIAEoCRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAiABKA0SHAoUaGVhcnRiZWF0X3RpbWVvdXRfbXMYAyABKA0SEQoJdGVuYW50X2lkGAQgASgJImMKBkFzc2lnbhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDAoEdHlwZRgDIAEoCRIPCgdwYXlsb2FkGAQgASgMEhgKEGRlYWRsaW5lX3VuaXhfbXMYBSABKAQiOgoGQ2FuY2VsEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIOCgZyZWFzb24YAyABKAkiJwoHR29vZGJ5ZRIMCgRjb2RlGAEgASgJEg4KBnJlYXNvbhgCIAEoCTJnCg9EZWxlZ2F0ZVNlcnZpY2USVAoHQ29ubmVjdBIiLmF0dGFjaGUuZGVsZWdhdGUudjEuRGVsZWdhdGVGcmFtZRohLmF0dGFjaGUuZGVsZWdhdGUudjEuQ29udHJvbEZyYW1lKAEwAWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("CiJhdHRhY2hlL2RlbGVnYXRlL3YxL2RlbGVnYXRlLnByb3RvEhNhdHRhY2hlLmRlbGVnYXRlLnYxIsMCCg1EZWxlZ2F0ZUZyYW1lEisKBWhlbGxvGAEgASgLMhouYXR0YWNoZS5kZWxlZ2F0ZS52MS5IZWxsb0gAEjMKCWhlYXJ0YmVhdBgCIAEoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuSGVhcnRiZWF0SAASMQoIYWNjZXB0ZWQYAyABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLkFjY2VwdGVkSAASLQoGcmVzdWx0GAQgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5SZXN1bHRIABIxCghkcmFpbmluZxgFIAEoCzIdLmF0dGFjaGUuZGVsZWdhdGUudjEuRHJhaW5pbmdIABIyCglrZXlfcHJvb2YYBiABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLktleVByb29mSABCBwoFZnJhbWUikwIKDENvbnRyb2xGcmFtZRIvCgd3ZWxjb21lGAEgASgLMhwuYXR0YWNoZS5kZWxlZ2F0ZS52MS5XZWxjb21lSAASLQoGYXNzaWduGAIgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Bc3NpZ25IABItCgZjYW5jZWwYAyABKAsyGy5hdHRhY2hlLmRlbGVnYXRlLnYxLkNhbmNlbEgAEi8KB2dvb2RieWUYBCABKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLkdvb2RieWVIABI6Cg1rZXlfY2hhbGxlbmdlGAUgASgLMiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlDaGFsbGVuZ2VIAEIHCgVmcmFtZSLcAQoFSGVsbG8SDAoEbmFtZRgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRIMCgR0YWdzGAMgAygJEhIKCnRhc2tfdHlwZXMYBCADKAkSFwoPbWF4X2NvbmN1cnJlbmN5GAUgASgNEg8KB3ZlcnNpb24YBiABKAkSMwoLcHVibGljX2tleXMYByADKAsyHi5hdHRhY2hlLmRlbGVnYXRlLnYxLlB1YmxpY0tleRIvCglpbl9mbGlnaHQYCCADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYiQgoJUHVibGljS2V5Eg4KBmtleV9pZBgBIAEoCRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDCIrCgdUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJeCglIZWFydGJlYXQSEQoJaW5fZmxpZ2h0GAEgASgNEioKBGhlbGQYAiADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYSEgoKbGlzdHNfaGVsZBgDIAEoCCIsCghBY2NlcHRlZBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0ijgEKBlJlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoHc3VjY2VzcxgDIAEoDEgAEi8KBWVycm9yGAQgASgLMh4uYXR0YWNoZS5kZWxlZ2F0ZS52MS5UYXNrRXJyb3JIABITCgtkdXJhdGlvbl9tcxgFIAEoDUIJCgdvdXRjb21lIlQKCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSKAoHZGV0YWlscxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiGgoIRHJhaW5pbmcSDgoGcmVhc29uGAEgASgJIiwKDEtleUNoYWxsZW5nZRIcChRlcGhlbWVyYWxfcHVibGljX2tleRgBIAEoDCI8CghLZXlQcm9vZhIwCgRrZXlzGAEgAygLMiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlQb3NzZXNzaW9uIiwKDUtleVBvc3Nlc3Npb24SDgoGa2V5X2lkGAEgASgJEgsKA21hYxgCIAEoDCJuCgdXZWxjb21lEhMKC2RlbGVnYXRlX2lkGAEgASgJEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgCIAEoDRIcChRoZWFydGJlYXRfdGltZW91dF9tcxgDIAEoDRIRCgl0ZW5hbnRfaWQYBCABKAkiYwoGQXNzaWduEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIMCgR0eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSGAoQZGVhZGxpbmVfdW5peF9tcxgFIAEoBCI6CgZDYW5jZWwSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEg4KBnJlYXNvbhgDIAEoCSInCgdHb29kYnllEgwKBGNvZGUYASABKAkSDgoGcmVhc29uGAIgASgJMmcKD0RlbGVnYXRlU2VydmljZRJUCgdDb25uZWN0EiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5EZWxlZ2F0ZUZyYW1lGiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Db250cm9sRnJhbWUoATABYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * @generated from message attache.delegate.v1.DelegateFrame
@@ -53,6 +53,12 @@ export type DelegateFrame = Message<"attache.delegate.v1.DelegateFrame"> & {
      */
     value: Draining;
     case: "draining";
+  } | {
+    /**
+     * @generated from field: attache.delegate.v1.KeyProof key_proof = 6;
+     */
+    value: KeyProof;
+    case: "keyProof";
   } | { case: undefined; value?: undefined };
 };
 
@@ -94,6 +100,12 @@ export type ControlFrame = Message<"attache.delegate.v1.ControlFrame"> & {
      */
     value: Goodbye;
     case: "goodbye";
+  } | {
+    /**
+     * @generated from field: attache.delegate.v1.KeyChallenge key_challenge = 5;
+     */
+    value: KeyChallenge;
+    case: "keyChallenge";
   } | { case: undefined; value?: undefined };
 };
 
@@ -367,6 +379,72 @@ export const DrainingSchema: GenMessage<Draining> = /*@__PURE__*/
   messageDesc(file_attache_delegate_v1_delegate, 9);
 
 /**
+ * Sent after a Hello that announces public keys, before Welcome: the delegate must prove it holds
+ * each announced private key before the keys are published for its group or draw sealed work.
+ *
+ * @generated from message attache.delegate.v1.KeyChallenge
+ */
+export type KeyChallenge = Message<"attache.delegate.v1.KeyChallenge"> & {
+  /**
+   * A fresh X25519 public key (32 bytes), used for this connection only.
+   *
+   * @generated from field: bytes ephemeral_public_key = 1;
+   */
+  ephemeralPublicKey: Uint8Array;
+};
+
+/**
+ * Describes the message attache.delegate.v1.KeyChallenge.
+ * Use `create(KeyChallengeSchema)` to create a new message.
+ */
+export const KeyChallengeSchema: GenMessage<KeyChallenge> = /*@__PURE__*/
+  messageDesc(file_attache_delegate_v1_delegate, 10);
+
+/**
+ * The answer to KeyChallenge: one entry per key announced in Hello.
+ *
+ * @generated from message attache.delegate.v1.KeyProof
+ */
+export type KeyProof = Message<"attache.delegate.v1.KeyProof"> & {
+  /**
+   * @generated from field: repeated attache.delegate.v1.KeyPossession keys = 1;
+   */
+  keys: KeyPossession[];
+};
+
+/**
+ * Describes the message attache.delegate.v1.KeyProof.
+ * Use `create(KeyProofSchema)` to create a new message.
+ */
+export const KeyProofSchema: GenMessage<KeyProof> = /*@__PURE__*/
+  messageDesc(file_attache_delegate_v1_delegate, 11);
+
+/**
+ * @generated from message attache.delegate.v1.KeyPossession
+ */
+export type KeyPossession = Message<"attache.delegate.v1.KeyPossession"> & {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * HMAC-SHA256 keyed with X25519(group private key, ephemeral public key) over
+   * "attache/key-proof/v1", a zero byte, the ephemeral public key and the group public key.
+   *
+   * @generated from field: bytes mac = 2;
+   */
+  mac: Uint8Array;
+};
+
+/**
+ * Describes the message attache.delegate.v1.KeyPossession.
+ * Use `create(KeyPossessionSchema)` to create a new message.
+ */
+export const KeyPossessionSchema: GenMessage<KeyPossession> = /*@__PURE__*/
+  messageDesc(file_attache_delegate_v1_delegate, 12);
+
+/**
  * @generated from message attache.delegate.v1.Welcome
  */
 export type Welcome = Message<"attache.delegate.v1.Welcome"> & {
@@ -398,7 +476,7 @@ export type Welcome = Message<"attache.delegate.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 10);
+  messageDesc(file_attache_delegate_v1_delegate, 13);
 
 /**
  * @generated from message attache.delegate.v1.Assign
@@ -439,7 +517,7 @@ export type Assign = Message<"attache.delegate.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 11);
+  messageDesc(file_attache_delegate_v1_delegate, 14);
 
 /**
  * @generated from message attache.delegate.v1.Cancel
@@ -466,7 +544,7 @@ export type Cancel = Message<"attache.delegate.v1.Cancel"> & {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 12);
+  messageDesc(file_attache_delegate_v1_delegate, 15);
 
 /**
  * @generated from message attache.delegate.v1.Goodbye
@@ -490,7 +568,7 @@ export type Goodbye = Message<"attache.delegate.v1.Goodbye"> & {
  * Use `create(GoodbyeSchema)` to create a new message.
  */
 export const GoodbyeSchema: GenMessage<Goodbye> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 13);
+  messageDesc(file_attache_delegate_v1_delegate, 16);
 
 /**
  * @generated from service attache.delegate.v1.DelegateService

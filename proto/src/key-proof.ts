@@ -1,0 +1,60 @@
+import { createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+
+/**
+ * Proof that a delegate holds the private half of each group key it announces (KeyChallenge /
+ * KeyProof in the protocol). The control plane sends a fresh X25519 public key; for every announced
+ * key the delegate answers HMAC-SHA256(X25519(group private, ephemeral public), context), which the
+ * control plane recomputes from its ephemeral private key and the announced public key. Both sides
+ * use this file, so the construction cannot drift between them.
+ */
+const CONTEXT = Buffer.from('attache/key-proof/v1\0', 'utf8');
+const RAW_KEY_BYTES = 32;
+
+const publicKeyObject = (raw: Uint8Array): KeyObject =>
+  createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+
+function sharedSecret(privateKey: KeyObject, peerPublic: Uint8Array): Buffer {
+  if (peerPublic.length !== RAW_KEY_BYTES) throw new Error(`an X25519 public key has ${RAW_KEY_BYTES} bytes, not ${peerPublic.length}`);
+  const secret = diffieHellman({ privateKey, publicKey: publicKeyObject(peerPublic) });
+  // A low-order peer key yields all zeros: a value anyone can compute, so no proof of anything.
+  if (secret.every((b) => b === 0)) throw new Error('the X25519 shared secret is all zeros (low-order public key)');
+  return secret;
+}
+
+function mac(secret: Buffer, ephemeralPublic: Uint8Array, groupPublic: Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(CONTEXT).update(ephemeralPublic).update(groupPublic).digest();
+}
+
+/** Control-plane side: a challenge for one connection. */
+export interface KeyChallengeState {
+  /** Goes into KeyChallenge.ephemeral_public_key. */
+  readonly ephemeralPublicKey: Uint8Array;
+  /** True when `proof` shows possession of the private key of `groupPublicKey`. */
+  verify(groupPublicKey: Uint8Array, proof: Uint8Array): boolean;
+}
+
+export function newKeyChallenge(): KeyChallengeState {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const ephemeralPublicKey = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+  return {
+    ephemeralPublicKey,
+    verify(groupPublicKey, proof) {
+      let expected: Buffer;
+      try {
+        expected = mac(sharedSecret(privateKey, groupPublicKey), ephemeralPublicKey, groupPublicKey);
+      } catch {
+        return false;
+      }
+      return proof.length === expected.length && timingSafeEqual(Buffer.from(proof), expected);
+    },
+  };
+}
+
+/** Delegate side: the proof for one group key (raw 32-byte private and public halves). */
+export function proveKeyPossession(groupPrivateKey: Uint8Array, groupPublicKey: Uint8Array, ephemeralPublicKey: Uint8Array): Uint8Array {
+  const privateKey = createPrivateKey({
+    key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(groupPrivateKey).toString('base64url'), x: Buffer.from(groupPublicKey).toString('base64url') },
+    format: 'jwk',
+  });
+  return mac(sharedSecret(privateKey, ephemeralPublicKey), ephemeralPublicKey, groupPublicKey);
+}
