@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, startControlPlane } from '../control-plane/dist/index.js';
+import { ConfigError, ListenError, loadConfig, startControlPlane } from '../control-plane/dist/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 let config;
@@ -20,7 +20,11 @@ try {
   }
   throw err;
 }
-const cp = await startControlPlane(config);
+const cp = await startControlPlane(config).catch((err) => {
+  if (!(err instanceof ListenError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+});
 
 async function call(method, path, key, body) {
   const res = await fetch(`${cp.httpUrl}${path}`, {
@@ -52,6 +56,8 @@ const delegate = spawn(process.execPath, [join(root, 'delegate/dist/cli.js')], {
     ATTACHE_TOKEN: local.delegateToken,
     ATTACHE_DELEGATE_NAME: 'local',
     ATTACHE_TAGS: 'local',
+    // The delegate's group key for sealed values is generated here on first start (mode 0600).
+    ATTACHE_STATE_DIR: process.env.ATTACHE_STATE_DIR ?? join(config.dataDir, 'delegate'),
   },
   stdio: ['ignore', 'inherit', 'inherit'],
 });

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { startControlPlane } from './server.js';
+import { ListenError } from './listen-error.js';
 
 const program = new Command()
   .name('attache-control-plane')
@@ -42,6 +43,10 @@ const program = new Command()
   });
 
 program.parseAsync().catch((err: unknown) => {
+  if (err instanceof ListenError) {
+    process.stderr.write(`attache-control-plane: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`attache-control-plane: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -38,6 +38,7 @@ import { Sweeper } from './tasks/sweeper.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskWaiters } from './tasks/waiters.js';
 import { TenantService } from './tenancy/tenant-service.js';
+import { ListenError } from './listen-error.js';
 
 export interface RunningControlPlane {
   readonly httpUrl: string;
@@ -129,7 +130,9 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   for (const carrier of carriers) await carrier.start((connection) => handler.accept(connection));
   accepting = true;
   sweeper.start();
-  await http.listen({ host: config.httpHost, port: config.httpPort });
+  await http.listen({ host: config.httpHost, port: config.httpPort }).catch((err: unknown) => {
+    throw new ListenError('the HTTP API', `${config.httpHost}:${config.httpPort}`, 'ATTACHE_HTTP_ADDR', err);
+  });
   const addr = http.server.address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const shownHost = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, startControlPlane, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
-import { jsonLines } from './support/process.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTenant, REPO_ROOT, startControlPlane, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
+import { freePort } from './support/ports.js';
+import { jsonLines, Proc } from './support/process.js';
 
 /** The REST API at its edge: authentication, validation, isolation, secrets never echoed or logged. */
 describe('REST API', () => {
@@ -151,5 +155,22 @@ describe('REST API', () => {
     const q = await a.api.get('/v1/queue');
     expect(q.status).toBe(200);
     expect(q.body).toMatchObject({ queued: 0, items: [] });
+  });
+
+  it('a second control plane on a taken address exits 1 with a sentence naming the address and the setting', async () => {
+    const grpcAddr = new URL(cp.grpcUrl).host;
+    const second = Proc.spawn('control-plane-2', [join(REPO_ROOT, 'control-plane/dist/cli.js')], {
+      ATTACHE_DATA_DIR: await mkdtemp(join(tmpdir(), 'attache-cp-taken-')),
+      ATTACHE_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+      ATTACHE_GRPC_ADDR: grpcAddr,
+    });
+    const exit = await second.exited;
+    expect(exit.code).toBe(1);
+    const out = second.lines.join('\n');
+    expect(out).toContain(`Cannot listen for delegate gRPC on ${grpcAddr}: the address is already in use`);
+    expect(out).toContain('Set ATTACHE_GRPC_ADDR to a free address.');
+    expect(out).not.toMatch(/\n\s+at /); // no stack trace
+    // The first one is untouched.
+    expect((await fetch(`${cp.httpUrl}/healthz`)).status).toBe(200);
   });
 });

@@ -10,6 +10,7 @@ import {
 } from '@attache/proto';
 import type { Logger } from 'pino';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
+import { ListenError } from '../listen-error.js';
 
 type Call = grpc.ServerDuplexStream<DelegateFrame, ControlFrame>;
 
@@ -133,7 +134,9 @@ export class GrpcCarrierServer implements CarrierServer {
       : grpc.ServerCredentials.createInsecure();
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${this.options.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+      this.server.bindAsync(`${host}:${this.options.port}`, credentials, (err, port) =>
+        err ? reject(new ListenError('delegate gRPC', `${host}:${this.options.port}`, 'ATTACHE_GRPC_ADDR', err)) : resolve(port),
+      ),
     );
   }
 
