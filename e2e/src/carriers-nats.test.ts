@@ -229,10 +229,17 @@ describe('NATS carrier: silence and a lost NATS connection', () => {
   });
 
   it('a delegate gives up on a silent replica after the heartbeat timeout its Welcome named, not a fixed 15 s', async () => {
+    // Its own nats-server: on the shared one, this file's other control plane (another database)
+    // is in the same connect queue group and could take the delegate's session request.
+    const ownNats = await startNats({ config: setup.serverConfig });
     // FAST_TIMINGS: pings every 200 ms while idle, heartbeat timeout 1500 ms.
-    const victim = await startControlPlane(controlPlaneEnv);
+    const victim = await startControlPlane({ ...controlPlaneEnv, ATTACHE_NATS_URL: ownNats.url });
     const victimTenant = await createTenant(victim, 'nats-silence-victim');
-    const d = spawnDelegate({ url: natsUrlFor(victim), token: (await createToken(victimTenant)).token, name: 'silent-replica' });
+    const d = spawnDelegate({
+      url: `${ownNats.url}?api=${encodeURIComponent(victim.httpUrl)}`,
+      token: (await createToken(victimTenant)).token,
+      name: 'silent-replica',
+    });
     try {
       await waitForDelegates(victimTenant, 'silent-replica');
       victim.proc.kill('SIGKILL');
@@ -250,6 +257,7 @@ describe('NATS carrier: silence and a lost NATS connection', () => {
     } finally {
       await d.stop(2_000);
       await victim.stop();
+      await ownNats.stop();
     }
   });
 
