@@ -12,6 +12,8 @@ export const BENCH_CONTROL_PLANE_ENV: Record<string, string> = {
   ATTACHE_ACK_TIMEOUT_MS: '10000',
   ATTACHE_SWEEP_INTERVAL_MS: '500',
   ATTACHE_API_RATE_LIMIT: '1000000',
+  // The connections section holds tens of thousands of one tenant's delegates on purpose.
+  ATTACHE_MAX_DELEGATES_PER_TENANT: '1000000',
 };
 
 export async function benchControlPlane(env: Record<string, string> = {}): Promise<ControlPlaneHandle> {

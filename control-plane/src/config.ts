@@ -51,6 +51,11 @@ const schema = z.object({
   /** Requests per second per API key (token bucket, burst = 2x). */
   ATTACHE_API_RATE_LIMIT: intFrom(1, 1_000_000).default(200),
   /**
+   * Connected delegates per tenant, across replicas: one tenant's token cannot exhaust the control
+   * plane's connections. A delegate past the limit is refused with RESOURCE_EXHAUSTED and retries.
+   */
+  ATTACHE_MAX_DELEGATES_PER_TENANT: intFrom(1, 1_000_000).default(10_000),
+  /**
    * NATS server(s), comma-separated (nats://, tls://). Set: replicas signal each other through NATS
    * instead of in-process. Unset: one process, in-process bus.
    */
@@ -89,6 +94,7 @@ export interface Config {
   sweepIntervalMs: number;
   replicaId: string;
   apiRateLimit: number;
+  maxDelegatesPerTenant: number;
   natsUrl: string | undefined;
   nats: { signingSeed: string | undefined; account: string | undefined; credentialsTtlSeconds: number };
 }
@@ -150,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: c.ATTACHE_SWEEP_INTERVAL_MS,
     replicaId: c.ATTACHE_REPLICA_ID ?? `${hostname()}-${process.pid}`,
     apiRateLimit: c.ATTACHE_API_RATE_LIMIT,
+    maxDelegatesPerTenant: c.ATTACHE_MAX_DELEGATES_PER_TENANT,
     natsUrl: c.ATTACHE_NATS_URL,
     nats: {
       signingSeed: c.ATTACHE_NATS_SIGNING_SEED,

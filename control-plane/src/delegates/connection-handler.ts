@@ -17,7 +17,7 @@ import { DelegateSession } from './session.js';
 const HELLO_TIMEOUT_MS = 10_000;
 const MAX_TASK_ID = 64;
 
-type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'replicaId'>;
+type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'replicaId' | 'maxDelegatesPerTenant'>;
 
 /**
  * The protocol, carrier-independent: authenticate the token, wait for Hello, register, then route
@@ -124,6 +124,17 @@ export class ConnectionHandler {
         { id: delegateId(token.tenantId, h.name, h.instanceId), tenantId: token.tenantId, tokenId: token.id, ...h, tags },
         connection,
       );
+      // A soft limit across replicas (two registering at once may both fit): it bounds what one
+      // tenant's token can hold open, not the last connection exactly.
+      const connected = await this.store.countConnectedDelegates(s.tenantId, s.id);
+      if (connected >= this.timing.maxDelegatesPerTenant) {
+        this.log.warn({ tenantId: s.tenantId, name: h.name, connected, limit: this.timing.maxDelegatesPerTenant }, 'delegate refused: tenant at its delegate limit');
+        connection.close({
+          code: 'RESOURCE_EXHAUSTED',
+          message: `This tenant already has ${connected} connected delegates, its limit (ATTACHE_MAX_DELEGATES_PER_TENANT=${this.timing.maxDelegatesPerTenant}); the delegate retries with backoff.`,
+        });
+        return;
+      }
       const now = new Date();
       await this.store.upsertDelegate({
         id: s.id,

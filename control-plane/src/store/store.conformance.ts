@@ -286,6 +286,19 @@ export function runStoreConformance(
         expect(await store.endDelegateSession(uid('nobody'), second.sessionId, at(50))).toBe(false);
       });
 
+      it('counts a tenant’s connected and draining delegates, leaving out one id', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const one = delegateRecord(a);
+        const two = delegateRecord(a, { status: 'draining' });
+        const gone = delegateRecord(a, { status: 'disconnected', disconnectedAt: at(1) });
+        for (const d of [one, two, gone, delegateRecord(b)]) await store.upsertDelegate(d);
+        expect(await store.countConnectedDelegates(a, uid('new'))).toBe(2);
+        expect(await store.countConnectedDelegates(a, one.id)).toBe(1);
+        expect(await store.countConnectedDelegates(b, uid('new'))).toBe(1);
+        expect(await store.countConnectedDelegates(await newTenant(), uid('new'))).toBe(0);
+      });
+
       it('disconnects the delegates of one replica only, and counts delegates by status and transport', async () => {
         const a = await newTenant();
         const before = await store.countDelegates();

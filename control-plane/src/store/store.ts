@@ -109,6 +109,8 @@ export interface Store {
   endDelegateSession(id: string, sessionId: string, at: Date): Promise<boolean>;
   /** Marks every delegate held by `replicaId` disconnected (used when a replica starts or stops). */
   disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void>;
+  /** The tenant's delegates not disconnected, other than `exceptId` (a reconnecting instance). */
+  countConnectedDelegates(tenantId: string, exceptId: string): Promise<number>;
   /** Per status and transport, over all tenants (metrics). */
   countDelegates(): Promise<Array<{ status: DelegateStatus; transport: string; count: number }>>;
 

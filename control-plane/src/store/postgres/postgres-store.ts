@@ -351,6 +351,14 @@ export class PostgresStore implements Store {
     );
   }
 
+  async countConnectedDelegates(tenantId: string, exceptId: string): Promise<number> {
+    const row = await this.one(
+      `SELECT COUNT(*)::int AS count FROM delegates WHERE tenant_id = $1 AND status <> 'disconnected' AND id <> $2`,
+      [tenantId, exceptId],
+    );
+    return (row?.count as number | undefined) ?? 0;
+  }
+
   async countDelegates(): Promise<Array<{ status: DelegateStatus; transport: string; count: number }>> {
     const rows = await this.all(
       'SELECT status, transport, COUNT(*)::int AS count FROM delegates GROUP BY status, transport ORDER BY status, transport',

@@ -117,6 +117,7 @@ function prepareAll(db: Database.Database) {
       ORDER BY name, id`),
     disconnectReplica: p(`UPDATE delegates SET status = 'disconnected', disconnected_at = ?
       WHERE replica_id = ? AND status <> 'disconnected'`),
+    countConnected: p(`SELECT COUNT(*) AS count FROM delegates WHERE tenant_id = ? AND status <> 'disconnected' AND id <> ?`),
     countDelegates: p(`SELECT status, transport, COUNT(*) AS count FROM delegates
       GROUP BY status, transport ORDER BY status, transport`),
 
@@ -463,6 +464,10 @@ export class SqliteStore implements Store {
 
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
     this.q.disconnectReplica.run(ms(at), replicaId);
+  }
+
+  async countConnectedDelegates(tenantId: string, exceptId: string): Promise<number> {
+    return (this.q.countConnected.get(tenantId, exceptId) as { count: number }).count;
   }
 
   async countDelegates(): Promise<Array<{ status: DelegateStatus; transport: string; count: number }>> {
