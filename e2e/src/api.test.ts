@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTenant, REPO_ROOT, startControlPlane, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
@@ -172,5 +173,31 @@ describe('REST API', () => {
     expect(out).not.toMatch(/\n\s+at /); // no stack trace
     // The first one is untouched.
     expect((await fetch(`${cp.httpUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('an oversized body still gets its 413 (and a bad key its 401) when the client reads only after sending, not a reset', async () => {
+    /**
+     * A client that sends the whole request before it reads anything, on a raw socket. A server that
+     * answered and closed with the body still unread makes its kernel reset the connection, which
+     * throws away the answer the client had not read yet.
+     */
+    const postThenRead = (key: string, total: number) =>
+      new Promise<{ head?: string; error?: string }>((resolve) => {
+        const url = new URL(cp.httpUrl);
+        const socket = netConnect(Number(url.port), url.hostname);
+        socket.pause();
+        let received = '';
+        socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
+        socket.on('error', (err) => resolve({ error: err.message, head: received.split('\r\n')[0] }));
+        socket.on('close', () => resolve({ head: received.split('\r\n')[0] }));
+        socket.on('connect', () => {
+          socket.write(`POST /v1/tasks HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`);
+          socket.write(Buffer.alloc(total, 0x61), () => setTimeout(() => socket.resume(), 300));
+        });
+      });
+    const big = await postThenRead(a.api.key, 4 * 1024 * 1024);
+    expect(big).toEqual({ head: 'HTTP/1.1 413 Payload Too Large' });
+    const unauthenticated = await postThenRead('atk_not_a_real_key_000000000000000000', 2 * 1024 * 1024);
+    expect(unauthenticated).toEqual({ head: 'HTTP/1.1 401 Unauthorized' });
   });
 });

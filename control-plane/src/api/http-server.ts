@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../errors.js';
 import { hashSecret } from '../security/secrets.js';
 import type { TenantService } from '../tenancy/tenant-service.js';
 import { authenticate, bearer } from './auth.js';
+import type { IncomingMessage } from 'node:http';
 
 /** Request bodies are small descriptions; anything larger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -55,6 +56,14 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     request.principal = await authenticate(request, options.operatorKey, options.tenants);
   });
 
+  // A request answered before its body was read (413, 401, 404, 429 with a body attached): read and
+  // drop the rest first. Closing while the client is still sending makes its TCP stack reset the
+  // connection, and the client then never sees the answer. Bodies past the drain budget are cut off.
+  app.addHook('onSend', async (request, _reply, payload) => {
+    await drainRequest(request.raw);
+    return payload;
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       { method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
@@ -62,7 +71,7 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     );
   });
 
-  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
       if (error.code === ErrorCode.RATE_LIMITED) reply.header('retry-after', String(error.details['retryAfter'] ?? '1'));
       return reply.code(error.status).send({ error: error.toJSON() });
@@ -99,4 +108,32 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
 
   routes(app);
   return app;
+}
+
+/** Oversized bodies up to this size are read to the end (and discarded) so the client gets its 413. */
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 5_000;
+
+function drainRequest(req: IncomingMessage): Promise<void> {
+  const length = req.headers['content-length'];
+  const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody || req.complete || req.destroyed || Number(length ?? 0) > DRAIN_MAX_BYTES) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_MAX_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
+    req.resume();
+  });
 }
