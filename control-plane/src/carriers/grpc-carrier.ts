@@ -110,6 +110,8 @@ export class GrpcCarrierServer implements CarrierServer {
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
       'grpc.max_connection_age_grace_ms': 30_000,
+      // Channelz keeps per-connection tracing objects for an admin service we do not serve.
+      'grpc.enable_channelz': 0,
     });
   }
 

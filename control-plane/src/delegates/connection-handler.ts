@@ -24,6 +24,13 @@ type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'repli
  * frames to the dispatcher. Anything malformed closes the connection with a Goodbye that says why.
  */
 export class ConnectionHandler {
+  /**
+   * Registered sessions and their connections, checked for missed heartbeats by one shared timer
+   * (not one per connection: tens of thousands of idle delegates would mean as many timers).
+   */
+  private readonly watched = new Map<DelegateSession, DelegateConnection>();
+  private watchdog: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly store: Store,
     private readonly dispatcher: Dispatcher,
@@ -43,15 +50,14 @@ export class ConnectionHandler {
       if (!session) connection.close({ code: 'PROTOCOL_ERROR', message: `No Hello frame within ${HELLO_TIMEOUT_MS / 1000} s.` });
     }, HELLO_TIMEOUT_MS);
     helloTimer.unref();
-    let watchdog: NodeJS.Timeout | null = null;
 
     connection.onClose((reason) => {
       closed = true;
       wake?.();
       clearTimeout(helloTimer);
-      if (watchdog) clearInterval(watchdog);
       if (session) {
         const s = session;
+        this.watched.delete(s);
         this.metrics.delegateDisconnected(s.transport);
         this.log.info({ delegateId: s.id, tenantId: s.tenantId, name: s.identity.name, reason }, 'delegate disconnected');
         processing = processing.then(() => this.dispatcher.unregister(s, reason)).catch((err) => this.log.error({ err }, 'unregister failed'));
@@ -189,12 +195,7 @@ export class ConnectionHandler {
       session = s;
       this.metrics.delegateConnected(connection.transport);
       this.log.info({ delegateId: s.id, tenantId: s.tenantId, name: h.name, tags: h.tags, transport: connection.transport }, 'delegate registered');
-      watchdog = setInterval(() => {
-        if (Date.now() - s.lastHeartbeatAt.getTime() > this.timing.heartbeatTimeoutMs) {
-          connection.close({ code: 'HEARTBEAT_TIMEOUT', message: `No heartbeat for ${this.timing.heartbeatTimeoutMs} ms.` });
-        }
-      }, Math.min(this.timing.heartbeatIntervalMs, 1_000));
-      watchdog.unref();
+      this.watch(s, connection);
       for (const ref of stale) {
         s.send({ case: 'cancel', value: { taskId: ref.taskId, attempt: ref.attempt, reason: 'task was reassigned while the delegate was away' } });
       }
@@ -207,6 +208,21 @@ export class ConnectionHandler {
       this.log.error({ err }, 'delegate registration failed');
       connection.close({ code: 'INTERNAL', message: 'Registration failed on the control plane; the delegate will retry.' });
     });
+  }
+
+  private watch(session: DelegateSession, connection: DelegateConnection): void {
+    this.watched.set(session, connection);
+    if (this.watchdog) return;
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const [s, c] of this.watched) {
+        if (now - s.lastHeartbeatAt.getTime() > this.timing.heartbeatTimeoutMs) {
+          this.watched.delete(s);
+          c.close({ code: 'HEARTBEAT_TIMEOUT', message: `No heartbeat for ${this.timing.heartbeatTimeoutMs} ms.` });
+        }
+      }
+    }, Math.min(this.timing.heartbeatIntervalMs, 1_000));
+    this.watchdog.unref();
   }
 
   private async onFrame(session: DelegateSession, connection: DelegateConnection, frame: DelegateFrame): Promise<void> {
