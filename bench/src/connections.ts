@@ -2,12 +2,16 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registeredSchemes } from '@attache/delegate';
 import { Fleet, withTimeout } from './agents.js';
+import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
+import { startNats } from '../../e2e/src/support/nats.js';
 import { benchControlPlane, processUsage, tenantWithToken } from './cluster.js';
 
 export interface ConnectionsOptions {
   delegates: number;
   /** How long the idle control plane's CPU is sampled; a few heartbeat intervals. */
   idleSeconds: number;
+  /** Which carriers to measure, in order: grpc, websocket, nats. */
+  carriers: readonly string[];
 }
 
 export interface ConnectionsRow {
@@ -25,30 +29,51 @@ export interface ConnectionsRow {
   restartSeconds: number;
   survived: boolean;
   rssAfterStormMb: number;
+  /** NATS only: nats-server's RSS growth per delegate, since the connections are held there. */
+  brokerRssPerConnectionKb?: number;
 }
 
 /**
- * N idle delegates on one control plane. RSS is the control plane's own (from /proc), before and
- * after the fleet connects, so the difference is what the connections cost. The restart is a
- * SIGKILL (a crash, the worst case): every delegate sees its stream fail at once and comes back
- * with its jittered backoff.
+ * N idle delegates on one control plane, over each carrier. RSS is the control plane's own (from
+ * /proc), before and after the fleet connects, so the difference is what the connections cost; for
+ * NATS the delegates hold their connections to nats-server, whose RSS growth is reported too. The
+ * restart is a SIGKILL (a crash, the worst case): gRPC and WebSocket delegates see their stream
+ * fail at once, NATS delegates only after the heartbeat timeout of silence, and all come back with
+ * their jittered backoff.
  */
 export async function runConnections(opts: ConnectionsOptions, log: (s: string) => void): Promise<ConnectionsRow[]> {
   const rows: ConnectionsRow[] = [];
-  const others = registeredSchemes().filter((s) => !['grpc', 'grpcs'].includes(s));
+  const known = new Set(['grpc', 'grpcs', 'ws', 'wss', 'nats', 'tls']);
+  const others = registeredSchemes().filter((s) => !known.has(s));
   if (others.length > 0) log(`  carriers registered but not benchmarked here yet: ${others.join(', ')}`);
-  const cp = await benchControlPlane();
+  for (const carrier of opts.carriers) {
+    if (carrier !== 'grpc' && carrier !== 'websocket' && carrier !== 'nats') throw new Error(`--carriers: unknown carrier ${carrier} (grpc, websocket, nats)`);
+    rows.push(await measure(carrier, opts, log));
+  }
+  return rows;
+}
+
+async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: ConnectionsOptions, log: (s: string) => void): Promise<ConnectionsRow> {
+  const setup = carrier === 'nats' ? await createNatsOperatorSetup() : undefined;
+  const nats = setup ? await startNats({ config: setup.serverConfig }) : undefined;
+  const cp = await benchControlPlane(
+    setup && nats ? { ATTACHE_NATS_URL: nats.url, ATTACHE_NATS_SIGNING_SEED: setup.signingSeed, ATTACHE_NATS_ACCOUNT: setup.accountPublicKey } : {},
+  );
+  const url = { grpc: cp.grpcUrl, websocket: cp.httpUrl.replace(/^http/, 'ws'), nats: nats ? `${nats.url}?api=${encodeURIComponent(cp.httpUrl)}` : '' }[carrier];
   let fleet: Fleet | undefined;
   try {
-    const { token } = await tenantWithToken(cp, 'connections');
+    const { token } = await tenantWithToken(cp, `connections-${carrier}`);
     await sleep(2_000);
     const pid = () => cp.proc.child.pid ?? 0;
+    const brokerPid = () => nats?.proc.child.pid ?? 0;
     const base = await processUsage(pid());
+    const brokerBase = nats ? await processUsage(brokerPid()) : undefined;
     const t0 = performance.now();
-    fleet = await Fleet.start({ url: cp.grpcUrl, token, name: 'idle', count: opts.delegates, tags: ['idle'], maxConcurrency: 1, startBatch: 250 });
-    log(`  ${opts.delegates} delegates registered in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    fleet = await Fleet.start({ url, token, name: 'idle', count: opts.delegates, tags: ['idle'], maxConcurrency: 1, startBatch: 250 });
+    log(`  ${carrier}: ${opts.delegates} delegates registered in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     await sleep(3_000);
     const loaded = await processUsage(pid());
+    const brokerLoaded = nats ? await processUsage(brokerPid()) : undefined;
     const cpu0 = await processUsage(pid());
     const w0 = performance.now();
     await sleep(opts.idleSeconds * 1000);
@@ -65,11 +90,12 @@ export async function runConnections(opts: ConnectionsOptions, log: (s: string) 
     const survived = cp.proc.running;
     const after = await processUsage(pid());
     const row: ConnectionsRow = {
-      carrier: 'grpc',
+      carrier,
       delegates: opts.delegates,
       baselineRssMb: base.rssBytes / 2 ** 20,
       rssMb: loaded.rssBytes / 2 ** 20,
       rssPerConnectionKb: (loaded.rssBytes - base.rssBytes) / 1024 / opts.delegates,
+      ...(brokerBase && brokerLoaded ? { brokerRssPerConnectionKb: (brokerLoaded.rssBytes - brokerBase.rssBytes) / 1024 / opts.delegates } : {}),
       idleCpu,
       heartbeatIntervalMs: 5_000,
       reconnectSeconds,
@@ -78,13 +104,14 @@ export async function runConnections(opts: ConnectionsOptions, log: (s: string) 
       rssAfterStormMb: after.rssBytes / 2 ** 20,
     };
     log(
-      `  grpc: ${row.rssPerConnectionKb.toFixed(1)} KB RSS per connection, idle CPU ${row.idleCpu.toFixed(3)} s/s, ` +
-        `all reconnected ${row.reconnectSeconds.toFixed(1)} s after the kill (restart took ${row.restartSeconds.toFixed(1)} s)`,
+      `  ${carrier}: ${row.rssPerConnectionKb.toFixed(1)} KB control-plane RSS per connection` +
+        (row.brokerRssPerConnectionKb !== undefined ? ` (+${row.brokerRssPerConnectionKb.toFixed(1)} KB in nats-server)` : '') +
+        `, idle CPU ${row.idleCpu.toFixed(3)} s/s, all reconnected ${row.reconnectSeconds.toFixed(1)} s after the kill (restart took ${row.restartSeconds.toFixed(1)} s)`,
     );
-    rows.push(row);
+    return row;
   } finally {
     await fleet?.stop();
     await cp.stop();
+    await nats?.stop();
   }
-  return rows;
 }

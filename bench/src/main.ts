@@ -36,6 +36,7 @@ const { values } = parseArgs({
     'latency-tasks': { type: 'string' },
     'floor-pings': { type: 'string' },
     connections: { type: 'string' },
+    carriers: { type: 'string' },
     'idle-seconds': { type: 'string' },
     'validation-runs': { type: 'string' },
     'no-write': { type: 'boolean' },
@@ -45,7 +46,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SECTIONS.join(',')}] [--delegates 1,10,100] [--concurrency N]
-  [--tasks N] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--idle-seconds N]
+  [--tasks N] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--carriers grpc,websocket,nats] [--idle-seconds N]
   [--validation-runs N] [--no-write]   (each flag also as BENCH_<NAME> in the environment)\n`);
   process.exit(0);
 }
@@ -71,6 +72,7 @@ const options = {
   latencyTasks: num('latency-tasks', 2_000, 300),
   floorPings: num('floor-pings', 5_000, 500),
   connections: num('connections', 2_000, 200),
+  carriers: opt('carriers', 'grpc,websocket,nats', 'grpc,websocket,nats').split(',').map((s) => s.trim()),
   idleSeconds: num('idle-seconds', 15, 5),
   validationRuns: num('validation-runs', 50, 10),
 };
@@ -103,7 +105,7 @@ results.peers = await section('peers', async () => {
   log(`  pg-boss: ${rows[1]!.throughput.jobsPerSecond.toFixed(0)} jobs/s; result p50 ${rows[1]!.latency.result.p50.toFixed(2)} ms`);
   return rows;
 });
-results.connections = await section('connections', () => runConnections({ delegates: options.connections, idleSeconds: options.idleSeconds }, log));
+results.connections = await section('connections', () => runConnections({ delegates: options.connections, idleSeconds: options.idleSeconds, carriers: options.carriers }, log));
 results.validation = await section('validation', () => runValidation({ runs: options.validationRuns }, log));
 results.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
 

@@ -45,7 +45,7 @@ export interface TargetRow {
 /** The issue's targets, checked against what this run measured; undefined when not measured. */
 export function targets(r: BenchResults): TargetRow[] {
   const d100 = r.dispatch?.find((d) => d.delegates === 100) ?? r.dispatch?.at(-1);
-  const conn = r.connections?.[0];
+  const conn = r.connections?.find((c) => c.carrier === 'grpc') ?? r.connections?.[0];
   const floorP50 = r.floor?.latency.p50;
   const rows: TargetRow[] = [];
   const add = (target: string, value: number | undefined, unit: string, ok: (v: number) => boolean, note = '') =>
@@ -103,7 +103,7 @@ export function tables(r: BenchResults): string {
     );
     for (const c of r.connections) {
       out.push(
-        `| ${c.carrier} | ${c.delegates} | ${fmt(c.baselineRssMb)} → ${fmt(c.rssMb)} | ${fmt(c.rssPerConnectionKb)} KB | ${fmt(c.idleCpu)} | ${fmt(c.reconnectSeconds)} s (restart ${fmt(c.restartSeconds)} s) | ${c.survived ? 'yes' : 'no'} |`,
+        `| ${c.carrier} | ${c.delegates} | ${fmt(c.baselineRssMb)} → ${fmt(c.rssMb)} | ${fmt(c.rssPerConnectionKb)} KB${c.brokerRssPerConnectionKb !== undefined ? ` (+${fmt(c.brokerRssPerConnectionKb)} KB in nats-server)` : ''} | ${fmt(c.idleCpu)} | ${fmt(c.reconnectSeconds)} s (restart ${fmt(c.restartSeconds)} s) | ${c.survived ? 'yes' : 'no'} |`,
       );
     }
     out.push('');

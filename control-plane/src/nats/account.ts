@@ -1,4 +1,5 @@
 import { Algorithms, createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fromSeed, type KeyPair, type Permissions } from '@nats-io/jwt';
+import { nativeSigningKey } from './native-signing-key.js';
 
 /**
  * The control plane's authority in a NATS operator-mode deployment: an account signing key. With it
@@ -19,7 +20,7 @@ export class NatsAccountSigner {
    *        is only right when that seed is the account's own key.
    */
   constructor(signingSeed: string, accountPublicKey?: string) {
-    this.signingKey = fromSeed(new TextEncoder().encode(signingSeed));
+    this.signingKey = nativeSigningKey(fromSeed(new TextEncoder().encode(signingSeed)));
     const own = this.signingKey.getPublicKey();
     if (!own.startsWith('A')) throw new Error('the NATS signing seed must be an account key (seed starting with SA)');
     this.accountPublicKey = accountPublicKey ?? own;
