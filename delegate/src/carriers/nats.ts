@@ -1,8 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { connect, headers, jwtAuthenticator, NoRespondersError, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { createUser } from '@nats-io/nkeys';
+import { connect, headers, NoRespondersError, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import {
   ControlFrameSchema,
   DelegateFrameSchema,
@@ -13,6 +12,7 @@ import {
   type DelegateFrame,
   type NatsCredentialsResponse,
 } from '@attache/proto';
+import { newNatsUserKey } from './nats-user-key.js';
 import { CarrierError, registerCarrier, type Carrier, type CarrierConnection, type CarrierOptions } from './carrier.js';
 
 /**
@@ -135,8 +135,8 @@ class NatsCarrierConnection implements CarrierConnection {
   }
 
   private async start(): Promise<void> {
-    const user = createUser();
-    const creds = await fetchCredentials(this.api, this.options, user.getPublicKey());
+    const user = newNatsUserKey();
+    const creds = await fetchCredentials(this.api, this.options, user.publicKey);
     if (this.done) return;
     const nc = await connect({
       servers: [this.server],
@@ -144,7 +144,12 @@ class NatsCarrierConnection implements CarrierConnection {
       reconnect: false,
       timeout: STEP_TIMEOUT_MS,
       inboxPrefix: creds.subjects.inboxPrefix,
-      authenticator: jwtAuthenticator(creds.jwt, user.getSeed()),
+      // What nats.js's jwtAuthenticator sends (JWT, public key, base64 signature of the nonce), signed natively.
+      authenticator: (nonce?: string) => ({
+        jwt: creds.jwt,
+        nkey: user.publicKey,
+        sig: nonce ? Buffer.from(user.sign(new TextEncoder().encode(nonce))).toString('base64') : '',
+      }),
       ...(this.tls ? { tls: this.options.ca ? { ca: this.options.ca.toString('utf8') } : {} } : {}),
     }).catch((err: unknown) => {
       throw new CarrierError('transient', 'UNAVAILABLE', `cannot connect to NATS at ${this.server}: ${(err as Error).message}`, { cause: err });
