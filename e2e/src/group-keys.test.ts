@@ -126,6 +126,13 @@ describe('group keys: proof of possession and trust', () => {
     expect(trusted.body).toMatchObject({ keyId: impostorKey.keyId, trusted: true, current: true });
     expect((await tenant.api.post('/v1/delegate-groups/north/keys/0000000000000000/trust', {})).status).toBe(404);
     expect((await tenant.api.post('/v1/delegate-groups/north/keys/not-a-key/trust', {})).status).toBe(400);
+
+    // Second thoughts: withdrawing trust takes it off `current` at once, back to the group's own key.
+    const distrusted = await tenant.api.post(`/v1/delegate-groups/north/keys/${impostorKey.keyId}/distrust`, {});
+    expect(distrusted.status).toBe(200);
+    expect(distrusted.body).toMatchObject({ keyId: impostorKey.keyId, trusted: false, current: false });
+    expect((await publicKey('north')).body.current.keyId).toBe(next.keyId);
+    expect((await tenant.api.post('/v1/delegate-groups/north/keys/0000000000000000/distrust', {})).status).toBe(404);
     impostor.kill('SIGTERM');
     await impostor.exited;
   });

@@ -156,10 +156,11 @@ export interface GroupKeyRecord {
   /** Last time a delegate announced it as its current (first) key; null if only ever as an older one. */
   lastCurrentAt: Date | null;
   /**
-   * Whether clients may be told to seal to it. The group's first keys are trusted, and so is every
-   * key announced together with a trusted one (rotation: the new key travels with the old); a key
-   * announced without any trusted one (a stolen token presenting its own key under the group's
-   * name) waits for a tenant admin. Only a trusted key can be the group's current key.
+   * Whether clients may be told to seal to it. The keys that open a group (the first recorded for
+   * it) are trusted, and so is every key announced together with a trusted one (rotation: the new
+   * key travels with the old); a key announced without any trusted one (a stolen token presenting
+   * its own key under the group's name) waits for a tenant admin, who can also withdraw trust. Only
+   * a trusted key can be the group's current key.
    */
   trusted: boolean;
 }

@@ -933,11 +933,28 @@ export function runStoreConformance(
         expect(trust(await store.recordGroupKeys(a, 'gw', [key(14), key(12)], at(30)))).toEqual([`${key(14).keyId}:true`, `${key(12).keyId}:true`]);
         // Trust is never taken away by a later Hello, and an admin can vouch for the waiting key.
         expect(trust(await store.recordGroupKeys(a, 'gw', [key(11)], at(40)))).toEqual([`${key(11).keyId}:true`]);
-        expect(await store.trustGroupKey(a, 'gw', key(13).keyId)).toMatchObject({ keyId: key(13).keyId, trusted: true, lastCurrentAt: at(25) });
-        expect(await store.trustGroupKey(a, 'gw', key(99).keyId)).toBeNull();
-        expect(await store.trustGroupKey(b, 'other', key(13).keyId)).toBeNull();
+        expect(await store.setGroupKeyTrust(a, 'gw', key(13).keyId, true)).toMatchObject({ keyId: key(13).keyId, trusted: true, lastCurrentAt: at(25) });
+        expect(await store.setGroupKeyTrust(a, 'gw', key(99).keyId, true)).toBeNull();
+        expect(await store.setGroupKeyTrust(b, 'other', key(13).keyId, true)).toBeNull();
         expect((await store.listGroupKeys(a, 'gw')).every((k) => k.trusted)).toBe(true);
         expect(await store.recordGroupKeys(a, 'gw', [], at(50))).toEqual([]);
+      });
+
+      it('after an admin withdraws trust from every key, the group trusts no new key by itself', async () => {
+        const a = await newTenant();
+        const trusted = async () => (await store.listGroupKeys(a, 'hijacked')).filter((k) => k.trusted).map((k) => k.keyId);
+        // An impostor registered the group first: its key was trusted on first use.
+        await store.recordGroupKeys(a, 'hijacked', [key(21)], at(10));
+        expect(await store.setGroupKeyTrust(a, 'hijacked', key(21).keyId, false)).toMatchObject({ trusted: false });
+        expect(await trusted()).toEqual([]);
+        // The real group's key arrives: not trusted on first use any more, and the impostor's key
+        // announced again does not win its trust back.
+        expect((await store.recordGroupKeys(a, 'hijacked', [key(22)], at(20)))[0]?.trusted).toBe(false);
+        expect((await store.recordGroupKeys(a, 'hijacked', [key(21)], at(30)))[0]?.trusted).toBe(false);
+        await store.setGroupKeyTrust(a, 'hijacked', key(22).keyId, true);
+        expect(await trusted()).toEqual([key(22).keyId]);
+        // From there, rotation works as usual.
+        expect((await store.recordGroupKeys(a, 'hijacked', [key(23), key(22)], at(40)))[0]?.trusted).toBe(true);
       });
     });
   });

@@ -192,8 +192,11 @@ export interface Store {
    * and never taken away here. Returns the announced keys as recorded.
    */
   recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<GroupKeyRecord[]>;
-  /** A tenant admin vouches for a key; null when the group has no such key. */
-  trustGroupKey(tenantId: string, group: string, keyId: string): Promise<GroupKeyRecord | null>;
+  /**
+   * A tenant admin vouches for a key (`trusted` true) or withdraws trust (false); null when the
+   * group has no such key. A group with keys but none trusted trusts nothing new by itself.
+   */
+  setGroupKeyTrust(tenantId: string, group: string, keyId: string, trusted: boolean): Promise<GroupKeyRecord | null>;
   /** The group's keys, the most recently current first. */
   listGroupKeys(tenantId: string, group: string): Promise<GroupKeyRecord[]>;
 }

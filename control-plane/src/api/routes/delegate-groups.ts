@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
 import { sealedUses } from '../../security/sealed-refs.js';
@@ -39,15 +39,23 @@ export function delegateGroupRoutes(app: FastifyInstance, deps: { store: Store }
    * was replaced outright, or an impostor: compare the key id with the one the group's operators
    * generated). Once trusted it can become the group's current key.
    */
-  app.post('/v1/delegate-groups/:name/keys/:keyId/trust', async (request) => {
+  const setTrust = (trusted: boolean) => async (request: FastifyRequest) => {
     const tenant = requireTenant(request);
     const { name, keyId } = parseInput(keyParam, request.params, 'path');
-    const key = await deps.store.trustGroupKey(tenant.id, name, keyId);
+    const key = await deps.store.setGroupKeyTrust(tenant.id, name, keyId, trusted);
     if (!key) throw notFound('delegate group key', `${keyId} of group ${name}`);
-    request.log.info({ group: name, keyId }, 'delegate group key trusted by a tenant admin');
-    const { current } = await keysOf(tenant.id, name);
-    return keyView(key, key.keyId === current.keyId);
-  });
+    request.log.info({ group: name, keyId }, trusted ? 'delegate group key trusted by a tenant admin' : 'delegate group key distrusted by a tenant admin');
+    const current = (await deps.store.listGroupKeys(tenant.id, name)).find((k) => k.trusted);
+    return keyView(key, key.keyId === current?.keyId);
+  };
+  app.post('/v1/delegate-groups/:name/keys/:keyId/trust', setTrust(true));
+
+  /**
+   * Withdraws trust (a key that should never have been trusted: an impostor who registered the
+   * group name first). It stops being published as current at once; the group then trusts no new
+   * key by itself, only keys announced with a key still trusted, or ones an admin trusts.
+   */
+  app.post('/v1/delegate-groups/:name/keys/:keyId/distrust', setTrust(false));
 
   /** Which accounts still hold values sealed to a key other than the current one: what to reseal before retiring it. */
   app.get('/v1/delegate-groups/:name/key-usage', async (request) => {

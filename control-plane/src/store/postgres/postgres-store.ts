@@ -719,10 +719,11 @@ export class PostgresStore implements Store {
     return this.transaction(async (db) => {
       // One group at a time: two first registrations racing must not both count as "the first".
       await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`attache.group-keys/${tenantId}/${group}`]);
-      const trusted = (await this.all('SELECT key_id FROM delegate_group_keys WHERE tenant_id = $1 AND group_name = $2 AND trusted', [tenantId, group], db)).map(
-        (r) => r.key_id as string,
-      );
-      const trust = trusted.length === 0 || keys.some((k) => trusted.includes(k.keyId));
+      const known = await this.all('SELECT key_id, trusted FROM delegate_group_keys WHERE tenant_id = $1 AND group_name = $2', [tenantId, group], db);
+      const trusted = known.filter((r) => r.trusted === true).map((r) => r.key_id as string);
+      // Trust on first use only for a group with no keys at all: one whose trust an admin withdrew
+      // must not trust the next key that comes along.
+      const trust = known.length === 0 || keys.some((k) => trusted.includes(k.keyId));
       // GREATEST ignores NULL and keeps times moving forward only, so a slow replica's late write
       // cannot make an old key look current again; trust is only ever added.
       const rows = await this.all(
@@ -742,10 +743,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async trustGroupKey(tenantId: string, group: string, keyId: string): Promise<GroupKeyRecord | null> {
+  async setGroupKeyTrust(tenantId: string, group: string, keyId: string, trusted: boolean): Promise<GroupKeyRecord | null> {
     const row = await this.one(
-      'UPDATE delegate_group_keys SET trusted = true WHERE tenant_id = $1 AND group_name = $2 AND key_id = $3 RETURNING *',
-      [tenantId, group, keyId],
+      'UPDATE delegate_group_keys SET trusted = $4 WHERE tenant_id = $1 AND group_name = $2 AND key_id = $3 RETURNING *',
+      [tenantId, group, keyId, trusted],
     );
     return row ? groupKeyFromRow(row) : null;
   }

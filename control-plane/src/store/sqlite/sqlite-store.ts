@@ -234,8 +234,8 @@ function prepareAll(db: Database.Database) {
           ELSE MAX(COALESCE(delegate_group_keys.last_current_at, 0), excluded.last_current_at) END,
         trusted = MAX(delegate_group_keys.trusted, excluded.trusted)
       RETURNING *`),
-    trustedGroupKeyIds: p(`SELECT key_id FROM delegate_group_keys WHERE tenant_id = ? AND group_name = ? AND trusted = 1`),
-    trustGroupKey: p(`UPDATE delegate_group_keys SET trusted = 1 WHERE tenant_id = ? AND group_name = ? AND key_id = ? RETURNING *`),
+    groupKeyTrust: p(`SELECT key_id, trusted FROM delegate_group_keys WHERE tenant_id = ? AND group_name = ?`),
+    setGroupKeyTrust: p(`UPDATE delegate_group_keys SET trusted = ? WHERE tenant_id = ? AND group_name = ? AND key_id = ? RETURNING *`),
     listGroupKeys: p(`SELECT * FROM delegate_group_keys WHERE tenant_id = ? AND group_name = ?
       ORDER BY COALESCE(last_current_at, 0) DESC, last_seen_at DESC, key_id`),
   };
@@ -267,7 +267,7 @@ const WRITE_METHODS = [
   'recordValidation',
   'recordDelegateIdentity',
   'recordGroupKeys',
-  'trustGroupKey',
+  'setGroupKeyTrust',
 ] as const satisfies ReadonlyArray<keyof Store>;
 
 /**
@@ -734,16 +734,18 @@ export class SqliteStore implements Store {
   async recordGroupKeys(tenantId: string, group: string, keys: ReadonlyArray<{ keyId: string; algorithm: string; publicKey: string }>, at: Date): Promise<GroupKeyRecord[]> {
     if (keys.length === 0) return [];
     return this.db.transaction(() => {
-      const trusted = (this.q.trustedGroupKeyIds.all(tenantId, group) as Row[]).map((r) => r.key_id as string);
-      const trust = trusted.length === 0 || keys.some((k) => trusted.includes(k.keyId)) ? 1 : 0;
+      const known = this.q.groupKeyTrust.all(tenantId, group) as Row[];
+      const trusted = known.filter((r) => r.trusted === 1).map((r) => r.key_id as string);
+      // Trust on first use only for a group with no keys at all (see the PostgreSQL store).
+      const trust = known.length === 0 || keys.some((k) => trusted.includes(k.keyId)) ? 1 : 0;
       return keys.map((k, i) =>
         groupKeyFromRow(this.q.upsertGroupKey.get({ tenantId, group, ...k, at: ms(at), currentAt: i === 0 ? ms(at) : null, trusted: trust }) as Row),
       );
     })();
   }
 
-  async trustGroupKey(tenantId: string, group: string, keyId: string): Promise<GroupKeyRecord | null> {
-    const row = this.q.trustGroupKey.get(tenantId, group, keyId) as Row | undefined;
+  async setGroupKeyTrust(tenantId: string, group: string, keyId: string, trusted: boolean): Promise<GroupKeyRecord | null> {
+    const row = this.q.setGroupKeyTrust.get(trusted ? 1 : 0, tenantId, group, keyId) as Row | undefined;
     return row ? groupKeyFromRow(row) : null;
   }
 
