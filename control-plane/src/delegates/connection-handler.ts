@@ -111,6 +111,18 @@ export class ConnectionHandler {
         return;
       }
       const h = checked.value;
+      const id = delegateId(token.tenantId, h.name, h.instanceId);
+      // A soft limit across replicas (two registering at once may both fit): it bounds what one
+      // tenant's token can hold open, not the last connection exactly.
+      const connected = await this.store.countConnectedDelegates(token.tenantId, id);
+      if (connected >= this.timing.maxDelegatesPerTenant) {
+        this.log.warn({ tenantId: token.tenantId, name: h.name, connected, limit: this.timing.maxDelegatesPerTenant }, 'delegate refused: tenant at its delegate limit');
+        connection.close({
+          code: 'RESOURCE_EXHAUSTED',
+          message: `This tenant already has ${connected} connected delegates, its limit (ATTACHE_MAX_DELEGATES_PER_TENANT=${this.timing.maxDelegatesPerTenant}); the delegate retries with backoff.`,
+        });
+        return;
+      }
       // Announced keys count only once the delegate proves it holds them: before they are published
       // for its group, and before they draw sealed work to it.
       if (h.publicKeys.length > 0) {
@@ -127,20 +139,9 @@ export class ConnectionHandler {
       }
       const tags = normaliseTags([...h.tags, ...h.publicKeys.map((k) => keyTag(k.keyId))]);
       const s = new DelegateSession(
-        { id: delegateId(token.tenantId, h.name, h.instanceId), tenantId: token.tenantId, tokenId: token.id, ...h, tags },
+        { id, tenantId: token.tenantId, tokenId: token.id, ...h, tags },
         connection,
       );
-      // A soft limit across replicas (two registering at once may both fit): it bounds what one
-      // tenant's token can hold open, not the last connection exactly.
-      const connected = await this.store.countConnectedDelegates(s.tenantId, s.id);
-      if (connected >= this.timing.maxDelegatesPerTenant) {
-        this.log.warn({ tenantId: s.tenantId, name: h.name, connected, limit: this.timing.maxDelegatesPerTenant }, 'delegate refused: tenant at its delegate limit');
-        connection.close({
-          code: 'RESOURCE_EXHAUSTED',
-          message: `This tenant already has ${connected} connected delegates, its limit (ATTACHE_MAX_DELEGATES_PER_TENANT=${this.timing.maxDelegatesPerTenant}); the delegate retries with backoff.`,
-        });
-        return;
-      }
       const now = new Date();
       await this.store.upsertDelegate({
         id: s.id,

@@ -346,14 +346,17 @@ export class Dispatcher {
    */
   private async reconcile(session: DelegateSession, listed: readonly TaskRef[]): Promise<void> {
     const reported = new Map(listed.map((ref) => [ref.taskId, ref.attempt]));
-    for (const [taskId, h] of [...session.held]) {
-      if (!h.accepted || h.resultPending || reported.get(taskId) === h.attempt) continue;
-      session.release(taskId);
-      const task = await this.store.getTask(session.tenantId, taskId);
-      if (task && task.attempt === h.attempt && task.delegateId === session.id && (task.state === 'assigned' || task.state === 'running')) {
-        await this.requeue(task, 'the delegate no longer holds this attempt (its result was lost in transit)');
+    const lost = [...session.held].filter(([taskId, h]) => h.accepted && !h.resultPending && reported.get(taskId) !== h.attempt);
+    for (const [taskId] of lost) session.release(taskId);
+    try {
+      for (const [taskId, h] of lost) {
+        const task = await this.store.getTask(session.tenantId, taskId);
+        if (task && task.attempt === h.attempt && task.delegateId === session.id && (task.state === 'assigned' || task.state === 'running')) {
+          await this.requeue(task, 'the delegate no longer holds this attempt (its result was lost in transit)');
+        }
       }
-      this.pump(session);
+    } finally {
+      if (lost.length > 0) this.pump(session);
     }
     for (const [taskId, attempt] of reported) {
       if (session.held.get(taskId)?.attempt === attempt) continue;

@@ -20,7 +20,7 @@ export function delegateGroupRoutes(app: FastifyInstance, deps: { store: Store }
     if (keys.length === 0) {
       throw notFound('delegate group key', `${group} (no delegate of this group has announced one; start it with ATTACHE_KEY_FILE or ATTACHE_STATE_DIR)`);
     }
-    const current = keys.find((k) => k.trusted);
+    const current = currentKey(keys);
     if (!current) {
       throw notFound('trusted delegate group key', `${group} (its keys wait for approval: POST /v1/delegate-groups/${group}/keys/{keyId}/trust)`);
     }
@@ -45,8 +45,7 @@ export function delegateGroupRoutes(app: FastifyInstance, deps: { store: Store }
     const key = await deps.store.setGroupKeyTrust(tenant.id, name, keyId, trusted);
     if (!key) throw notFound('delegate group key', `${keyId} of group ${name}`);
     request.log.info({ group: name, keyId }, trusted ? 'delegate group key trusted by a tenant admin' : 'delegate group key distrusted by a tenant admin');
-    const current = (await deps.store.listGroupKeys(tenant.id, name)).find((k) => k.trusted);
-    return keyView(key, key.keyId === current?.keyId);
+    return keyView(key, key.keyId === currentKey(await deps.store.listGroupKeys(tenant.id, name))?.keyId);
   };
   app.post('/v1/delegate-groups/:name/keys/:keyId/trust', setTrust(true));
 
@@ -76,6 +75,9 @@ export function delegateGroupRoutes(app: FastifyInstance, deps: { store: Store }
     };
   });
 }
+
+/** The group's current key: the most recently current trusted one (keys come newest first). */
+const currentKey = (keys: readonly GroupKeyRecord[]): GroupKeyRecord | undefined => keys.find((k) => k.trusted);
 
 function keyView(k: GroupKeyRecord, current: boolean) {
   return {
