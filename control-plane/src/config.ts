@@ -71,6 +71,16 @@ const schema = z.object({
   ATTACHE_NATS_ACCOUNT: z.string().regex(/^A[A-Z2-7]{55}$/, 'expected an account public key (A...)').optional(),
   /** Lifetime of a delegate's NATS user JWT; nats-server disconnects it at expiry and it reconnects. */
   ATTACHE_NATS_CREDENTIALS_TTL_SECONDS: intFrom(30, 86_400).default(900),
+  /**
+   * The URL people and programs reach the API at (the TLS-terminating proxy's, e.g.
+   * https://attache.example.com). https: session cookies are marked Secure. The HTTP listener itself
+   * is plain, and X-Forwarded-Proto is not trusted, so this is the one place TLS is declared.
+   */
+  ATTACHE_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  /** A session unused this long ends: a forgotten console tab does not stay signed in. */
+  ATTACHE_SESSION_IDLE_MINUTES: intFrom(1, 24 * 60).default(30),
+  /** A session ends this long after sign-in whatever its use: a working day, then sign in again. */
+  ATTACHE_SESSION_MAX_HOURS: intFrom(1, 30 * 24).default(12),
 });
 
 export interface Config {
@@ -97,6 +107,10 @@ export interface Config {
   maxDelegatesPerTenant: number;
   natsUrl: string | undefined;
   nats: { signingSeed: string | undefined; account: string | undefined; credentialsTtlSeconds: number };
+  publicUrl: string | undefined;
+  /** Session cookies carry Secure: the public URL is https. */
+  secureCookies: boolean;
+  sessions: { idleMs: number; absoluteMs: number };
 }
 
 export class ConfigError extends Error {
@@ -132,6 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (httpPort > 65535) problems.push('ATTACHE_HTTP_ADDR: port must be at most 65535');
   if (grpcPort > 65535) problems.push('ATTACHE_GRPC_ADDR: port must be at most 65535');
   if (c.ATTACHE_NATS_SIGNING_SEED && !c.ATTACHE_NATS_URL) problems.push('ATTACHE_NATS_SIGNING_SEED needs ATTACHE_NATS_URL');
+  if (c.ATTACHE_SESSION_IDLE_MINUTES * 60 > c.ATTACHE_SESSION_MAX_HOURS * 3600) {
+    problems.push('ATTACHE_SESSION_IDLE_MINUTES must not exceed ATTACHE_SESSION_MAX_HOURS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     httpHost,
@@ -163,5 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       account: c.ATTACHE_NATS_ACCOUNT,
       credentialsTtlSeconds: c.ATTACHE_NATS_CREDENTIALS_TTL_SECONDS,
     },
+    publicUrl: c.ATTACHE_PUBLIC_URL,
+    secureCookies: c.ATTACHE_PUBLIC_URL?.startsWith('https://') ?? false,
+    sessions: { idleMs: c.ATTACHE_SESSION_IDLE_MINUTES * 60_000, absoluteMs: c.ATTACHE_SESSION_MAX_HOURS * 3_600_000 },
   };
 }

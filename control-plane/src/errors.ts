@@ -19,6 +19,16 @@ export const ErrorCode = {
   CANCELLED: 'CANCELLED',
   NOT_READY: 'NOT_READY',
   INTERNAL: 'INTERNAL',
+  // People and programs (identity/, api/access/)
+  SIGN_IN_FAILED: 'SIGN_IN_FAILED',
+  SIGN_IN_THROTTLED: 'SIGN_IN_THROTTLED',
+  TENANT_REQUIRED: 'TENANT_REQUIRED',
+  SESSION_EXPIRED: 'SESSION_EXPIRED',
+  CSRF_TOKEN_INVALID: 'CSRF_TOKEN_INVALID',
+  API_KEY_EXPIRED: 'API_KEY_EXPIRED',
+  API_KEY_REVOKED: 'API_KEY_REVOKED',
+  TENANT_SUSPENDED: 'TENANT_SUSPENDED',
+  LAST_ADMIN: 'LAST_ADMIN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -39,6 +49,15 @@ const STATUS: Record<ErrorCode, number> = {
   CANCELLED: 409,
   NOT_READY: 503,
   INTERNAL: 500,
+  SIGN_IN_FAILED: 401,
+  SIGN_IN_THROTTLED: 429,
+  TENANT_REQUIRED: 409,
+  SESSION_EXPIRED: 401,
+  CSRF_TOKEN_INVALID: 403,
+  API_KEY_EXPIRED: 401,
+  API_KEY_REVOKED: 401,
+  TENANT_SUSPENDED: 403,
+  LAST_ADMIN: 409,
 };
 
 /** A failure with a stable code, an HTTP status and a message a person can act on. */

@@ -9,6 +9,16 @@ import { delegateRoutes } from './api/routes/delegates.js';
 import { delegateGroupRoutes } from './api/routes/delegate-groups.js';
 import { taskRoutes } from './api/routes/tasks.js';
 import { tenantRoutes } from './api/routes/tenants.js';
+import { apiKeyRoutes } from './api/routes/api-keys.js';
+import { sessionRoutes } from './api/routes/session.js';
+import { userRoutes } from './api/routes/users.js';
+import { registeredRoutes, type RegisteredRoute } from './api/access/access-control.js';
+import { SessionCookies } from './api/access/session-cookies.js';
+import { ApiKeyService } from './identity/api-key-service.js';
+import { LoginThrottle } from './identity/login-throttle.js';
+import { PasswordHasher } from './identity/password-hasher.js';
+import { SessionService } from './identity/session-service.js';
+import { UserService } from './identity/user-service.js';
 import { AccountService } from './aws/account-service.js';
 import { DelegateIdentities } from './aws/delegate-identities.js';
 import { PolicyService } from './aws/policy-service.js';
@@ -46,6 +56,8 @@ export interface RunningControlPlane {
   readonly operatorKey: string;
   readonly operatorKeyGenerated: boolean;
   readonly log: Logger;
+  /** Every HTTP route with its access level, as Fastify registered it. */
+  readonly routes: readonly RegisteredRoute[];
   stop(): Promise<void>;
 }
 
@@ -71,7 +83,12 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const explainer = new DelegateExplainer(store, dispatcher, 2 * config.heartbeatTimeoutMs);
   const waiters = new TaskWaiters(bus);
   const tasks = new TaskService(store, bus, lifecycle, explainer, waiters, metrics, config, log.child({ component: 'tasks' }));
-  const tenants = new TenantService(store);
+  const hasher = new PasswordHasher();
+  const apiKeys = new ApiKeyService(store, bus);
+  const users = new UserService(store.identity, hasher);
+  const sessions = new SessionService(store.identity, hasher, new LoginThrottle(store.identity), config.sessions);
+  const cookies = new SessionCookies(config.secureCookies);
+  const tenants = new TenantService(store, users, apiKeys, bus);
   const tokens = new DelegateTokenService(store, bus);
   const accounts = new AccountService(store, tasks);
   const policies = new PolicyService(store, tasks, accounts);
@@ -92,8 +109,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const http: FastifyInstance = await createHttpServer(
     {
       log,
-      operatorKey: operator.key,
-      tenants,
+      credentials: { operatorKey: operator.key, apiKeys, sessions, cookies },
       rateLimitPerSecond: config.apiRateLimit,
       health: {
         ready: async () => {
@@ -113,6 +129,9 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     },
     (app) => {
       tenantRoutes(app, tenants);
+      sessionRoutes(app, { sessions, cookies });
+      userRoutes(app, { users, sessions });
+      apiKeyRoutes(app, apiKeys);
       delegateRoutes(app, { tokens, store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
       taskRoutes(app, { tasks, store });
       awsAccountRoutes(app, accounts);
@@ -146,6 +165,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     operatorKey: operator.key,
     operatorKeyGenerated: operator.generated,
     log,
+    routes: registeredRoutes(http),
     stop: () =>
       (stopping ??= (async () => {
         accepting = false;

@@ -3,8 +3,9 @@ import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.js';
 import { hashSecret } from '../security/secrets.js';
-import type { TenantService } from '../tenancy/tenant-service.js';
-import { authenticate, bearer } from './auth.js';
+import { installAccessControl } from './access/access-control.js';
+import type { CredentialSources } from './access/credentials.js';
+import { bearer } from './auth.js';
 import type { IncomingMessage } from 'node:http';
 
 /** Request bodies are small descriptions; anything larger is refused before it is parsed. */
@@ -12,15 +13,15 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface HttpServerOptions {
   log: Logger;
-  operatorKey: string;
-  tenants: TenantService;
+  /** Operator key, API keys and sessions: what access control checks callers against. */
+  credentials: CredentialSources;
   rateLimitPerSecond: number;
   /** Unauthenticated probes and metrics. */
   health: { ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>; metrics: () => Promise<{ contentType: string; body: string }> };
 }
 
 /**
- * The REST API (Fastify): authentication for every /v1 route, one error shape everywhere
+ * The REST API (Fastify): authentication and roles for every route (api/access/), one error shape everywhere
  * (`{error: {code, message, details}}`), per-key rate limits and a body size limit.
  */
 export async function createHttpServer(options: HttpServerOptions, routes: (app: FastifyInstance) => void): Promise<FastifyInstance> {
@@ -50,11 +51,8 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
       }),
   });
 
-  app.addHook('onRequest', async (request) => {
-    // /v1/delegate/* authenticate delegates by their delegate token, in the route itself.
-    if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/delegate/')) return;
-    request.principal = await authenticate(request, options.operatorKey, options.tenants);
-  });
+  // Before any route: a route without an access rule fails to register.
+  await installAccessControl(app, options.credentials);
 
   // A request answered before its body was read (413, 401, 404, 429 with a body attached): read and
   // drop the rest first. Closing while the client is still sending makes its TCP stack reset the

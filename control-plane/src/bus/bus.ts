@@ -12,6 +12,10 @@ export interface BusEvents {
   'task.cancel': { tenantId: string; taskId: string; attempt: number; delegateId: string; reason: string };
   /** Close every live connection that authenticated with this token. */
   'token.revoked': { tenantId: string; tokenId: string };
+  /** A tenant's API keys or status changed (revoked, rotated, suspended): drop cached lookups. */
+  'credentials.changed': { tenantId: string };
+  /** Close every live delegate connection of the tenant (suspension). */
+  'tenant.suspended': { tenantId: string };
 }
 
 export type BusTopic = keyof BusEvents;

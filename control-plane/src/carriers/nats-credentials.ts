@@ -1,4 +1,5 @@
 import type { NatsCredentialsResponse, NatsSessionSubjects } from '@attache/proto';
+import { tenantActive } from '../identity/tenant-status.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
 import type { NatsAccountSigner } from '../nats/account.js';
@@ -52,6 +53,8 @@ export class NatsCredentialIssuer {
     if (!record || record.revokedAt) {
       throw new AppError(ErrorCode.UNAUTHENTICATED, 'The delegate token is unknown or revoked.');
     }
+    const tenant = await this.store.getTenant(record.tenantId);
+    if (tenant) tenantActive(tenant);
     const subjects = natsSessionSubjects(record.tenantId, newId('nss'));
     const expiresAt = new Date(Date.now() + this.ttlSeconds * 1000);
     const jwt = await this.signer.userJwt(

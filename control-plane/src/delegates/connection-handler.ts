@@ -93,6 +93,12 @@ export class ConnectionHandler {
         );
         return;
       }
+      const tenant = await this.store.getTenant(token.tenantId);
+      if (tenant?.status === 'suspended') {
+        this.log.warn({ tenantId: token.tenantId, transport: connection.transport }, 'delegate connection refused: tenant suspended');
+        connection.reject('PERMISSION_DENIED', `TENANT_SUSPENDED: the tenant "${tenant.name}" is suspended; ask the operator to resume it.`);
+        return;
+      }
       /** The next frame of the handshake (Hello, then KeyProof), or null once the connection closed. */
       const nextFrame = async (): Promise<DelegateFrame | null> => {
         while (!closed && pending.length === 0) await new Promise<void>((r) => (wake = r));

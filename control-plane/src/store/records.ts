@@ -7,6 +7,8 @@
  * API keys and delegate tokens are stored as SHA-256 hashes, AWS auth as secret *references*.
  */
 
+import type { TenantStatus } from './identity-records.js';
+
 export type TaskState = 'queued' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
 export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'expired'];
@@ -22,14 +24,13 @@ export interface Tenant {
   /** The external ID every assumed role of this tenant must require (random, stable). */
   externalId: string;
   createdAt: Date;
+  /** A suspended tenant's keys, sessions and delegates are refused (TENANT_SUSPENDED). */
+  status: TenantStatus;
+  suspendedAt: Date | null;
 }
 
-export interface ApiKeyRecord {
-  id: string;
-  tenantId: string;
-  hash: string;
-  createdAt: Date;
-}
+/** A tenant as created: always active. */
+export type NewTenant = Omit<Tenant, 'status' | 'suspendedAt'>;
 
 export interface DelegateToken {
   id: string;

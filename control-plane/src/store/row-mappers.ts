@@ -1,3 +1,4 @@
+import type { ApiKeyRecord, Role, SessionRecord, TenantStatus, UserRecord, UserStatus } from './identity-records.js';
 import type { AwsAccountRecord, DelegateIdentityRecord, DelegateRecord, DelegateStatus, DelegateToken, GroupKeyRecord, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
 
 export type Row = Record<string, unknown>;
@@ -20,7 +21,57 @@ export function rowMappers(codec: ColumnCodec) {
   const decodeOrNull = <T>(v: unknown): T | null => (v === null || v === undefined ? null : codec.json<T>(v));
 
   function tenantFromRow(r: Row): Tenant {
-    return { id: r.id as string, name: r.name as string, externalId: r.external_id as string, createdAt: date(r.created_at) };
+    return {
+      id: r.id as string,
+      name: r.name as string,
+      externalId: r.external_id as string,
+      createdAt: date(r.created_at),
+      status: r.status as TenantStatus,
+      suspendedAt: dateOrNull(r.suspended_at),
+    };
+  }
+
+  function apiKeyFromRow(r: Row): ApiKeyRecord {
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      name: r.name as string,
+      role: r.role as Role,
+      prefix: r.prefix as string,
+      hash: r.hash as string,
+      createdAt: date(r.created_at),
+      lastUsedAt: dateOrNull(r.last_used_at),
+      expiresAt: dateOrNull(r.expires_at),
+      revokedAt: dateOrNull(r.revoked_at),
+      previousHash: (r.previous_hash as string | null) ?? null,
+      previousValidUntil: dateOrNull(r.previous_valid_until),
+    };
+  }
+
+  function userFromRow(r: Row): UserRecord {
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      email: r.email as string,
+      name: r.name as string,
+      role: r.role as Role,
+      status: r.status as UserStatus,
+      passwordHash: (r.password_hash as string | null) ?? null,
+      createdAt: date(r.created_at),
+      updatedAt: date(r.updated_at),
+    };
+  }
+
+  function sessionFromRow(r: Row): SessionRecord {
+    return {
+      idHash: r.id_hash as string,
+      tenantId: r.tenant_id as string,
+      userId: r.user_id as string,
+      createdAt: date(r.created_at),
+      lastSeenAt: date(r.last_seen_at),
+      expiresAt: date(r.expires_at),
+      revokedAt: dateOrNull(r.revoked_at),
+    };
   }
 
   function tokenFromRow(r: Row): DelegateToken {
@@ -133,5 +184,5 @@ export function rowMappers(codec: ColumnCodec) {
     };
   }
 
-  return { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow, groupKeyFromRow };
+  return { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow, groupKeyFromRow, apiKeyFromRow, userFromRow, sessionFromRow };
 }

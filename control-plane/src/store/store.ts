@@ -1,5 +1,6 @@
+import type { FirstApiKey, UserRecord } from './identity-records.js';
+import type { IdentityStore } from './identity-store.js';
 import type {
-  ApiKeyRecord,
   AwsAccountRecord,
   DelegateIdentityRecord,
   DelegateRecord,
@@ -9,10 +10,13 @@ import type {
   TaskError,
   TaskRecord,
   TaskState,
+  NewTenant,
   Tenant,
 } from './records.js';
 
 export * from './records.js';
+export * from './identity-records.js';
+export type { IdentityStore, ListTenantsQuery } from './identity-store.js';
 
 /** The delegate a claim is made for: what it carries decides which tasks it may take. */
 export interface ClaimingDelegate {
@@ -79,8 +83,12 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
+  /** Users, sessions, API keys, sign-in throttling and the operator's view of tenants. */
+  readonly identity: IdentityStore;
+
   // Tenants and keys
-  createTenant(tenant: Tenant, apiKey: ApiKeyRecord): Promise<void>;
+  /** The tenant with its first (admin) API key and, when given, its first admin user: all or nothing. */
+  createTenant(tenant: NewTenant, apiKey: FirstApiKey, admin?: UserRecord): Promise<void>;
   getTenant(id: string): Promise<Tenant | null>;
   /** The tenant whose API key hashes to `hash`, or null. */
   findTenantByApiKeyHash(hash: string): Promise<Tenant | null>;

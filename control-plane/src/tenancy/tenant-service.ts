@@ -1,47 +1,92 @@
+import type { Bus } from '../bus/bus.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
+import { shownPrefix, type ApiKeyService } from '../identity/api-key-service.js';
+import { normaliseEmail, type UserService } from '../identity/user-service.js';
 import { hashSecret, KEY_PREFIX, newExternalId, newSecret } from '../security/secrets.js';
-import type { Store, Tenant } from '../store/store.js';
+import type { ApiKeyRecord, Store, Tenant, UserRecord } from '../store/store.js';
 import { StoreConflictError } from '../store/store-errors.js';
 
-const KEY_CACHE_TTL_MS = 5_000;
-const KEY_CACHE_MAX = 10_000;
+export interface FirstAdmin {
+  email: string;
+  name: string;
+  password?: string | undefined;
+}
 
-/** Tenants and their API keys. The key is returned once; only its hash is kept. */
+/**
+ * Tenants as the operator manages them: creation (with the first admin key and, optionally, the
+ * first admin user), listing, suspension and a new admin credential for a tenant that lost its own.
+ */
 export class TenantService {
-  private readonly cache = new Map<string, { tenant: Tenant; expires: number }>();
+  constructor(
+    private readonly store: Store,
+    private readonly users: UserService,
+    private readonly keys: ApiKeyService,
+    private readonly bus: Bus,
+  ) {}
 
-  constructor(private readonly store: Store) {}
-
-  async create(name: string): Promise<{ tenant: Tenant; apiKey: string }> {
+  async create(name: string, admin?: FirstAdmin): Promise<{ tenant: Tenant; apiKey: string; admin: UserRecord | null }> {
     const now = new Date();
-    const tenant: Tenant = { id: newId('ten'), name, externalId: newExternalId(), createdAt: now };
+    const tenant: Tenant = { id: newId('ten'), name, externalId: newExternalId(), createdAt: now, status: 'active', suspendedAt: null };
     const apiKey = newSecret(KEY_PREFIX.apiKey);
+    const user = admin ? await this.users.build(tenant.id, { ...admin, role: 'admin' }, now) : null;
     try {
-      await this.store.createTenant(tenant, { id: newId('key'), tenantId: tenant.id, hash: hashSecret(apiKey), createdAt: now });
+      await this.store.createTenant(tenant, { id: newId('key'), tenantId: tenant.id, hash: hashSecret(apiKey), createdAt: now, prefix: shownPrefix(apiKey) }, user ?? undefined);
     } catch (err) {
       if (err instanceof StoreConflictError) {
         throw new AppError(ErrorCode.CONFLICT, `A tenant named "${name}" already exists; choose another name.`, { field: 'name' });
       }
       throw err;
     }
-    return { tenant, apiKey };
+    return { tenant, apiKey, admin: user };
+  }
+
+  list(limit: number, afterId?: string): Promise<Tenant[]> {
+    return this.store.identity.listTenants({ limit, ...(afterId !== undefined ? { afterId } : {}) });
+  }
+
+  async get(id: string): Promise<Tenant> {
+    const tenant = await this.store.getTenant(id);
+    if (!tenant) throw new AppError(ErrorCode.NOT_FOUND, `No tenant with id "${id}" exists.`, { id });
+    return tenant;
+  }
+
+  /** Refuses the tenant's keys and sessions from the next request, and closes its delegates now. */
+  async suspend(id: string): Promise<Tenant> {
+    const tenant = await this.setStatus(id, 'suspended');
+    await this.bus.publish('tenant.suspended', { tenantId: id });
+    return tenant;
+  }
+
+  resume(id: string): Promise<Tenant> {
+    return this.setStatus(id, 'active');
   }
 
   /**
-   * The tenant of an API key. Hits are cached briefly (bounded), so a busy client costs one hash
-   * per request instead of a store read; misses are never cached, so a new key works at once.
+   * For a tenant that lost its own credentials: a new admin API key, and, when `user` is given, a
+   * password for that email (the user is made an active admin, or created as one).
    */
-  async byApiKey(apiKey: string): Promise<Tenant | null> {
-    const hash = hashSecret(apiKey);
-    const now = Date.now();
-    const cached = this.cache.get(hash);
-    if (cached && cached.expires > now) return cached.tenant;
-    const tenant = await this.store.findTenantByApiKeyHash(hash);
-    if (tenant) {
-      if (this.cache.size >= KEY_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(hash, { tenant, expires: now + KEY_CACHE_TTL_MS });
+  async issueAdminCredentials(
+    id: string,
+    input: { keyName: string; user?: { email: string; name?: string | undefined; password: string } | undefined },
+  ): Promise<{ key: ApiKeyRecord; apiKey: string; user: UserRecord | null }> {
+    await this.get(id);
+    const { record, apiKey } = await this.keys.create(id, { name: input.keyName, role: 'admin' });
+    let user: UserRecord | null = null;
+    if (input.user) {
+      const email = normaliseEmail(input.user.email);
+      const existing = (await this.users.list(id)).find((u) => u.email === email);
+      user = existing
+        ? await this.users.update(id, existing.id, { role: 'admin', status: 'active', password: input.user.password })
+        : await this.users.create(id, { email, name: input.user.name ?? email, role: 'admin', password: input.user.password });
     }
+    return { key: record, apiKey, user };
+  }
+
+  private async setStatus(id: string, status: Tenant['status']): Promise<Tenant> {
+    const tenant = await this.store.identity.setTenantStatus(id, status, new Date());
+    if (!tenant) throw new AppError(ErrorCode.NOT_FOUND, `No tenant with id "${id}" exists.`, { id });
+    await this.keys.changed(id);
     return tenant;
   }
 }

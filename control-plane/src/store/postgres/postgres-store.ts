@@ -1,7 +1,9 @@
 import pg from 'pg';
 import type {
   AccountPatch,
-  ApiKeyRecord,
+  FirstApiKey,
+  NewTenant,
+  UserRecord,
   AwsAccountRecord,
   ClaimingDelegate,
   DelegateIdentityRecord,
@@ -22,6 +24,8 @@ import type {
 } from '../store.js';
 import { StoreConflictError } from '../store-errors.js';
 import { migrate } from './schema.js';
+import { INSERT_USER, PostgresIdentityStore, userParams } from './postgres-identity-store.js';
+import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 
 export interface PostgresStoreOptions {
@@ -123,11 +127,14 @@ const SQL = {
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
   private closed = false;
+  readonly identity: PostgresIdentityStore;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly pingTimeoutMs: number,
-  ) {}
+  ) {
+    this.identity = new PostgresIdentityStore(pool, (fn) => this.transaction(fn));
+  }
 
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
     const pool = new pg.Pool({
@@ -206,7 +213,7 @@ export class PostgresStore implements Store {
 
   // Tenants and keys
 
-  async createTenant(tenant: Tenant, apiKey: ApiKeyRecord): Promise<void> {
+  async createTenant(tenant: NewTenant, apiKey: FirstApiKey, admin?: UserRecord): Promise<void> {
     await conflicting('tenant or API key', () =>
       this.transaction(async (db) => {
         await db.query('INSERT INTO tenants (id, name, external_id, created_at) VALUES ($1, $2, $3, $4)', [
@@ -215,12 +222,15 @@ export class PostgresStore implements Store {
           tenant.externalId,
           tenant.createdAt,
         ]);
-        await db.query('INSERT INTO api_keys (id, tenant_id, hash, created_at) VALUES ($1, $2, $3, $4)', [
+        await db.query(`INSERT INTO api_keys (id, tenant_id, hash, created_at, name, role, prefix) VALUES ($1, $2, $3, $4, $5, 'admin', $6)`, [
           apiKey.id,
           apiKey.tenantId,
           apiKey.hash,
           apiKey.createdAt,
+          INITIAL_KEY_NAME,
+          apiKey.prefix ?? 'atk_',
         ]);
+        if (admin) await db.query(INSERT_USER, userParams(admin));
       }),
     );
   }

@@ -180,6 +180,60 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'trust in delegate group keys: a key announced without a trusted one waits for an admin',
     sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted boolean NOT NULL DEFAULT true;`,
   },
+  {
+    // 6-8 belong to other work merged alongside; steps apply in version order either way.
+    version: 9,
+    description: 'users, sessions, API keys with roles and a lifecycle, tenant suspension, sign-in throttling',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN status text NOT NULL DEFAULT 'active';
+      ALTER TABLE tenants ADD COLUMN suspended_at timestamptz;
+
+      -- Keys created before roles existed were each tenant's only key: they stay admin keys.
+      ALTER TABLE api_keys ADD COLUMN name text COLLATE "C" NOT NULL DEFAULT 'initial admin key';
+      ALTER TABLE api_keys ADD COLUMN role text NOT NULL DEFAULT 'admin';
+      ALTER TABLE api_keys ADD COLUMN prefix text NOT NULL DEFAULT 'atk_';
+      ALTER TABLE api_keys ADD COLUMN last_used_at timestamptz;
+      ALTER TABLE api_keys ADD COLUMN expires_at timestamptz;
+      ALTER TABLE api_keys ADD COLUMN revoked_at timestamptz;
+      ALTER TABLE api_keys ADD COLUMN previous_hash text;
+      ALTER TABLE api_keys ADD COLUMN previous_valid_until timestamptz;
+      CREATE UNIQUE INDEX api_keys_previous_hash ON api_keys (previous_hash) WHERE previous_hash IS NOT NULL;
+
+      CREATE TABLE users (
+        id            text COLLATE "C" PRIMARY KEY,
+        tenant_id     text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        email         text COLLATE "C" NOT NULL,
+        name          text NOT NULL,
+        role          text NOT NULL,
+        status        text NOT NULL,
+        password_hash text,
+        created_at    timestamptz NOT NULL,
+        updated_at    timestamptz NOT NULL,
+        UNIQUE (tenant_id, email)
+      );
+      -- Sign-in by email alone looks across tenants.
+      CREATE INDEX users_email ON users (email);
+
+      CREATE TABLE sessions (
+        id_hash      text PRIMARY KEY,
+        tenant_id    text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id      text COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at   timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL,
+        expires_at   timestamptz NOT NULL,
+        revoked_at   timestamptz
+      );
+      CREATE INDEX sessions_user ON sessions (tenant_id, user_id);
+
+      -- Buckets name an account (email) or a client address; rows older than the longest window go.
+      CREATE TABLE login_attempts (
+        bucket text NOT NULL,
+        at     timestamptz NOT NULL
+      );
+      CREATE INDEX login_attempts_bucket ON login_attempts (bucket, at);
+      CREATE INDEX login_attempts_at ON login_attempts (at);
+    `,
+  },
 ];
 
 /**

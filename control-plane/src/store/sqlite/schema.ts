@@ -169,6 +169,60 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'trust in delegate group keys: a key announced without a trusted one waits for an admin',
     sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted INTEGER NOT NULL DEFAULT 1;`,
   },
+  {
+    // 6-8 belong to other work merged alongside; steps apply in version order either way.
+    version: 9,
+    description: 'users, sessions, API keys with roles and a lifecycle, tenant suspension, sign-in throttling',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+      ALTER TABLE tenants ADD COLUMN suspended_at INTEGER;
+
+      -- Keys created before roles existed were each tenant's only key: they stay admin keys.
+      ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT 'initial admin key';
+      ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
+      ALTER TABLE api_keys ADD COLUMN prefix TEXT NOT NULL DEFAULT 'atk_';
+      ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+      ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+      ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
+      ALTER TABLE api_keys ADD COLUMN previous_hash TEXT;
+      ALTER TABLE api_keys ADD COLUMN previous_valid_until INTEGER;
+      CREATE UNIQUE INDEX api_keys_previous_hash ON api_keys (previous_hash) WHERE previous_hash IS NOT NULL;
+
+      CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        email         TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        password_hash TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        UNIQUE (tenant_id, email)
+      );
+      -- Sign-in by email alone looks across tenants.
+      CREATE INDEX users_email ON users (email);
+
+      CREATE TABLE sessions (
+        id_hash      TEXT PRIMARY KEY,
+        tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        revoked_at   INTEGER
+      );
+      CREATE INDEX sessions_user ON sessions (tenant_id, user_id);
+
+      -- Buckets name an account (email) or a client address; rows older than the longest window go.
+      CREATE TABLE login_attempts (
+        bucket TEXT NOT NULL,
+        at     INTEGER NOT NULL
+      );
+      CREATE INDEX login_attempts_bucket ON login_attempts (bucket, at);
+      CREATE INDEX login_attempts_at ON login_attempts (at);
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import type {
   AccountPatch,
-  ApiKeyRecord,
+  FirstApiKey,
+  NewTenant,
+  UserRecord,
   AwsAccountRecord,
   ClaimingDelegate,
   DelegateIdentityRecord,
@@ -21,7 +23,9 @@ import type {
   ValidationOutcome,
 } from '../store.js';
 import { StoreConflictError } from '../store-errors.js';
+import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { migrate } from './schema.js';
+import { SqliteIdentityStore } from './sqlite-identity-store.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 
 export interface SqliteStoreOptions {
@@ -80,7 +84,7 @@ function prepareAll(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     insertTenant: p(`INSERT INTO tenants (id, name, external_id, created_at) VALUES (?, ?, ?, ?)`),
-    insertApiKey: p(`INSERT INTO api_keys (id, tenant_id, hash, created_at) VALUES (?, ?, ?, ?)`),
+    insertApiKey: p(`INSERT INTO api_keys (id, tenant_id, hash, created_at, name, role, prefix) VALUES (?, ?, ?, ?, ?, 'admin', ?)`),
     getTenant: p(`SELECT * FROM tenants WHERE id = ?`),
     tenantByKeyHash: p(`SELECT t.* FROM tenants t JOIN api_keys k ON k.tenant_id = t.id WHERE k.hash = ?`),
 
@@ -280,8 +284,10 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private stmts: Statements | undefined;
   private batch: Array<{ settle: () => void; fail: (err: unknown) => void }> | null = null;
+  readonly identity: SqliteIdentityStore;
 
   private constructor(private readonly db: Database.Database) {
+    this.identity = new SqliteIdentityStore(db, (run) => this.groupCommit(run));
     for (const name of WRITE_METHODS) {
       const method = (this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name];
       if (typeof method !== 'function') throw new Error(`SqliteStore has no method ${name}`);
@@ -372,12 +378,13 @@ export class SqliteStore implements Store {
 
   // Tenants and keys
 
-  async createTenant(tenant: Tenant, apiKey: ApiKeyRecord): Promise<void> {
+  async createTenant(tenant: NewTenant, apiKey: FirstApiKey, admin?: UserRecord): Promise<void> {
     conflicting('tenant or API key', () =>
       this.db
         .transaction(() => {
           this.q.insertTenant.run(tenant.id, tenant.name, tenant.externalId, ms(tenant.createdAt));
-          this.q.insertApiKey.run(apiKey.id, apiKey.tenantId, apiKey.hash, ms(apiKey.createdAt));
+          this.q.insertApiKey.run(apiKey.id, apiKey.tenantId, apiKey.hash, ms(apiKey.createdAt), INITIAL_KEY_NAME, apiKey.prefix ?? 'atk_');
+          if (admin) this.identity.insertUserNow(admin);
         })
         .immediate(),
     );

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError, ErrorCode } from '../../errors.js';
+import type { SessionService } from '../../identity/session-service.js';
+import { PASSWORD_MAX_LENGTH } from '../../identity/password-hasher.js';
+import { sessionOf } from '../access/access-control.js';
+import type { SessionCookies } from '../access/session-cookies.js';
+import { parseInput } from '../parse.js';
+import { userView } from '../identity-views.js';
+
+/** Password sign-in. The password is not checked for length here: an old, shorter one must still fail the same way. */
+export const createSessionBody = z
+  .object({
+    email: z.string().trim().min(3).max(254),
+    password: z.string().min(1).max(PASSWORD_MAX_LENGTH),
+    tenant: z.string().trim().min(1).max(128).optional(),
+  })
+  .strict();
+
+export function sessionRoutes(app: FastifyInstance, deps: { sessions: SessionService; cookies: SessionCookies }): void {
+  app.post('/v1/session', async (request, reply) => {
+    const body = parseInput(createSessionBody, request.body, 'sign-in');
+    let issued;
+    try {
+      issued = await deps.sessions.signInWithPassword(body, { address: request.ip });
+    } catch (err) {
+      if (err instanceof AppError && err.code === ErrorCode.SIGN_IN_THROTTLED) reply.header('retry-after', String(err.details['retryAfterSeconds']));
+      throw err;
+    }
+    deps.cookies.set(reply, issued);
+    return reply
+      .code(201)
+      .header('cache-control', 'no-store')
+      .send({
+        user: userView(issued.user),
+        tenant: { id: issued.tenant.id, name: issued.tenant.name },
+        role: issued.user.role,
+        expiresAt: issued.expiresAt.toISOString(),
+        csrfToken: issued.csrfToken,
+      });
+  });
+
+  app.delete('/v1/session', async (request, reply) => {
+    const session = sessionOf(request);
+    if (session) await deps.sessions.end(session.secret);
+    deps.cookies.clear(reply);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/me', async (request) => {
+    const p = request.principal!;
+    if (p.kind === 'operator') return { kind: 'operator', role: 'operator', tenant: null };
+    const tenant = { id: p.tenant.id, name: p.tenant.name };
+    if (p.via.type === 'apiKey') {
+      const k = p.via.key;
+      return { kind: 'apiKey', role: p.role, tenant, apiKey: { id: k.id, name: k.name, prefix: k.prefix, expiresAt: k.expiresAt?.toISOString() ?? null } };
+    }
+    return { kind: 'user', role: p.role, tenant, user: userView(p.via.user), sessionExpiresAt: p.via.session.expiresAt.toISOString() };
+  });
+}
