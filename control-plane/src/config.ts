@@ -77,10 +77,10 @@ const schema = z.object({
    * is plain, and X-Forwarded-Proto is not trusted, so this is the one place TLS is declared.
    */
   ATTACHE_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
-  /** A session unused this long ends: a forgotten console tab does not stay signed in. */
-  ATTACHE_SESSION_IDLE_MINUTES: intFrom(1, 24 * 60).default(30),
-  /** A session ends this long after sign-in whatever its use: a working day, then sign in again. */
-  ATTACHE_SESSION_MAX_HOURS: intFrom(1, 30 * 24).default(12),
+  /** A session unused this long ends (30 min): a forgotten console tab does not stay signed in. */
+  ATTACHE_SESSION_IDLE_SECONDS: intFrom(1, 86_400).default(1_800),
+  /** A session ends this long after sign-in whatever its use (12 h): a working day, then sign in again. */
+  ATTACHE_SESSION_MAX_SECONDS: intFrom(1, 30 * 86_400).default(43_200),
 });
 
 export interface Config {
@@ -146,8 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (httpPort > 65535) problems.push('ATTACHE_HTTP_ADDR: port must be at most 65535');
   if (grpcPort > 65535) problems.push('ATTACHE_GRPC_ADDR: port must be at most 65535');
   if (c.ATTACHE_NATS_SIGNING_SEED && !c.ATTACHE_NATS_URL) problems.push('ATTACHE_NATS_SIGNING_SEED needs ATTACHE_NATS_URL');
-  if (c.ATTACHE_SESSION_IDLE_MINUTES * 60 > c.ATTACHE_SESSION_MAX_HOURS * 3600) {
-    problems.push('ATTACHE_SESSION_IDLE_MINUTES must not exceed ATTACHE_SESSION_MAX_HOURS');
+  if (c.ATTACHE_SESSION_IDLE_SECONDS > c.ATTACHE_SESSION_MAX_SECONDS) {
+    problems.push('ATTACHE_SESSION_IDLE_SECONDS must not exceed ATTACHE_SESSION_MAX_SECONDS');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -182,6 +182,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     publicUrl: c.ATTACHE_PUBLIC_URL,
     secureCookies: c.ATTACHE_PUBLIC_URL?.startsWith('https://') ?? false,
-    sessions: { idleMs: c.ATTACHE_SESSION_IDLE_MINUTES * 60_000, absoluteMs: c.ATTACHE_SESSION_MAX_HOURS * 3_600_000 },
+    sessions: { idleMs: c.ATTACHE_SESSION_IDLE_SECONDS * 1000, absoluteMs: c.ATTACHE_SESSION_MAX_SECONDS * 1000 },
   };
 }

@@ -47,7 +47,19 @@ export class PasswordHasher {
   /** Verified against when no user matches, so an unknown email costs what a wrong password costs. */
   private dummy: Promise<string> | undefined;
 
-  constructor(readonly params: ScryptParams = DEFAULT_SCRYPT) {}
+  constructor(readonly params: ScryptParams = DEFAULT_SCRYPT) {
+    // Ready before the first unknown email, which must not take longer than a wrong password.
+    this.dummyHash().catch(() => undefined);
+  }
+
+  private dummyHash(): Promise<string> {
+    // Made once; a failure (it cannot fail short of memory exhaustion) is retried next time.
+    this.dummy ??= this.hash('not the password of anyone').catch((err: unknown) => {
+      this.dummy = undefined;
+      throw err;
+    });
+    return this.dummy;
+  }
 
   async hash(password: string): Promise<string> {
     const salt = randomBytes(SALT_LENGTH);
@@ -60,7 +72,7 @@ export class PasswordHasher {
   async verify(password: string, encoded: string | null): Promise<boolean> {
     const parsed = encoded ? decode(encoded) : null;
     if (!parsed) {
-      await this.verify(password, await (this.dummy ??= this.hash('not a password of anyone')));
+      await this.verify(password, await this.dummyHash());
       return false;
     }
     const key = await derive(password, parsed.salt, parsed.params);

@@ -28,9 +28,9 @@ export interface IssuedSession extends AuthenticatedPerson {
 }
 
 export interface SessionTiming {
-  /** A session unused this long ends (ATTACHE_SESSION_IDLE_MINUTES). */
+  /** A session unused this long ends (ATTACHE_SESSION_IDLE_SECONDS). */
   idleMs: number;
-  /** A session ends this long after sign-in, used or not (ATTACHE_SESSION_MAX_HOURS). */
+  /** A session ends this long after sign-in, used or not (ATTACHE_SESSION_MAX_SECONDS). */
   absoluteMs: number;
 }
 

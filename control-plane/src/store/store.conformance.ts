@@ -11,6 +11,7 @@ import type {
   TaskRecord,
 } from './store.js';
 import { StoreConflictError } from './store-errors.js';
+import { runIdentityStoreConformance } from './identity-store.conformance.js';
 
 /**
  * The behaviour every Store backend must share. `open` returns a store (it may be shared with
@@ -22,6 +23,7 @@ export function runStoreConformance(
   open: () => Promise<Store>,
   close: (s: Store) => Promise<void> = (s) => s.close(),
 ): void {
+  runIdentityStoreConformance(name, open, close);
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
     let run: string;
@@ -160,7 +162,7 @@ export function runStoreConformance(
     describe('tenants and API keys', () => {
       it('stores a tenant and finds it by id and by API key hash', async () => {
         const id = await newTenant();
-        const expected = { id, name: `name-${id}`, externalId: `ext-${id}`, createdAt: at(0) };
+        const expected = { id, name: `name-${id}`, externalId: `ext-${id}`, createdAt: at(0), status: 'active', suspendedAt: null };
         expect(await store.getTenant(id)).toEqual(expected);
         expect(await store.findTenantByApiKeyHash(`hash-${id}`)).toEqual(expected);
         expect(await store.findTenantByApiKeyHash(`hash-${id}-nope`)).toBeNull();

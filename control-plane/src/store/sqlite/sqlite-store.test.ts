@@ -39,7 +39,7 @@ describe('SqliteStore (SQLite only)', () => {
     const second = SqliteStore.open({ path });
     try {
       await second.migrate();
-      expect(await second.findTenantByApiKeyHash('h1')).toEqual({ id: 't1', name: 'acme', externalId: 'ext', createdAt });
+      expect(await second.findTenantByApiKeyHash('h1')).toEqual({ id: 't1', name: 'acme', externalId: 'ext', createdAt, status: 'active', suspendedAt: null });
     } finally {
       await second.close();
     }
