@@ -5,3 +5,5 @@ export { ListenError } from './listen-error.js';
 export { createLogger } from './log.js';
 export type { Store } from './store/store.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { ROUTE_ACCESS, type Access } from './api/access/route-access.js';
+export type { RegisteredRoute } from './api/access/access-control.js';
