@@ -17,9 +17,3 @@ export function requireTenant(request: FastifyRequest): Tenant {
   if (p?.kind === 'tenant') return p.tenant;
   throw new AppError(ErrorCode.FORBIDDEN, 'This endpoint acts on a tenant: call it with a tenant API key, not the operator key.');
 }
-
-export function requireOperator(request: FastifyRequest): void {
-  if (request.principal?.kind !== 'operator') {
-    throw new AppError(ErrorCode.FORBIDDEN, 'Only the operator key may manage tenants.');
-  }
-}

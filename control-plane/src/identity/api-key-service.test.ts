@@ -53,6 +53,16 @@ describe('ApiKeyService', () => {
     expect(await code(b.resolve(apiKey))).toBe('API_KEY_REVOKED');
   });
 
+  it('refuses the replaced secret with API_KEY_REVOKED once its grace period is over', async () => {
+    const { record, apiKey: old } = await a.create(tenantId, { name: 'svc', role: 'admin' });
+    const { apiKey: fresh } = await a.rotate(tenantId, record.id, 1);
+    expect((await b.resolve(old))?.key.id).toBe(record.id);
+    await new Promise((r) => setTimeout(r, 1_100));
+    // Still cached on b: the grace end is checked on every use, not only on a fresh lookup.
+    expect(await code(b.resolve(old))).toBe('API_KEY_REVOKED');
+    expect((await b.resolve(fresh))?.key.id).toBe(record.id);
+  });
+
   it('rotation keeps the old secret for the grace period only, and 0 ends it at once', async () => {
     const { record, apiKey: first } = await a.create(tenantId, { name: 'svc', role: 'admin' });
     const { apiKey: second } = await a.rotate(tenantId, record.id, 3600);
