@@ -82,6 +82,10 @@ export class SessionService {
     const person = matches[0]!;
     tenantActive(person.tenant);
     await this.throttle.succeeded(email, now);
+    // Hashes made at an older cost are upgraded while the password is at hand.
+    if (person.user.passwordHash && this.hasher.needsRehash(person.user.passwordHash)) {
+      await this.store.updateUser(person.tenant.id, person.user.id, { passwordHash: await this.hasher.hash(input.password) }, now);
+    }
     return this.start(person);
   }
 

@@ -164,8 +164,8 @@ export function runStoreConformance(
         const id = await newTenant();
         const expected = { id, name: `name-${id}`, externalId: `ext-${id}`, createdAt: at(0), status: 'active', suspendedAt: null };
         expect(await store.getTenant(id)).toEqual(expected);
-        expect(await store.findTenantByApiKeyHash(`hash-${id}`)).toEqual(expected);
-        expect(await store.findTenantByApiKeyHash(`hash-${id}-nope`)).toBeNull();
+        expect((await store.identity.findApiKeyByHash(`hash-${id}`))?.key.tenantId).toBe(id);
+        expect(await store.identity.findApiKeyByHash(`hash-${id}-nope`)).toBeNull();
         expect(await store.getTenant(uid('missing'))).toBeNull();
       });
 
@@ -187,7 +187,7 @@ export function runStoreConformance(
         await expect(dupKey).rejects.toBeInstanceOf(StoreConflictError);
         // The tenant row must not survive its key's failure.
         expect(await store.getTenant(b)).toBeNull();
-        expect((await store.findTenantByApiKeyHash(`hash-${a}`))?.id).toBe(a);
+        expect((await store.identity.findApiKeyByHash(`hash-${a}`))?.key.tenantId).toBe(a);
       });
     });
 

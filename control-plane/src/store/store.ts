@@ -90,8 +90,6 @@ export interface Store {
   /** The tenant with its first (admin) API key and, when given, its first admin user: all or nothing. */
   createTenant(tenant: NewTenant, apiKey: FirstApiKey, admin?: UserRecord): Promise<void>;
   getTenant(id: string): Promise<Tenant | null>;
-  /** The tenant whose API key hashes to `hash`, or null. */
-  findTenantByApiKeyHash(hash: string): Promise<Tenant | null>;
 
   // Delegate tokens
   createDelegateToken(token: DelegateToken): Promise<void>;

@@ -240,11 +240,6 @@ export class PostgresStore implements Store {
     return row ? tenantFromRow(row) : null;
   }
 
-  async findTenantByApiKeyHash(hash: string): Promise<Tenant | null> {
-    const row = await this.one('SELECT t.* FROM tenants t JOIN api_keys k ON k.tenant_id = t.id WHERE k.hash = $1', [hash]);
-    return row ? tenantFromRow(row) : null;
-  }
-
   // Delegate tokens
 
   async createDelegateToken(token: DelegateToken): Promise<void> {

@@ -39,7 +39,8 @@ describe('SqliteStore (SQLite only)', () => {
     const second = SqliteStore.open({ path });
     try {
       await second.migrate();
-      expect(await second.findTenantByApiKeyHash('h1')).toEqual({ id: 't1', name: 'acme', externalId: 'ext', createdAt, status: 'active', suspendedAt: null });
+      expect(await second.getTenant('t1')).toEqual({ id: 't1', name: 'acme', externalId: 'ext', createdAt, status: 'active', suspendedAt: null });
+      expect((await second.identity.findApiKeyByHash('h1'))?.key.tenantId).toBe('t1');
     } finally {
       await second.close();
     }
@@ -62,7 +63,7 @@ describe('SqliteStore (SQLite only)', () => {
       expect(names()).toEqual(['a', 'c']);
       await expect(dup).rejects.toMatchObject({ code: 'CONFLICT' });
       await c;
-      expect(await store.findTenantByApiKeyHash('hb')).toBeNull();
+      expect(await store.identity.findApiKeyByHash('hb')).toBeNull();
     } finally {
       reader.close();
       await store.close();

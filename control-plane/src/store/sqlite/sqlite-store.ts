@@ -86,7 +86,6 @@ function prepareAll(db: Database.Database) {
     insertTenant: p(`INSERT INTO tenants (id, name, external_id, created_at) VALUES (?, ?, ?, ?)`),
     insertApiKey: p(`INSERT INTO api_keys (id, tenant_id, hash, created_at, name, role, prefix) VALUES (?, ?, ?, ?, ?, 'admin', ?)`),
     getTenant: p(`SELECT * FROM tenants WHERE id = ?`),
-    tenantByKeyHash: p(`SELECT t.* FROM tenants t JOIN api_keys k ON k.tenant_id = t.id WHERE k.hash = ?`),
 
     insertToken: p(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at)
       VALUES (?, ?, ?, ?, ?, ?)`),
@@ -392,11 +391,6 @@ export class SqliteStore implements Store {
 
   async getTenant(id: string): Promise<Tenant | null> {
     const row = this.q.getTenant.get(id) as Row | undefined;
-    return row ? tenantFromRow(row) : null;
-  }
-
-  async findTenantByApiKeyHash(hash: string): Promise<Tenant | null> {
-    const row = this.q.tenantByKeyHash.get(hash) as Row | undefined;
     return row ? tenantFromRow(row) : null;
   }
 
