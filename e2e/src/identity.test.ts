@@ -4,6 +4,7 @@ import { Api } from './support/api.js';
 import { Browser } from './support/browser.js';
 import { createToken, eventually, startControlPlane, startDelegate, type ControlPlaneHandle } from './support/cluster.js';
 import { jsonLines } from './support/process.js';
+import { startPostgres, type PostgresServer } from './support/postgres.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -351,5 +352,58 @@ describe('identity: session timeouts and Secure cookies', () => {
     }
     expect(last.body.error?.code).toBe('SESSION_EXPIRED');
     expect(Date.now() - started).toBeGreaterThanOrEqual(4_500);
+  });
+});
+
+/** The same lifecycle on the scale-out store: sessions, the last-admin rule, rotation and revocation, suspension. */
+describe('identity on PostgreSQL', () => {
+  let pg: PostgresServer;
+  let cp: ControlPlaneHandle;
+  let key: Api;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    cp = await startControlPlane({ ATTACHE_DATABASE_URL: await pg.createDatabase('identity') });
+    const res = await cp.operator.post('/v1/tenants', { name: 'pg-acme', admin: { email: 'pat@example.com', name: 'Pat', password: PASSWORD } });
+    expect(res.status, res.text).toBe(201);
+    key = cp.operator.withKey(res.body.apiKey);
+  });
+  afterAll(async () => {
+    await cp?.stop();
+    await pg?.stop();
+  });
+
+  it('signs in, enforces CSRF and roles, keeps the last admin, and signs out', async () => {
+    const browser = new Browser(cp.httpUrl);
+    expect((await browser.signIn('pat@example.com', PASSWORD)).status).toBe(201);
+    expect((await browser.get('/v1/me')).body).toMatchObject({ kind: 'user', role: 'admin' });
+    expect((await browser.post('/v1/users', { email: 'v@example.com', name: 'V', role: 'viewer' }, { csrf: false })).body.error.code).toBe('CSRF_TOKEN_INVALID');
+    const viewer = await browser.post('/v1/users', { email: 'v@example.com', name: 'V', role: 'viewer', password: PASSWORD });
+    expect(viewer.status, viewer.text).toBe(201);
+    const pat = ((await browser.get('/v1/users')).body.items as any[]).find((u) => u.email === 'pat@example.com');
+    expect((await browser.patch(`/v1/users/${pat.id}`, { role: 'viewer' })).body.error.code).toBe('LAST_ADMIN');
+    const v = new Browser(cp.httpUrl);
+    expect((await v.signIn('v@example.com', PASSWORD)).status).toBe(201);
+    expect((await v.post('/v1/tasks', { type: 'echo', payload: {}, selectors: [] })).body.error).toMatchObject({ code: 'FORBIDDEN', details: { requiredRole: 'editor' } });
+    expect((await browser.delete('/v1/session')).status).toBe(204);
+    expect((await browser.get('/v1/me')).status).toBe(401);
+  });
+
+  it('rotates and revokes API keys with effect on the next request, and suspends the tenant', async () => {
+    const created = await key.post('/v1/api-keys', { name: 'pg-ci', role: 'editor' });
+    const first = key.withKey(created.body.apiKey);
+    expect((await first.get('/v1/tasks')).status).toBe(200);
+    const rotated = await key.post(`/v1/api-keys/${created.body.id}/rotate`, { graceSeconds: 0 });
+    const second = key.withKey(rotated.body.apiKey);
+    expect((await first.get('/v1/tasks')).status).toBe(401);
+    expect((await second.get('/v1/tasks')).status).toBe(200);
+    await key.post(`/v1/api-keys/${created.body.id}/revoke`);
+    expect((await second.get('/v1/tasks')).body.error.code).toBe('API_KEY_REVOKED');
+
+    const tenantId = (await key.get('/v1/me')).body.tenant.id;
+    await cp.operator.post(`/v1/tenants/${tenantId}/suspend`);
+    expect((await key.get('/v1/tasks')).body.error.code).toBe('TENANT_SUSPENDED');
+    await cp.operator.post(`/v1/tenants/${tenantId}/resume`);
+    expect((await key.get('/v1/tasks')).status).toBe(200);
   });
 });
