@@ -15,14 +15,24 @@ import type { IdentityStore } from '../store/identity-store.js';
 export const ACCOUNT_FAILURES = { max: 5, windowMs: 15 * 60_000 } as const;
 export const ADDRESS_ATTEMPTS = { max: 20, windowMs: 60_000 } as const;
 
+/** Old attempts are deleted at most this often (per replica), on the way in: no extra timer to stop. */
+export const PRUNE_EVERY_MS = 5 * 60_000;
+const LONGEST_WINDOW_MS = Math.max(ACCOUNT_FAILURES.windowMs, ADDRESS_ATTEMPTS.windowMs);
+
 const accountBucket = (email: string) => `account:${email}`;
 const addressBucket = (address: string) => `address:${address}`;
 
 export class LoginThrottle {
+  private lastPrune = 0;
+
   constructor(private readonly store: IdentityStore) {}
 
   /** Throws SIGN_IN_THROTTLED (with retryAfterSeconds) if either limit is reached; else counts the attempt. */
   async admit(email: string, address: string, now: Date): Promise<void> {
+    if (now.getTime() - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = now.getTime();
+      await this.store.pruneLoginAttempts(new Date(now.getTime() - LONGEST_WINDOW_MS));
+    }
     await this.check(accountBucket(email), ACCOUNT_FAILURES, now, 'this account');
     await this.check(addressBucket(address), ADDRESS_ATTEMPTS, now, 'this address');
     await this.store.recordLoginAttempt(addressBucket(address), now);
@@ -33,7 +43,7 @@ export class LoginThrottle {
   }
 
   async succeeded(email: string, now: Date): Promise<void> {
-    await this.store.clearLoginAttempts(accountBucket(email), new Date(now.getTime() - ACCOUNT_FAILURES.windowMs));
+    await this.store.clearLoginAttempts(accountBucket(email));
   }
 
   private async check(bucket: string, limit: { max: number; windowMs: number }, now: Date, what: string): Promise<void> {

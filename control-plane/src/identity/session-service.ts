@@ -3,7 +3,7 @@ import { hashSecret, newSecret } from '../security/secrets.js';
 import type { SessionRecord, UserRecord } from '../store/identity-records.js';
 import type { IdentityStore } from '../store/identity-store.js';
 import type { Tenant } from '../store/records.js';
-import type { LoginThrottle } from './login-throttle.js';
+import { PRUNE_EVERY_MS, type LoginThrottle } from './login-throttle.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { tenantActive } from './tenant-status.js';
 import { normaliseEmail } from './user-service.js';
@@ -41,6 +41,7 @@ export interface ResolvedSession extends AuthenticatedPerson {
 export class SessionService {
   /** lastSeenAt moves at most this often: a write per request would be the cost of a session. */
   private readonly touchEveryMs: number;
+  private lastPrune = 0;
 
   constructor(
     private readonly store: IdentityStore,
@@ -92,6 +93,11 @@ export class SessionService {
   /** Opens a session for a person a sign-in method has authenticated. */
   async start(person: AuthenticatedPerson): Promise<IssuedSession> {
     const now = new Date();
+    // Sessions past their absolute end can never be used again; they go at sign-in, at most every 5 min.
+    if (now.getTime() - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = now.getTime();
+      await this.store.pruneSessions(now);
+    }
     const secret = newSecret(SESSION_PREFIX);
     const expiresAt = new Date(now.getTime() + this.timing.absoluteMs);
     await this.store.createSession({

@@ -222,6 +222,19 @@ export function runIdentityStoreConformance(name: string, open: () => Promise<St
         expect((await store.identity.deleteUser(a, u.id)).ok).toBe(true);
         expect(await store.identity.findSession(s.idHash)).toBeNull();
       });
+
+      it('prunes sessions past their absolute end, and only those', async () => {
+        const a = await newTenant();
+        const u = user(a);
+        await store.identity.createUser(u);
+        const ended = { idHash: uid('sess'), tenantId: a, userId: u.id, createdAt: at(0), lastSeenAt: at(0), expiresAt: at(100), revokedAt: null };
+        const live = { ...ended, idHash: uid('sess'), expiresAt: at(300) };
+        await store.identity.createSession(ended);
+        await store.identity.createSession(live);
+        await store.identity.pruneSessions(at(200));
+        expect(await store.identity.findSession(ended.idHash)).toBeNull();
+        expect(await store.identity.findSession(live.idHash)).not.toBeNull();
+      });
     });
 
     describe('sign-in attempts', () => {
@@ -233,10 +246,13 @@ export function runIdentityStoreConformance(name: string, open: () => Promise<St
         expect(await store.identity.countLoginAttempts(bucket, at(15))).toEqual({ count: 2, oldest: at(20) });
         expect(await store.identity.countLoginAttempts(bucket, at(0))).toEqual({ count: 3, oldest: at(10) });
         expect(await store.identity.countLoginAttempts(uid('empty'), at(0))).toEqual({ count: 0, oldest: null });
-        await store.identity.clearLoginAttempts(bucket, at(6));
+        await store.identity.clearLoginAttempts(bucket);
         expect((await store.identity.countLoginAttempts(bucket, at(0))).count).toBe(0);
-        // Rows older than `before` go, whatever their bucket.
-        expect((await store.identity.countLoginAttempts(other, at(0))).count).toBe(0);
+        expect((await store.identity.countLoginAttempts(other, at(0))).count).toBe(1);
+        // Pruning drops rows older than `before`, whatever their bucket.
+        await store.identity.recordLoginAttempt(other, at(50));
+        await store.identity.pruneLoginAttempts(at(6));
+        expect(await store.identity.countLoginAttempts(other, at(0))).toEqual({ count: 1, oldest: at(50) });
       });
     });
   });

@@ -65,11 +65,15 @@ export interface IdentityStore {
   revokeSession(idHash: string, at: Date): Promise<void>;
   /** Revokes every live session of the user; returns how many. */
   revokeUserSessions(tenantId: string, userId: string, at: Date): Promise<number>;
+  /** Deletes sessions past their absolute end (revoked or not): they can never be used again. */
+  pruneSessions(expiredBefore: Date): Promise<void>;
 
   // Sign-in throttling (shared by replicas, so the limits hold across them)
   recordLoginAttempt(bucket: string, at: Date): Promise<void>;
   /** Attempts recorded in `bucket` at or after `since`, and the oldest of them. */
   countLoginAttempts(bucket: string, since: Date): Promise<{ count: number; oldest: Date | null }>;
-  /** Forgets the bucket's attempts, and every bucket's attempts older than `before`. */
-  clearLoginAttempts(bucket: string, before: Date): Promise<void>;
+  /** Forgets the bucket's attempts (a successful sign-in). */
+  clearLoginAttempts(bucket: string): Promise<void>;
+  /** Deletes every bucket's attempts older than `before` (past every window). */
+  pruneLoginAttempts(before: Date): Promise<void>;
 }

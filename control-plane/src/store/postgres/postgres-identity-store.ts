@@ -209,7 +209,15 @@ export class PostgresIdentityStore implements IdentityStore {
     return { count: (row?.n as number) ?? 0, oldest: (row?.oldest as Date | null) ?? null };
   }
 
-  async clearLoginAttempts(bucket: string, before: Date): Promise<void> {
-    await this.pool.query('DELETE FROM login_attempts WHERE bucket = $1 OR at < $2', [bucket, before]);
+  async clearLoginAttempts(bucket: string): Promise<void> {
+    await this.pool.query('DELETE FROM login_attempts WHERE bucket = $1', [bucket]);
+  }
+
+  async pruneLoginAttempts(before: Date): Promise<void> {
+    await this.pool.query('DELETE FROM login_attempts WHERE at < $1', [before]);
+  }
+
+  async pruneSessions(expiredBefore: Date): Promise<void> {
+    await this.pool.query('DELETE FROM sessions WHERE expires_at < $1', [expiredBefore]);
   }
 }

@@ -73,6 +73,7 @@ function prepare(db: Database.Database) {
     countAttempts: p(`SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE bucket = ? AND at >= ?`),
     clearBucket: p(`DELETE FROM login_attempts WHERE bucket = ?`),
     clearOld: p(`DELETE FROM login_attempts WHERE at < ?`),
+    pruneSessions: p(`DELETE FROM sessions WHERE expires_at < ?`),
     getTenant: p(`SELECT * FROM tenants WHERE id = ?`),
   };
 }
@@ -273,10 +274,21 @@ export class SqliteIdentityStore implements IdentityStore {
     return { count: row.n, oldest: row.oldest === null ? null : new Date(row.oldest) };
   }
 
-  clearLoginAttempts(bucket: string, before: Date): Promise<void> {
+  clearLoginAttempts(bucket: string): Promise<void> {
     return this.write(async () => {
       this.q.clearBucket.run(bucket);
+    });
+  }
+
+  pruneLoginAttempts(before: Date): Promise<void> {
+    return this.write(async () => {
       this.q.clearOld.run(ms(before));
+    });
+  }
+
+  pruneSessions(expiredBefore: Date): Promise<void> {
+    return this.write(async () => {
+      this.q.pruneSessions.run(ms(expiredBefore));
     });
   }
 }
