@@ -78,7 +78,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const identities = new DelegateIdentities(store, log.child({ component: 'aws' }));
   lifecycle.onEnded((task) => identities.taskEnded(task));
   const sweeper = new Sweeper(store, bus, dispatcher, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
-  const handler = new ConnectionHandler(store, dispatcher, metrics, config, log.child({ component: 'delegates' }));
+  const handler = new ConnectionHandler(store, bus, dispatcher, metrics, config, log.child({ component: 'delegates' }));
   const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
   const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
@@ -127,6 +127,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   carriers.push(new WebSocketCarrierServer({ server: http.server, log }));
 
   dispatcher.start();
+  handler.start();
   for (const carrier of carriers) await carrier.start((connection) => handler.accept(connection));
   accepting = true;
   sweeper.start();
@@ -153,6 +154,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
         // Tell connected delegates to go elsewhere (or wait) before the listeners close.
         for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');
         dispatcher.stop();
+        handler.stop();
         await http.close();
         for (const carrier of carriers) await carrier.stop();
         waiters.close();

@@ -9,3 +9,4 @@ export { delegateServiceDefinition, CONNECT_METHOD_PATH, MAX_FRAME_BYTES } from 
 export { PROTOCOL_VERSION } from './version.js';
 export * from './nats-carrier.js';
 export { newKeyChallenge, proveKeyPossession, type KeyChallengeState } from './key-proof.js';
+export { GoodbyeCode } from './goodbye.js';

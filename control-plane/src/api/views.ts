@@ -32,6 +32,8 @@ export const tokenView = (t: DelegateToken) => ({
   createdAt: iso(t.createdAt),
   revokedAt: iso(t.revokedAt),
   status: t.revokedAt ? 'revoked' : 'active',
+  group: t.group,
+  tags: t.tags,
 });
 
 export const delegateView = (d: DelegateRecord, live?: { inFlight: number; status: string; lastHeartbeatAt: Date }) => ({

@@ -38,6 +38,10 @@ export interface DelegateToken {
   hash: string;
   createdAt: Date;
   revokedAt: Date | null;
+  /** The only delegate group this token registers as; null when it is not bound to a group. */
+  group: string | null;
+  /** The only tags its delegates may declare (their name and key tags aside); null when any are allowed. */
+  tags: string[] | null;
 }
 
 export type DelegateStatus = 'connected' | 'draining' | 'disconnected';

@@ -31,6 +31,8 @@ export function rowMappers(codec: ColumnCodec) {
       hash: r.hash as string,
       createdAt: date(r.created_at),
       revokedAt: dateOrNull(r.revoked_at),
+      group: (r.group_name as string | null) ?? null,
+      tags: decodeOrNull<string[]>(r.bound_tags),
     };
   }
 

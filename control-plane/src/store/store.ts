@@ -91,6 +91,8 @@ export interface Store {
   findDelegateTokenByHash(hash: string): Promise<DelegateToken | null>;
   /** Marks the token revoked (idempotent); null when the tenant has no such token. */
   revokeDelegateToken(tenantId: string, id: string, at: Date): Promise<DelegateToken | null>;
+  /** Whether a non-revoked token of the tenant is bound to this delegate group (which then belongs to such tokens). */
+  isDelegateGroupBound(tenantId: string, group: string): Promise<boolean>;
 
   // Delegates (presence)
   /** Inserts or replaces the delegate row keyed by id. */

@@ -240,8 +240,9 @@ export class PostgresStore implements Store {
   async createDelegateToken(token: DelegateToken): Promise<void> {
     await conflicting('delegate token', () =>
       this.pool.query(
-        'INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)',
-        [token.id, token.tenantId, token.name, token.hash, token.createdAt, token.revokedAt],
+        `INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at, group_name, bound_tags)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [token.id, token.tenantId, token.name, token.hash, token.createdAt, token.revokedAt, token.group, token.tags],
       ),
     );
   }
@@ -264,6 +265,14 @@ export class PostgresStore implements Store {
       [tenantId, id, at],
     );
     return row ? tokenFromRow(row) : null;
+  }
+
+  async isDelegateGroupBound(tenantId: string, group: string): Promise<boolean> {
+    const row = await this.one(
+      'SELECT 1 FROM delegate_tokens WHERE tenant_id = $1 AND group_name = $2 AND revoked_at IS NULL LIMIT 1',
+      [tenantId, group],
+    );
+    return row !== undefined;
   }
 
   // Delegates

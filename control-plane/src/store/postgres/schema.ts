@@ -180,6 +180,18 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'trust in delegate group keys: a key announced without a trusted one waits for an admin',
     sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted boolean NOT NULL DEFAULT true;`,
   },
+  {
+    version: 7,
+    description: 'delegate tokens bound to a group and a set of tags',
+    sql: `
+      ALTER TABLE delegate_tokens ADD COLUMN group_name text COLLATE "C";
+      -- NULL allows any tags.
+      ALTER TABLE delegate_tokens ADD COLUMN bound_tags text[];
+      -- Every registration of a token not bound to a group asks whether its group name is owned.
+      CREATE INDEX delegate_tokens_bound_group ON delegate_tokens (tenant_id, group_name)
+        WHERE group_name IS NOT NULL AND revoked_at IS NULL;
+    `,
+  },
 ];
 
 /**

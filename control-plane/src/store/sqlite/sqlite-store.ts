@@ -84,8 +84,10 @@ function prepareAll(db: Database.Database) {
     getTenant: p(`SELECT * FROM tenants WHERE id = ?`),
     tenantByKeyHash: p(`SELECT t.* FROM tenants t JOIN api_keys k ON k.tenant_id = t.id WHERE k.hash = ?`),
 
-    insertToken: p(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at)
-      VALUES (?, ?, ?, ?, ?, ?)`),
+    insertToken: p(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at, group_name, bound_tags)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    groupBound: p(`SELECT 1 FROM delegate_tokens
+      WHERE tenant_id = ? AND group_name = ? AND revoked_at IS NULL LIMIT 1`),
     listTokens: p(`SELECT * FROM delegate_tokens WHERE tenant_id = ? ORDER BY created_at, id`),
     tokenByHash: p(`SELECT * FROM delegate_tokens WHERE hash = ?`),
     // The first revocation time stands: revoking again must not move it.
@@ -397,7 +399,16 @@ export class SqliteStore implements Store {
 
   async createDelegateToken(token: DelegateToken): Promise<void> {
     conflicting('delegate token', () =>
-      this.q.insertToken.run(token.id, token.tenantId, token.name, token.hash, ms(token.createdAt), msOrNull(token.revokedAt)),
+      this.q.insertToken.run(
+        token.id,
+        token.tenantId,
+        token.name,
+        token.hash,
+        ms(token.createdAt),
+        msOrNull(token.revokedAt),
+        token.group,
+        token.tags === null ? null : JSON.stringify(token.tags),
+      ),
     );
   }
 
@@ -413,6 +424,10 @@ export class SqliteStore implements Store {
   async revokeDelegateToken(tenantId: string, id: string, at: Date): Promise<DelegateToken | null> {
     const row = this.q.revokeToken.get(ms(at), tenantId, id) as Row | undefined;
     return row ? tokenFromRow(row) : null;
+  }
+
+  async isDelegateGroupBound(tenantId: string, group: string): Promise<boolean> {
+    return this.q.groupBound.get(tenantId, group) !== undefined;
   }
 
   // Delegates

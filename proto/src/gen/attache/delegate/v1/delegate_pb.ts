@@ -551,7 +551,10 @@ export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
  */
 export type Goodbye = Message<"attache.delegate.v1.Goodbye"> & {
   /**
-   * Stable code: TOKEN_REVOKED, SERVER_SHUTDOWN, PROTOCOL_ERROR, UNAUTHENTICATED, REPLACED.
+   * Stable code (proto/src/goodbye.ts): TOKEN_REVOKED, UNAUTHENTICATED, GROUP_NOT_ALLOWED,
+   * TAGS_NOT_ALLOWED, SERVER_SHUTDOWN, PROTOCOL_ERROR, KEY_PROOF_FAILED, RESOURCE_EXHAUSTED,
+   * HEARTBEAT_TIMEOUT, REPLACED, SESSION_REPLACED, UNAVAILABLE, INTERNAL. GROUP_NOT_ALLOWED and
+   * TAGS_NOT_ALLOWED mean the delegate's own configuration (name, tags) is refused for its token.
    *
    * @generated from field: string code = 1;
    */
