@@ -192,7 +192,7 @@ export function runStoreConformance(
     describe('delegate tokens', () => {
       function tokenRecord(tenantId: string, over: Partial<DelegateToken> = {}): DelegateToken {
         const id = uid('token');
-        return { id, tenantId, name: `tok-${id}`, hash: `th-${id}`, createdAt: at(0), revokedAt: null, ...over };
+        return { id, tenantId, name: `tok-${id}`, hash: `th-${id}`, createdAt: at(0), revokedAt: null, group: null, tags: null, ...over };
       }
 
       it('creates, lists per tenant and finds by hash', async () => {
@@ -229,6 +229,41 @@ export function runStoreConformance(
         expect(await store.revokeDelegateToken(a, t.id, at(9))).toEqual({ ...t, revokedAt: at(5) });
         expect((await store.findDelegateTokenByHash(t.hash))?.revokedAt).toEqual(at(5));
         expect(await store.revokeDelegateToken(a, uid('missing'), at(5))).toBeNull();
+      });
+
+      it('keeps a token’s binding: group and tags, an empty tag set apart from none', async () => {
+        const a = await newTenant();
+        const bound = tokenRecord(a, { createdAt: at(1), group: 'vpc-east', tags: ['aws', 'team/a', 'env:prod'] });
+        const noTags = tokenRecord(a, { createdAt: at(2), group: 'vpc-east', tags: [] });
+        const tagsOnly = tokenRecord(a, { createdAt: at(3), tags: ['lab'] });
+        for (const t of [bound, noTags, tagsOnly]) await store.createDelegateToken(t);
+        expect(await store.listDelegateTokens(a)).toEqual([bound, noTags, tagsOnly]);
+        expect(await store.findDelegateTokenByHash(bound.hash)).toEqual(bound);
+        expect(await store.findDelegateTokenByHash(noTags.hash)).toEqual(noTags);
+        expect(await store.revokeDelegateToken(a, bound.id, at(4))).toEqual({ ...bound, revokedAt: at(4) });
+      });
+
+      it('a group is bound while a non-revoked token of the same tenant is bound to it', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const group = `g-${uid('grp').slice(-8).toLowerCase()}`;
+        await store.createDelegateToken(tokenRecord(a, { tags: ['x'] }));
+        await store.createDelegateToken(tokenRecord(a, { group: `${group}-other` }));
+        expect(await store.isDelegateGroupBound(a, group)).toBe(false);
+
+        const first = tokenRecord(a, { group });
+        const second = tokenRecord(a, { group });
+        await store.createDelegateToken(first);
+        await store.createDelegateToken(second);
+        expect(await store.isDelegateGroupBound(a, group)).toBe(true);
+        expect(await store.isDelegateGroupBound(b, group)).toBe(false);
+        expect(await store.isDelegateGroupBound(a, group.toUpperCase())).toBe(false);
+
+        // Rotation: the group stays bound while any of its bound tokens is live.
+        await store.revokeDelegateToken(a, first.id, at(5));
+        expect(await store.isDelegateGroupBound(a, group)).toBe(true);
+        await store.revokeDelegateToken(a, second.id, at(6));
+        expect(await store.isDelegateGroupBound(a, group)).toBe(false);
       });
     });
 

@@ -4,6 +4,7 @@ import { PARTITION_NAMES, type Partition } from '../../aws/partitions.js';
 import { MAX_POLICY_ARNS, POLICY_SCOPES, type PolicyScope, type PolicyService } from '../../aws/policy-service.js';
 import { roleSetup } from '../../aws/role-setup.js';
 import { ErrorCode } from '../../errors.js';
+import { GROUP_NAME, TAG } from '../../names.js';
 import type { Store } from '../../store/store.js';
 import { requireTenant } from '../auth.js';
 import { parseInput } from '../parse.js';
@@ -14,8 +15,8 @@ const tagList = z
   .string()
   .max(2048)
   .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
-  .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9._:/-]{0,62}$/, 'selectors are tags: lowercase letters, digits and . _ : / -')).max(32));
-const groupName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a gateway is a delegate group name');
+  .pipe(z.array(z.string().regex(TAG, 'selectors are tags: lowercase letters, digits and . _ : / -')).max(32));
+const groupName = z.string().regex(GROUP_NAME, 'a gateway is a delegate group name');
 
 const availableQuery = z
   .object({

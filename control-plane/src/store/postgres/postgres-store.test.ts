@@ -9,7 +9,7 @@ import { openStore } from '../open-store.js';
 import { startPostgres, type PostgresServer } from '../../../../e2e/src/support/postgres.js';
 import { runStoreConformance } from '../store.conformance.js';
 import type { ClaimingDelegate, TaskRecord } from '../store.js';
-import { MIGRATIONS } from './schema.js';
+import { migrate, MIGRATIONS } from './schema.js';
 import { PostgresStore } from './postgres-store.js';
 
 // One real server for the file; each group of tests gets its own database so the migration race
@@ -91,6 +91,26 @@ describe('PostgresStore (PostgreSQL only)', () => {
       for (const s of stores) expect((await s.getTenant('tenant-m'))?.name).toBe('tenant-m');
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('migration 7 reads the tokens made before it as unbound', async () => {
+    const url = await freshDatabase('tokens_before_binding');
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await migrate(pool, MIGRATIONS.filter((m) => m.version < 7));
+      await pool.query(`INSERT INTO tenants (id, name, external_id, created_at) VALUES ('t1', 'acme', 'ext', now())`);
+      await pool.query(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at) VALUES ('tok_old', 't1', 'old', 'h-old', now())`);
+    } finally {
+      await pool.end();
+    }
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      expect(await store.findDelegateTokenByHash('h-old')).toMatchObject({ id: 'tok_old', group: null, tags: null });
+      expect(await store.isDelegateGroupBound('t1', 'old')).toBe(false);
+    } finally {
+      await store.close();
     }
   });
 

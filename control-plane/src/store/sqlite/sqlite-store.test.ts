@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runStoreConformance } from '../store.conformance.js';
-import { MIGRATIONS } from './schema.js';
+import { migrate, MIGRATIONS } from './schema.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attache-sqlite-store-'));
@@ -88,12 +88,25 @@ describe('SqliteStore (SQLite only)', () => {
     }
   });
 
+  it('migration 7 reads the tokens made before it as unbound', async () => {
+    const path = tempPath();
+    const raw = new Database(path);
+    migrate(raw, MIGRATIONS.filter((m) => m.version < 7));
+    raw.prepare(`INSERT INTO tenants (id, name, external_id, created_at) VALUES ('t1', 'acme', 'ext', 0)`).run();
+    raw.prepare(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at) VALUES ('tok_old', 't1', 'old', 'h-old', 0, NULL)`).run();
+    raw.close();
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    expect(await store.findDelegateTokenByHash('h-old')).toMatchObject({ id: 'tok_old', group: null, tags: null });
+    await store.close();
+  });
+
   it('enforces foreign keys on its own connection', async () => {
     const store = SqliteStore.open({ path: ':memory:' });
     await store.migrate();
     const at = new Date(0);
     await expect(
-      store.createDelegateToken({ id: 'x', tenantId: 'no-such-tenant', name: 'n', hash: 'h', createdAt: at, revokedAt: null }),
+      store.createDelegateToken({ id: 'x', tenantId: 'no-such-tenant', name: 'n', hash: 'h', createdAt: at, revokedAt: null, group: null, tags: null }),
     ).rejects.toThrow(/FOREIGN KEY/);
     await store.close();
   });
