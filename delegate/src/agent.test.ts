@@ -416,6 +416,20 @@ describe('Agent against a stub control plane', () => {
     expect(cp.connections).toHaveLength(1);
   });
 
+  it('stops for good, as misconfigured, when its name or tags are not allowed for its token', async () => {
+    for (const code of ['GROUP_NOT_ALLOWED', 'TAGS_NOT_ALLOWED']) {
+      const agent = makeAgent();
+      agent.start();
+      const conn = await cp.connection(cp.connections.length);
+      await conn.next('hello');
+      conn.send({ case: 'goodbye', value: { code, reason: `Delegate token tok_1 refuses this (${code}).` } });
+      expect(await agent.stopped).toEqual({ reason: 'misconfigured', code, message: `Delegate token tok_1 refuses this (${code}).` });
+      expect(agent.state).toBe('stopped');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(cp.connections).toHaveLength(2);
+  });
+
   it('reconnects after a non-fatal Goodbye', async () => {
     const agent = makeAgent();
     agent.start();

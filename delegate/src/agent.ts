@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import {
   DelegateFrameSchema,
+  GoodbyeCode,
   KeyPossessionSchema,
   proveKeyPossession,
   ResultSchema,
@@ -114,9 +115,16 @@ export interface TaskOutcome extends TaskInfo {
 }
 
 export interface AgentStopInfo {
-  /** `drained`: graceful drain; `stopped`: stop() called; `fatal`: the control plane refused us for good. */
-  reason: 'drained' | 'stopped' | 'fatal';
-  /** For `fatal`: the Goodbye or carrier status code (TOKEN_REVOKED, UNAUTHENTICATED, PERMISSION_DENIED). */
+  /**
+   * `drained`: graceful drain; `stopped`: stop() called; `fatal`: the control plane refused the
+   * token for good; `misconfigured`: it refused this delegate's own configuration (its name or
+   * tags are not allowed for its token), which only a change of configuration fixes.
+   */
+  reason: 'drained' | 'stopped' | 'fatal' | 'misconfigured';
+  /**
+   * For `fatal` and `misconfigured`: the Goodbye or carrier status code (TOKEN_REVOKED,
+   * UNAUTHENTICATED, PERMISSION_DENIED; GROUP_NOT_ALLOWED, TAGS_NOT_ALLOWED).
+   */
   code?: string;
   message?: string;
 }
@@ -148,7 +156,9 @@ export class WelcomeTimeoutError extends Error {
 }
 
 /** Goodbye codes after which reconnecting is pointless: the token will not be accepted again. */
-const FATAL_GOODBYE_CODES = new Set(['TOKEN_REVOKED', 'UNAUTHENTICATED']);
+const FATAL_GOODBYE_CODES = new Set<string>([GoodbyeCode.TOKEN_REVOKED, GoodbyeCode.UNAUTHENTICATED]);
+/** Goodbye codes that refuse the delegate's configuration for its token: reconnecting would be refused the same way. */
+const CONFIGURATION_GOODBYE_CODES = new Set<string>([GoodbyeCode.GROUP_NOT_ALLOWED, GoodbyeCode.TAGS_NOT_ALLOWED]);
 
 /** Task error codes produced by the agent itself (executors bring their own). */
 export const AgentErrorCode = {
@@ -417,6 +427,9 @@ export class Agent extends EventEmitter<AgentEvents> {
             const goodbye = frame.frame.value;
             if (FATAL_GOODBYE_CODES.has(goodbye.code)) {
               return { fatal: { reason: 'fatal', code: goodbye.code, message: this.masker.mask(goodbye.reason) } };
+            }
+            if (CONFIGURATION_GOODBYE_CODES.has(goodbye.code)) {
+              return { fatal: { reason: 'misconfigured', code: goodbye.code, message: this.masker.mask(goodbye.reason) } };
             }
             error = new GoodbyeError(goodbye);
             conn.abort();

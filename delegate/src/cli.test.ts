@@ -102,6 +102,23 @@ describe('attache-delegate CLI (built)', () => {
     expect(stdout + stderr).not.toContain(TOKEN);
   });
 
+  it('exits 2 with the sentence when the control plane refuses its name or tags for the token', async () => {
+    const sentence = 'Delegate token tok_1 ("gw") is bound to delegate group "vpc-east" and cannot register as "cli-test".';
+    const port = await stubControlPlane((call) =>
+      call.write(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: 'GROUP_NOT_ALLOWED', reason: sentence } } })),
+    );
+    const { code, stdout, stderr } = await runCli([], {
+      ATTACHE_URL: `grpc://127.0.0.1:${port}`,
+      ATTACHE_TOKEN: TOKEN,
+      ATTACHE_DELEGATE_NAME: 'cli-test',
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`(GROUP_NOT_ALLOWED): ${sentence}`);
+    expect(stdout).toContain('control plane refused this delegate; not reconnecting');
+    expect(stdout).toContain(sentence.replaceAll('"', '\\"'));
+    expect(stdout).not.toContain('disconnected; reconnecting');
+  });
+
   it('drains on SIGTERM and exits 0', async () => {
     const draining: string[] = [];
     const port = await stubControlPlane((call) => {

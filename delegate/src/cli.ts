@@ -13,8 +13,10 @@ import { Masker } from './masking.js';
 /**
  * `attache-delegate`: runs a delegate until it is drained (SIGTERM/SIGINT) or refused.
  *
- * Exit codes: 0 drained or stopped cleanly; 1 unexpected failure; 2 bad configuration or usage;
- * 3 the control plane refused the token (revoked, unauthenticated) — restarting will not help.
+ * Exit codes: 0 drained or stopped cleanly; 1 unexpected failure; 2 bad configuration or usage,
+ * including a name or tags the control plane does not allow for the token (GROUP_NOT_ALLOWED,
+ * TAGS_NOT_ALLOWED); 3 the control plane refused the token (revoked, unauthenticated) — restarting
+ * will not help.
  * A second signal during drain exits at once with 128 + the signal number.
  */
 export const ExitCode = { OK: 0, FAILURE: 1, CONFIG: 2, REFUSED: 3 } as const;
@@ -129,6 +131,10 @@ async function runDelegate(flags: ConfigFlags): Promise<number> {
   agent.start();
   const info = await agent.stopped;
   await health?.close();
+  if (info.reason === 'misconfigured') {
+    process.stderr.write(`attache-delegate: the control plane refused this delegate's configuration (${info.code}): ${info.message ?? ''}\n`);
+    return ExitCode.CONFIG;
+  }
   if (info.reason === 'fatal') {
     process.stderr.write(`attache-delegate: the control plane refused this delegate (${info.code}): ${info.message ?? ''}\n`);
     return ExitCode.REFUSED;
