@@ -210,7 +210,11 @@ describe('handshake revocation across replicas', () => {
   }
 
   it('with the NATS bus: revoked through replica A, a connection on B that has not said Hello is closed at once', async () => {
-    const [, b, tenant] = await replicas('bus_signal', { ATTACHE_NATS_URL: nats.url });
+    const [, b, tenant] = await replicas('bus_signal', {
+      ATTACHE_NATS_URL: nats.url,
+      ATTACHE_NATS_SIGNING_SEED: setup.signingSeed,
+      ATTACHE_NATS_ACCOUNT: setup.accountPublicKey,
+    });
     const racer = await createToken(tenant, 'racer');
     const client = openFrameClient(b.grpcUrl, racer.token);
     clients.push(client);
