@@ -75,9 +75,11 @@ export class ConnectionHandler {
   }
 
   /**
-   * The last word before a connection is registered (after Hello and any KeyProof): the token is
-   * read again, since it may have been revoked while the handshake ran (a revocation signal can be
-   * lost between replicas; the store cannot), and its binding decides the group and tags.
+   * The last word before a connection is registered (after Hello and any KeyProof, before any
+   * registration effect: presence row, group keys, re-adopted tasks). The token is read again, since
+   * it may have been revoked while the handshake ran and a revocation signal can be lost between
+   * replicas, where the store cannot; then its binding decides the group name and tags. A revocation
+   * after this point finds the connection tracked, and the checks of `closed` below stop it.
    */
   private async admit(token: DelegateToken, hash: string, h: ValidHello): Promise<{ code: string; message: string } | null> {
     const current = await this.store.findDelegateTokenByHash(hash);
