@@ -19,7 +19,7 @@ export const ANCHOR_LENGTH = 8;
 // character. A long pattern is confirmed by two hashes (its anchor window and its whole span),
 // about 1 in 2^64 of being wrong; a short one by comparing its characters. A false match would only
 // mask text that was not secret; a true occurrence is never missed.
-const BASE = randomInt(1 << 20, 1 << 30) * 2 + 1;
+const BASE = (randomInt(1 << 20, 1 << 30) * 2 + 1) | 0;
 
 /** Map keys: 30 bits, so that they stay small integers (the full hash is compared on a hit). */
 const KEY_MASK = 0x3fffffff;
