@@ -41,13 +41,19 @@ interface Pattern {
 /**
  * A set of patterns that finds every occurrence of all of them in one pass over a text, in time
  * linear in the text and independent of how many patterns are registered, and that adds or removes
- * a pattern in time linear in that pattern alone (no rebuild of a whole automaton, so registering
- * secrets at a steady rate costs the same with 10 or 10,000 registered).
+ * a pattern in time linear in that pattern alone (no automaton to rebuild, so registering secrets
+ * at a steady rate costs the same with 10 or 10,000 registered).
  *
- * Each pattern is filed under the rolling hash of one window of itself (its anchor, chosen among
- * the windows no other pattern uses yet). The text's prefix hashes are computed once; then every
+ * Each pattern is filed under the hash of one window of itself (its anchor, chosen among the
+ * windows no other pattern uses yet). The text's prefix hashes are computed once; then every
  * position is one bit test per anchor length (masking/anchor-filter.ts, almost always clear), and a
- * hit is confirmed in constant time by comparing the hash of the whole candidate span.
+ * set bit leads to the patterns filed under that window, each confirmed in constant time by the
+ * hash of its whole span. Only patterns with no free window of their own (runs of one character,
+ * say) share an anchor, so a position has one candidate in practice.
+ *
+ * Aho–Corasick would give the same matching bound, but its automaton must be rebuilt whenever the
+ * set changes, and the set changes with every task: that rebuild is what the regex this replaces
+ * paid on each registration.
  */
 export class PatternIndex {
   private readonly patterns = new Map<string, Pattern>();
