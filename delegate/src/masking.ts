@@ -44,8 +44,8 @@ export interface SecretScope {
 
 export class Masker {
   private readonly index = new PatternIndex();
-  /** Secret value → how many holders (the permanent set, each scope) still want it masked. */
-  private readonly holders = new Map<string, number>();
+  /** Secret value → how many holders (the permanent set, each scope) still want it masked, and its forms. */
+  private readonly holders = new Map<string, Held>();
   private readonly permanent = new Set<string>();
   /** Ended scopes, oldest end first (re-inserted when a late registration renews one). */
   private readonly ended = new Map<ScopeState, number>();
@@ -132,25 +132,28 @@ export class Masker {
   }
 
   private hold(value: string): void {
-    const count = this.holders.get(value) ?? 0;
-    this.holders.set(value, count + 1);
-    if (count > 0) return;
-    for (const form of encodedForms(value)) {
-      this.index.add(form, 'text');
-      this.index.add(byteView(form), 'bytes');
+    const held = this.holders.get(value);
+    if (held !== undefined) {
+      held.count++;
+      return;
+    }
+    // Kept so that the drop removes exactly what was added; the strings are the index's own keys.
+    const forms = encodedForms(value).map((form) => ({ text: form, bytes: byteView(form) }));
+    this.holders.set(value, { count: 1, forms });
+    for (const form of forms) {
+      this.index.add(form.text, 'text');
+      this.index.add(form.bytes, 'bytes');
     }
   }
 
   private release(value: string): void {
-    const count = this.holders.get(value) ?? 0;
-    if (count > 1) {
-      this.holders.set(value, count - 1);
-      return;
-    }
+    const held = this.holders.get(value);
+    if (held === undefined) return;
+    if (--held.count > 0) return;
     this.holders.delete(value);
-    for (const form of encodedForms(value)) {
-      this.index.delete(form, 'text');
-      this.index.delete(byteView(form), 'bytes');
+    for (const form of held.forms) {
+      this.index.delete(form.text, 'text');
+      this.index.delete(form.bytes, 'bytes');
     }
   }
 
@@ -170,6 +173,11 @@ export class Masker {
       this.drop(scope);
     }
   }
+}
+
+interface Held {
+  count: number;
+  readonly forms: ReadonlyArray<{ readonly text: string; readonly bytes: string }>;
 }
 
 interface ScopeState {

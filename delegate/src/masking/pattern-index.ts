@@ -159,7 +159,7 @@ export class PatternIndex {
   private file(text: string): Pattern {
     const m = text.length;
     this.growPowers(m);
-    const h = prefixHashesOf(text, new Int32Array(m + 1));
+    const h = this.prefixHashes(text);
     const length = Math.min(m, ANCHOR_LENGTH);
     let byKey = this.anchors.get(length);
     if (byKey === undefined) {
