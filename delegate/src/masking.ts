@@ -58,7 +58,7 @@ export class Masker {
     this.retentionMs = options.endedScopeRetentionMs ?? ENDED_SCOPE_RETENTION_MS;
     this.maxEnded = options.maxEndedScopes ?? MAX_ENDED_SCOPES;
     if (!(this.retentionMs >= 0) || !Number.isInteger(this.maxEnded) || this.maxEnded < 0) {
-      throw new RangeError('Masker: endedScopeRetentionMs and maxEndedScopes must be non-negative numbers.');
+      throw new RangeError('Masker: endedScopeRetentionMs must be a number of milliseconds >= 0, and maxEndedScopes an integer >= 0.');
     }
   }
 
