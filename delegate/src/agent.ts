@@ -540,13 +540,15 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (remaining <= 0) onDeadline();
       else deadlineTimer = setTimeout(onDeadline, Math.min(remaining, MAX_TIMER_MS));
     }
+    // What this attempt resolves stays masked while it runs and for a bounded time after (masking.ts).
+    const secrets = this.masker.openScope();
     const ctx: ExecutionContext = {
       taskId: task.taskId,
       attempt: task.attempt,
       deadline: new Date(deadlineMs > 0 ? deadlineMs : 8.64e15),
       signal: controller.signal,
       log: this.log.child({ taskId: task.taskId, attempt: task.attempt, type: task.type }),
-      registerSecret: (value) => this.masker.register(value),
+      registerSecret: (value) => secrets.register(value),
       tenantId: this.welcome?.tenantId,
       keyring: this.options.keyring,
     };
@@ -572,6 +574,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       if (this.runs.get(task.taskId)?.controller === controller) this.runs.delete(task.taskId);
       this.complete(task, outcome, Math.round(performance.now() - started));
+      secrets.end();
     })();
     this.runs.set(task.taskId, { ...task, controller, done });
     this.log.info(task, 'task started');

@@ -34,4 +34,4 @@ export { ExecutorRegistry, builtinExecutors } from './executors/registry.js';
 export { TaskFailure } from './executors/task-failure.js';
 export { startHealthServer, type HealthServer } from './health-server.js';
 export { createLogger, type Logger, type LogLevel } from './log.js';
-export { Masker, MASK } from './masking.js';
+export { ENDED_SCOPE_RETENTION_MS, MASK, MAX_ENDED_SCOPES, Masker, type MaskerOptions, type SecretScope } from './masking.js';
