@@ -214,7 +214,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN payload_bytes INTEGER NOT NULL DEFAULT 0;
       UPDATE tasks SET payload_bytes = length(CAST(payload AS BLOB)) WHERE state IN ('queued', 'assigned', 'running');
       -- Quotas: a tenant's tasks that have not ended (count and payload bytes from the index alone).
-      CREATE INDEX tasks_tenant_open ON tasks (tenant_id, payload_bytes) WHERE state IN ('queued', 'assigned', 'running');
+      CREATE INDEX tasks_tenant_open ON tasks (tenant_id, state, payload_bytes) WHERE state IN ('queued', 'assigned', 'running');
       -- Retention: ended tasks, oldest first.
       CREATE INDEX tasks_ended_at ON tasks (ended_at) WHERE ended_at IS NOT NULL;
     `,

@@ -181,8 +181,9 @@ function prepareAll(db: Database.Database) {
     queueStats: p(`SELECT selectors, type, COUNT(*) AS queued, MIN(queued_at) AS oldest FROM tasks
       WHERE tenant_id = ? AND state = 'queued'
       GROUP BY selectors, type ORDER BY oldest, type, selectors`),
-    // Same WHERE as the partial index tasks_tenant_open, so the planner reads only the index.
-    openTaskUsage: p(`SELECT COUNT(*) AS tasks, COALESCE(SUM(payload_bytes), 0) AS bytes FROM tasks
+    // Same WHERE as the partial index tasks_tenant_open, which holds the tenant and payload_bytes:
+    // the count reads the index alone, never the rows (INDEXED BY: fail loudly if it could not).
+    openTaskUsage: p(`SELECT COUNT(*) AS tasks, COALESCE(SUM(payload_bytes), 0) AS bytes FROM tasks INDEXED BY tasks_tenant_open
       WHERE tenant_id = ? AND state IN ('queued', 'assigned', 'running')`),
     deleteEnded: p(`DELETE FROM tasks WHERE id IN (
         SELECT id FROM tasks WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?)`),
