@@ -42,6 +42,14 @@ import { TaskWaiters } from './tasks/waiters.js';
 import { TenantService } from './tenancy/tenant-service.js';
 import { ListenError } from './listen-error.js';
 
+/**
+ * Pending connections the kernel queues for the API before we accept them (Linux caps it at
+ * net.core.somaxconn). Connections past our caps are accepted and closed at once, but a burst of
+ * them from one host must not fill Node's default queue of 511 and make other clients' connection
+ * attempts wait for a SYN retransmit (a second or more).
+ */
+const HTTP_LISTEN_BACKLOG = 4096;
+
 export interface RunningControlPlane {
   readonly httpUrl: string;
   readonly grpcAddress: { host: string; port: number };
@@ -146,7 +154,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   accepting = true;
   sweeper.start();
   retention.start();
-  await http.listen({ host: config.httpHost, port: config.httpPort }).catch((err: unknown) => {
+  await http.listen({ host: config.httpHost, port: config.httpPort, backlog: HTTP_LISTEN_BACKLOG }).catch((err: unknown) => {
     throw new ListenError('the HTTP API', `${config.httpHost}:${config.httpPort}`, 'ATTACHE_HTTP_ADDR', err);
   });
   const addr = http.server.address();
