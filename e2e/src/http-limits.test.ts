@@ -51,14 +51,18 @@ describe('HTTP server limits', () => {
     for (const t of sockets.splice(0)) t.socket.destroy();
   });
 
-  describe('slow headers from one address', () => {
+  describe('slow headers and bodies from one address', () => {
     let cp: ControlPlaneHandle;
     let tenant: TenantHandle;
+    const procs: Proc[] = [];
     beforeAll(async () => {
-      cp = await startControlPlane({ ATTACHE_HTTP_HEADERS_TIMEOUT_MS: '5000', ATTACHE_HTTP_REQUEST_TIMEOUT_MS: '6000' });
+      // 1,024 descriptors, a common default: without the caps, 1,500 connections would exhaust them
+      // and nobody else could connect at all.
+      cp = await startControlPlane({ ATTACHE_HTTP_HEADERS_TIMEOUT_MS: '10000', ATTACHE_HTTP_REQUEST_TIMEOUT_MS: '12000' }, { fdLimit: 1_024 });
       tenant = await createTenant(cp, 'slow-headers');
     });
     afterAll(async () => {
+      await Promise.all(procs.map((p) => p.stop(2_000)));
       await cp?.stop();
     });
 
@@ -66,8 +70,9 @@ describe('HTTP server limits', () => {
       const port = Number(new URL(cp.httpUrl).port);
       const started = Date.now();
       sockets.push(...slowHeaderSockets(port, 1_500, '127.0.0.9', 500));
-      // This process opened them all at once; let it (not the server) finish that burst first.
-      while (sockets.some((t) => !t.connected && t.closedAt === null) && Date.now() - started < 3_000) await sleep(20);
+      // Let the burst land: the server accepts every connection and closes those past the cap at
+      // once. What follows is the attack's steady state, the admitted ones trickling headers.
+      while (sockets.filter((t) => t.closedAt !== null).length < 1_500 - 256 && Date.now() - started < 6_000) await sleep(20);
 
       // While they trickle, another client is served promptly, probes and API alike.
       const latencies: number[] = [];
@@ -83,18 +88,48 @@ describe('HTTP server limits', () => {
 
       // Before the header timeout, at most the per-address cap (default 256) are still open.
       const open = sockets.filter((t) => t.connected && t.closedAt === null).length;
-      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(Date.now() - started).toBeLessThan(10_000);
       expect(open).toBeGreaterThan(0);
       expect(open).toBeLessThanOrEqual(256);
 
-      // The header timeout (5 s, checked every second) closes the rest although they keep sending.
-      const deadline = started + 5_000 + 4_000;
+      // The header timeout (10 s, the default, checked every second) closes the rest although they keep sending.
+      const deadline = started + 10_000 + 4_000;
       while (sockets.some((t) => t.closedAt === null) && Date.now() < deadline) await sleep(100);
       const stillOpen = sockets.filter((t) => t.closedAt === null).length;
       expect(stillOpen).toBe(0);
       const lastClose = Math.max(...sockets.map((t) => t.closedAt ?? 0));
-      expect(lastClose - started).toBeGreaterThanOrEqual(5_000 - 100);
+      expect(lastClose - started).toBeGreaterThanOrEqual(10_000 - 100);
       expect((await httpFrom(`${cp.httpUrl}/healthz`, { localAddress: '127.0.0.9' })).status).toBe(200);
+    });
+
+    it('closes a connection that trickles its body past the request timeout with 408, and does not cut a long-poll answer', async () => {
+      const port = Number(new URL(cp.httpUrl).port);
+      const started = Date.now();
+      const slowBody = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.8' });
+      const chunks: Buffer[] = [];
+      slowBody.on('data', (c: Buffer) => chunks.push(c));
+      slowBody.on('error', () => undefined);
+      await new Promise<void>((resolve) => slowBody.once('connect', () => resolve()));
+      slowBody.write(`POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${tenant.api.key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+      const trickle = setInterval(() => slowBody.write(' '), 500);
+      const closedAt = await new Promise<number>((resolve) => slowBody.once('close', () => resolve(Date.now())));
+      clearInterval(trickle);
+      // ATTACHE_HTTP_REQUEST_TIMEOUT_MS is 12 s here, checked every second.
+      expect(closedAt - started).toBeGreaterThanOrEqual(12_000 - 100);
+      expect(closedAt - started).toBeLessThan(12_000 + 3_000);
+      expect(Buffer.concat(chunks).toString('utf8')).toMatch(/^HTTP\/1\.1 408 /);
+
+      // A long-poll longer than the request timeout still gets its answer: the limit is on receiving
+      // the request, not on the answer. A busy delegate keeps the second task queued.
+      const { token } = await createToken(tenant, 'busy');
+      procs.push(await startDelegate(tenant, { url: cp.grpcUrl, token, name: 'busy', tags: ['busy'], maxConcurrency: 1 }));
+      const running = await tenant.api.post('/v1/tasks', { type: 'echo', payload: { message: 'hold', delayMs: 30_000 }, selectors: ['busy'] });
+      const queued = await tenant.api.post('/v1/tasks', { type: 'echo', payload: { message: 'wait' }, selectors: ['busy'] });
+      expect([running.status, queued.status]).toEqual([201, 201]);
+      const poll = await timed(() => httpFrom(`${cp.httpUrl}/v1/tasks/${queued.body.id}?waitSeconds=14`, { headers: { authorization: `Bearer ${tenant.api.key}` } }));
+      expect(poll.value.status).toBe(200);
+      expect(JSON.parse(poll.value.body).state).toBe('queued');
+      expect(poll.ms).toBeGreaterThanOrEqual(14_000 - 100);
     });
   });
 

@@ -34,17 +34,28 @@ export function limitConnections(server: Server, limits: ConnectionLimits): { op
     else perAddress.set(address, n);
   };
 
-  server.on('connection', (socket: Socket) => {
+  const admit = (socket: Socket): boolean => {
     const address = socket.remoteAddress ?? 'unknown';
     const fromAddress = perAddress.get(address) ?? 0;
-    if (total >= limits.maxConnections || fromAddress >= limits.maxConnectionsPerAddress) {
-      socket.destroy();
-      return;
-    }
+    if (total >= limits.maxConnections || fromAddress >= limits.maxConnectionsPerAddress) return false;
     counted.set(socket, address);
     total++;
     perAddress.set(address, fromAddress + 1);
     socket.once('close', () => release(socket));
+    return true;
+  };
+
+  // The check goes in front of the HTTP server's own connection listener, which then sees only
+  // admitted sockets: a refused one costs an accept and a close, not an HTTP parser and its timers.
+  // That matters in a burst, when thousands queue up behind one another in the same event-loop turn.
+  const httpListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    if (!admit(socket)) {
+      socket.destroy();
+      return;
+    }
+    for (const listener of httpListeners) listener.call(server, socket);
   });
   // Every upgrade on this server is the delegate carrier's (it answers all of them).
   server.on('upgrade', (_request: unknown, socket: Socket) => release(socket));

@@ -73,7 +73,9 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      // As Node does: answer unless an answer to this request has already begun.
+      const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !inProgress?.headersSent) {
         const body = JSON.stringify({
           error: {
             code: ErrorCode.BAD_REQUEST,
