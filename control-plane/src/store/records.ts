@@ -108,6 +108,21 @@ export interface TaskRecord {
   leaseExpiresAt: Date | null;
 }
 
+/**
+ * What a task's payload weighs against its tenant's queued-payload quota: the UTF-8 bytes of its
+ * JSON text, as the stores keep it. Both stores record it at insert and the quota check adds the
+ * next task's with this same function.
+ */
+export function payloadBytes(payload: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(payload), 'utf8');
+}
+
+/** A tenant's tasks that have not ended yet (queued, assigned or running): what quotas count. */
+export interface OpenTaskUsage {
+  tasks: number;
+  payloadBytes: number;
+}
+
 export type AccountStatus = 'unvalidated' | 'validating' | 'valid' | 'invalid';
 
 export interface AwsAccountRecord {

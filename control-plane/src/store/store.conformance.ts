@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { payloadBytes } from './store.js';
 import type {
   AwsAccountRecord,
   ClaimingDelegate,
@@ -773,7 +774,82 @@ export function runStoreConformance(
       });
     });
 
+    describe('tasks: quotas and retention', () => {
+      it('counts a tenant’s tasks that have not ended and their payload bytes, and nothing else', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 0, payloadBytes: 0 });
+        const d = claimer(a);
+        const queued = await newTask(a, { payload: { message: 'x'.repeat(1000) } });
+        const claimed = await newTask(a, { payload: { message: 'ü'.repeat(10) } }); // multi-byte: bytes, not characters
+        const run = await newTask(a);
+        await newTask(a, { state: 'succeeded', result: {}, endedAt: at(1) });
+        await newTask(a, { state: 'failed', error: ERR, endedAt: at(1) });
+        await newTask(b, { payload: { message: 'other tenant' } });
+        expect(await store.claimTask(claimed.id, d, at(1), at(31))).not.toBeNull();
+        await running(run, d);
+
+        const bytes = [queued, claimed, run].reduce((sum, t) => sum + payloadBytes(t.payload), 0);
+        expect(payloadBytes(claimed.payload)).toBe(JSON.stringify(claimed.payload).length + 10);
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 3, payloadBytes: bytes });
+
+        // A requeue keeps the task open; an end takes it off.
+        expect(await store.requeueTask(claimed.id, 1, at(5), ERR)).not.toBeNull();
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 3, payloadBytes: bytes });
+        await store.completeTask(run.id, 1, d.id, { state: 'succeeded', result: {} }, at(6));
+        await store.finishTask(a, queued.id, ['queued'], 'cancelled', ERR, at(6));
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 1, payloadBytes: payloadBytes(claimed.payload) });
+        expect((await store.openTaskUsage(b)).tasks).toBe(1);
+      });
+
+      it('deletes ended tasks older than the cutoff in bounded batches, oldest first, keeping open and recent ones', async () => {
+        const a = await newTenant();
+        // Far older than any other test's tasks, so batches here are about these rows only.
+        const old = (seconds: number) => new Date(Date.UTC(2000, 0, 1) + seconds * 1000);
+        const ended = [];
+        for (let i = 1; i <= 5; i++) {
+          ended.push(await newTask(a, { state: i % 2 ? 'succeeded' : 'failed', result: i % 2 ? { i } : null, error: i % 2 ? null : ERR, createdAt: old(0), queuedAt: old(0), endedAt: old(i) }));
+        }
+        const recent = await newTask(a, { state: 'cancelled', error: ERR, createdAt: old(0), queuedAt: old(0), endedAt: old(10_000) });
+        const stillQueued = await newTask(a, { createdAt: old(0), queuedAt: old(0) });
+        const stillRunning = await running(await newTask(a, { createdAt: old(0), queuedAt: old(0) }), claimer(a));
+
+        const cutoff = old(100);
+        expect(await store.deleteEndedTasks(cutoff, 2)).toBe(2);
+        expect(await store.getTask(a, ended[0]!.id)).toBeNull();
+        expect(await store.getTask(a, ended[1]!.id)).toBeNull();
+        expect(await store.getTask(a, ended[2]!.id)).not.toBeNull();
+        expect(await store.deleteEndedTasks(cutoff, 10)).toBe(3);
+        expect(await store.deleteEndedTasks(cutoff, 10)).toBe(0);
+        for (const t of ended) expect(await store.getTask(a, t.id)).toBeNull();
+        for (const t of [recent, stillQueued, stillRunning]) expect(await store.getTask(a, t.id)).not.toBeNull();
+        expect((await store.listTasks(a, { limit: 100 })).map((t) => t.id).sort()).toEqual([recent.id, stillQueued.id, stillRunning.id].sort());
+      });
+    });
+
     describe('AWS accounts', () => {
+      it('keeps account ids unique per tenant: another tenant may take the same id, and neither sees or touches the other’s', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const mine = accountRecord(a, { name: 'prod' });
+        await store.createAccount(mine);
+        const theirs = accountRecord(b, { id: mine.id, name: 'prod', description: 'b' });
+        await store.createAccount(theirs);
+        // The same id again within one tenant still conflicts.
+        await expect(store.createAccount(accountRecord(a, { id: mine.id, name: 'other' }))).rejects.toBeInstanceOf(StoreConflictError);
+
+        expect(await store.getAccount(a, mine.id)).toEqual(mine);
+        expect(await store.getAccount(b, mine.id)).toEqual(theirs);
+        expect(await store.listAccounts(b)).toEqual([theirs]);
+        expect((await store.updateAccount(b, mine.id, { description: 'changed by b' }, at(5)))?.tenantId).toBe(b);
+        expect((await store.getAccount(a, mine.id))?.description).toBe(mine.description);
+        expect(await store.startValidation(b, mine.id, uid('task'), at(6))).not.toBeNull();
+        expect((await store.getAccount(a, mine.id))?.status).toBe('unvalidated');
+        expect(await store.deleteAccount(b, mine.id)).toBe(true);
+        expect(await store.getAccount(a, mine.id)).toEqual(mine);
+        expect(await store.getAccount(b, mine.id)).toBeNull();
+      });
+
       it('creates, gets, lists, updates and deletes within the tenant only', async () => {
         const a = await newTenant();
         const b = await newTenant();

@@ -34,7 +34,7 @@ export function delegateRoutes(
   app: FastifyInstance,
   deps: { tokens: DelegateTokenService; store: Store; dispatcher: Dispatcher; retentionSeconds: number; staleAfterMs: number },
 ): void {
-  app.post('/v1/delegate-tokens', async (request, reply) => {
+  app.post('/v1/delegate-tokens', { config: { noStore: true } }, async (request, reply) => {
     const tenant = requireTenant(request);
     const body = parseInput(createToken, request.body, 'delegate token');
     const { record, token } = await deps.tokens.create(tenant.id, body.name, { group: body.group, tags: body.tags });

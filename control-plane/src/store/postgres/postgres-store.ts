@@ -11,6 +11,7 @@ import type {
   GlobalTaskStats,
   GroupKeyRecord,
   ListTasksQuery,
+  OpenTaskUsage,
   QueueGroupStats,
   Store,
   TaskError,
@@ -20,6 +21,7 @@ import type {
   Tenant,
   ValidationOutcome,
 } from '../store.js';
+import { payloadBytes } from '../store.js';
 import { StoreConflictError } from '../store-errors.js';
 import { migrate } from './schema.js';
 import { rowMappers, type Row } from '../row-mappers.js';
@@ -382,8 +384,8 @@ export class PostgresStore implements Store {
       this.pool.query(
         `INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
            delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id, created_at,
-           queued_at, assigned_at, started_at, ended_at, lease_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+           queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
         [
           t.id,
           t.tenantId,
@@ -406,6 +408,7 @@ export class PostgresStore implements Store {
           t.startedAt,
           t.endedAt,
           t.leaseExpiresAt,
+          payloadBytes(t.payload),
         ],
       ),
     );
@@ -562,6 +565,27 @@ export class PostgresStore implements Store {
       queued: r.queued as number,
       oldestQueuedAt: date(r.oldest),
     }));
+  }
+
+  async openTaskUsage(tenantId: string): Promise<OpenTaskUsage> {
+    // Same WHERE as the partial index tasks_tenant_open (payload_bytes INCLUDEd): an index-only scan.
+    const row = await this.one(
+      `SELECT COUNT(*)::int AS tasks, COALESCE(SUM(payload_bytes), 0)::bigint AS bytes FROM tasks
+       WHERE tenant_id = $1 AND state IN ('queued', 'assigned', 'running')`,
+      [tenantId],
+    );
+    return { tasks: Number(row?.tasks ?? 0), payloadBytes: Number(row?.bytes ?? 0) };
+  }
+
+  async deleteEndedTasks(endedBefore: Date, limit: number): Promise<number> {
+    // SKIP LOCKED: replicas running retention at the same time delete disjoint batches, never wait.
+    const res = await this.pool.query(
+      `DELETE FROM tasks WHERE id IN (
+         SELECT id FROM tasks WHERE ended_at IS NOT NULL AND ended_at < $1
+         ORDER BY ended_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [endedBefore, Math.max(0, Math.trunc(limit))],
+    );
+    return res.rowCount ?? 0;
   }
 
   async globalTaskStats(): Promise<GlobalTaskStats> {

@@ -101,6 +101,35 @@ describe('SqliteStore (SQLite only)', () => {
     await store.close();
   });
 
+  it('migration 8 keeps accounts and open tasks of an older database: ids become per tenant, payload sizes are filled in', async () => {
+    const path = tempPath();
+    const old = new Database(path);
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 5));
+    old.exec(`
+      INSERT INTO tenants (id, name, external_id, created_at) VALUES ('ta', 'a', 'x', 0), ('tb', 'b', 'y', 0);
+      INSERT INTO aws_accounts (id, tenant_id, name, description, partition, auth, test_region, delegate_selectors,
+          endpoints, status, created_at, updated_at, gateway, policy_arns)
+        VALUES ('acc_shared', 'ta', 'prod', 'kept', 'aws', '{"type":"delegate"}', 'us-east-1', '[]', '{}', 'valid', 1, 2, 'gw', '["arn:aws:iam::aws:policy/ReadOnlyAccess"]');
+      INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
+          queue_timeout_seconds, run_timeout_seconds, created_at, queued_at)
+        VALUES ('t1', 'ta', 'echo', '{"message":"héllo"}', '[]', 0, 'queued', 1, 3, 60, 60, 0, 0);
+    `);
+    old.close();
+
+    const store = SqliteStore.open({ path });
+    try {
+      await store.migrate();
+      const kept = await store.getAccount('ta', 'acc_shared');
+      expect(kept).toMatchObject({ name: 'prod', description: 'kept', gateway: 'gw', policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'], status: 'valid' });
+      await store.createAccount({ ...kept!, tenantId: 'tb', description: 'b' });
+      expect((await store.getAccount('tb', 'acc_shared'))?.description).toBe('b');
+      expect((await store.getAccount('ta', 'acc_shared'))?.description).toBe('kept');
+      expect(await store.openTaskUsage('ta')).toEqual({ tasks: 1, payloadBytes: Buffer.byteLength('{"message":"héllo"}') });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('enforces foreign keys on its own connection', async () => {
     const store = SqliteStore.open({ path: ':memory:' });
     await store.migrate();

@@ -11,6 +11,7 @@ import type {
   GlobalTaskStats,
   GroupKeyRecord,
   ListTasksQuery,
+  OpenTaskUsage,
   QueueGroupStats,
   Store,
   TaskError,
@@ -20,6 +21,7 @@ import type {
   Tenant,
   ValidationOutcome,
 } from '../store.js';
+import { payloadBytes } from '../store.js';
 import { StoreConflictError } from '../store-errors.js';
 import { migrate } from './schema.js';
 import { rowMappers, type Row } from '../row-mappers.js';
@@ -125,10 +127,10 @@ function prepareAll(db: Database.Database) {
 
     insertTask: p(`INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt,
         max_attempts, delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id,
-        created_at, queued_at, assigned_at, started_at, ended_at, lease_expires_at)
+        created_at, queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes)
       VALUES (@id, @tenantId, @type, @payload, @selectors, @priority, @state, @attempt, @maxAttempts,
         @delegateId, @queueTimeoutSeconds, @runTimeoutSeconds, @result, @error, @accountId, @createdAt,
-        @queuedAt, @assignedAt, @startedAt, @endedAt, @leaseExpiresAt)`),
+        @queuedAt, @assignedAt, @startedAt, @endedAt, @leaseExpiresAt, @payloadBytes)`),
     getTask: p(`SELECT * FROM tasks WHERE tenant_id = ? AND id = ?`),
     listTasks: p(`SELECT * FROM tasks WHERE tenant_id = @tenantId
         AND (@state IS NULL OR state = @state)
@@ -181,6 +183,12 @@ function prepareAll(db: Database.Database) {
     queueStats: p(`SELECT selectors, type, COUNT(*) AS queued, MIN(queued_at) AS oldest FROM tasks
       WHERE tenant_id = ? AND state = 'queued'
       GROUP BY selectors, type ORDER BY oldest, type, selectors`),
+    // Same WHERE as the partial index tasks_tenant_open, which holds the tenant and payload_bytes:
+    // the count reads the index alone, never the rows (INDEXED BY: fail loudly if it could not).
+    openTaskUsage: p(`SELECT COUNT(*) AS tasks, COALESCE(SUM(payload_bytes), 0) AS bytes FROM tasks INDEXED BY tasks_tenant_open
+      WHERE tenant_id = ? AND state IN ('queued', 'assigned', 'running')`),
+    deleteEnded: p(`DELETE FROM tasks WHERE id IN (
+        SELECT id FROM tasks WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?)`),
     statsByTypeAndState: p(`SELECT type, state, COUNT(*) AS count FROM tasks
       GROUP BY type, state ORDER BY type, state`),
     statsQueued: p(`SELECT COUNT(*) AS queued, MIN(queued_at) AS oldest FROM tasks WHERE state = 'queued'`),
@@ -262,6 +270,7 @@ const WRITE_METHODS = [
   'requeueTask',
   'extendLeases',
   'finishTask',
+  'deleteEndedTasks',
   'createAccount',
   'updateAccount',
   'deleteAccount',
@@ -517,6 +526,7 @@ export class SqliteStore implements Store {
         startedAt: msOrNull(t.startedAt),
         endedAt: msOrNull(t.endedAt),
         leaseExpiresAt: msOrNull(t.leaseExpiresAt),
+        payloadBytes: payloadBytes(t.payload),
       }),
     );
   }
@@ -639,6 +649,15 @@ export class SqliteStore implements Store {
       queued: r.queued,
       oldestQueuedAt: date(r.oldest),
     }));
+  }
+
+  async openTaskUsage(tenantId: string): Promise<OpenTaskUsage> {
+    const row = this.q.openTaskUsage.get(tenantId) as { tasks: number; bytes: number };
+    return { tasks: row.tasks, payloadBytes: row.bytes };
+  }
+
+  async deleteEndedTasks(endedBefore: Date, limit: number): Promise<number> {
+    return this.q.deleteEnded.run(ms(endedBefore), Math.max(0, Math.trunc(limit))).changes;
   }
 
   async globalTaskStats(): Promise<GlobalTaskStats> {
