@@ -38,7 +38,7 @@ describe('quotas: queued tasks and payload bytes per tenant', () => {
   });
 
   it('answers 429 QUOTA_EXCEEDED past the task count, naming the limit and the variable, for tasks and validations alike, per tenant', async () => {
-    const created = [];
+    const created: string[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await a.api.post('/v1/tasks', echo(`slow-${i}`, 60_000));
       expect(res.status).toBe(201);
