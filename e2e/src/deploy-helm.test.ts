@@ -208,7 +208,7 @@ describe('attache-delegate chart: what the user sets reaches the Deployment', ()
     const noToken = await helmTemplate('attache-delegate', [], { controlPlane: { urls: ['grpc://cp:7443'] } });
     expect(noToken.stderr).toContain('set existingSecret.name');
 
-    const both = await helmTemplate('attache-delegate', [values('keda')], { autoscaling: { hpa: { enabled: true } } });
+    const both = await helmTemplate('attache-delegate', [values('keda')], { 'autoscaling.hpa.enabled': true });
     expect(both.stderr).toContain('not both');
   });
 });
