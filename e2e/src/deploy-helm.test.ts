@@ -49,6 +49,18 @@ describe(`Helm charts with helm ${HELM_VERSION}`, () => {
     expect(v.stdout.trim()).toBe(HELM_VERSION);
   });
 
+  it('the schema check rejects what the API server would: a wrongly typed field, a missing required one, an unknown kind', async () => {
+    const { objects } = await helmTemplate('attache-delegate', [values('defaults')]);
+    const deployment = structuredClone(findObject(objects, 'Deployment'));
+    container(deployment).ports[0].containerPort = 'health';
+    delete deployment.spec.selector;
+    expect(schemaProblems(deployment).join('\n')).toMatch(/containerPort must be integer|must have required property 'selector'/);
+    const pdb = structuredClone(findObject(objects, 'PodDisruptionBudget'));
+    pdb.spec.selector = 'everything';
+    expect(schemaProblems(pdb)).toHaveLength(1);
+    expect(schemaProblems({ apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'x' } })[0]).toMatch(/no schema/);
+  });
+
   for (const [chart, sets] of [
     ['attache-delegate', DELEGATE_SETS],
     ['attache-control-plane', CONTROL_PLANE_SETS],
@@ -207,6 +219,11 @@ describe('attache-delegate chart: what the user sets reaches the Deployment', ()
 
     const noToken = await helmTemplate('attache-delegate', [], { controlPlane: { urls: ['grpc://cp:7443'] } });
     expect(noToken.stderr).toContain('set existingSecret.name');
+
+    // Scale to zero would fail tasks at once (no delegate connected), not queue them.
+    const zero = await helmTemplate('attache-delegate', [values('keda')], { 'autoscaling.keda.minReplicaCount': 0 });
+    expect(zero.code).not.toBe(0);
+    expect(zero.stderr).toMatch(/minReplicaCount/);
 
     const both = await helmTemplate('attache-delegate', [values('keda')], { 'autoscaling.hpa.enabled': true });
     expect(both.stderr).toContain('not both');
