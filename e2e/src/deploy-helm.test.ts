@@ -338,6 +338,7 @@ describe('what the charts render runs: the real delegate and control plane', () 
     try {
       const [registered] = await waitForDelegates(tenant, 'eks-prod');
       expect(registered.tags).toEqual(expect.arrayContaining(['aws', 'prod', 'eks']));
+      expect(registered.maxConcurrency).toBe(Number(env['ATTACHE_MAX_CONCURRENCY']));
       const c = container(deployment);
       for (const probe of [c.livenessProbe, c.readinessProbe]) {
         const port = c.ports.find((p: any) => p.name === probe.httpGet.port).containerPort;

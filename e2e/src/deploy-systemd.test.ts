@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './support/cluster.js';
+import { createTenant, createToken, REPO_ROOT, startControlPlane, waitForDelegates } from './support/cluster.js';
+import { freePort } from './support/ports.js';
+import { Proc } from './support/process.js';
 
 const run = promisify(execFile);
 const UNIT = join(REPO_ROOT, 'deploy/systemd/attache-delegate.service');
@@ -19,6 +21,16 @@ async function analyze(args: string[]): Promise<{ code: number; output: string }
   } catch (error: any) {
     return { code: typeof error.code === 'number' ? error.code : 1, output: `${error.stdout ?? ''}${error.stderr ?? ''}` };
   }
+}
+
+async function readEnvFile(): Promise<Record<string, string>> {
+  return Object.fromEntries(
+    (await readFile(ENV_FILE, 'utf8'))
+      .split('\n')
+      .map((l) => /^([A-Z_a-z]+)=(.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
 }
 
 /** Directives of the [Service] section (last wins, as systemd reads them; repeated ones joined). */
@@ -93,13 +105,7 @@ describe('systemd unit for the delegate', () => {
 
   it('drains before it is killed, restarts on failure but not on bad configuration, and keeps its state', async () => {
     const d = serviceDirectives(unit);
-    const env = Object.fromEntries(
-      (await readFile(ENV_FILE, 'utf8'))
-        .split('\n')
-        .map((l) => /^([A-Z_a-z]+)=(.*)$/.exec(l))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => [m[1], m[2]]),
-    );
+    const env = await readEnvFile();
     expect(d.get('KillSignal')).toEqual(['SIGTERM']);
     const drain = Number(env['ATTACHE_DRAIN_GRACE_SECONDS']);
     expect(drain).toBe(30);
@@ -111,8 +117,40 @@ describe('systemd unit for the delegate', () => {
     expect(d.get('StateDirectory')).toEqual(['attache-delegate']);
     expect(d.get('Environment')).toContain('ATTACHE_STATE_DIR=/var/lib/attache-delegate');
     // The example environment names the variables the delegate reads.
-    for (const name of ['ATTACHE_URL', 'ATTACHE_TOKEN', 'ATTACHE_DELEGATE_NAME', 'ATTACHE_TAGS', 'ATTACHE_ALLOW_REFS', 'ATTACHE_ALLOW_ENDPOINTS']) {
+    for (const name of ['ATTACHE_URL', 'ATTACHE_TOKEN', 'ATTACHE_DELEGATE_NAME', 'ATTACHE_TAGS', 'ATTACHE_ALLOW_REFS']) {
       expect(env, name).toHaveProperty(name);
+    }
+    expect(await readFile(ENV_FILE, 'utf8')).toContain('#ATTACHE_ALLOW_ENDPOINTS=https://');
+  });
+
+  it('the real delegate accepts the example environment file and registers with its name and tags', async () => {
+    const cp = await startControlPlane();
+    const stateDir = await mkdtemp(join(tmpdir(), 'attache-systemd-state-'));
+    try {
+      const tenant = await createTenant(cp, 'systemd-e2e');
+      const { token } = await createToken(tenant, 'vm');
+      const env = await readEnvFile();
+      // What the unit and the installer provide here instead: a real control plane and token, the
+      // unit's state directory (Environment=), a health port free on this machine.
+      const delegate = Proc.spawn('delegate:systemd', [DELEGATE_CLI], {
+        ...env,
+        ATTACHE_URL: cp.grpcUrl,
+        ATTACHE_TOKEN: token,
+        ATTACHE_STATE_DIR: stateDir,
+        ATTACHE_HEALTH_ADDR: `127.0.0.1:${await freePort()}`,
+      });
+      try {
+        const [registered] = await waitForDelegates(tenant, env['ATTACHE_DELEGATE_NAME']!);
+        expect(registered.tags).toEqual(expect.arrayContaining(env['ATTACHE_TAGS']!.split(',')));
+        expect(registered.maxConcurrency).toBe(Number(env['ATTACHE_MAX_CONCURRENCY']));
+        delegate.kill('SIGTERM');
+        expect((await delegate.exited).code).toBe(0);
+      } finally {
+        await delegate.stop();
+      }
+    } finally {
+      await cp.stop();
+      await rm(stateDir, { recursive: true, force: true });
     }
   });
 });
