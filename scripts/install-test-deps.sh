@@ -58,6 +58,10 @@ if [ ! -x "$helm_bin" ]; then
   # client-go); without them `helm template` would take the cluster for Kubernetes 1.20.
   helm_mod_dir=$(GOFLAGS=-mod=mod go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   k8s_minor=$(sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$helm_mod_dir/go.mod")
+  if [ -z "$k8s_minor" ]; then
+    echo "cannot read the client-go version from $helm_mod_dir/go.mod (helm $HELM_VERSION)" >&2
+    exit 1
+  fi
   ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
     ldflags="$ldflags -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
