@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PARTITION_NAMES, type Partition } from '../../aws/partitions.js';
 import { MAX_POLICY_ARNS, POLICY_SCOPES, type PolicyScope, type PolicyService } from '../../aws/policy-service.js';
 import { roleSetup } from '../../aws/role-setup.js';
+import { validationRoleTemplate } from '../../aws/validation-role-template.js';
 import { ErrorCode } from '../../errors.js';
 import { GROUP_NAME, TAG } from '../../names.js';
 import type { Store } from '../../store/store.js';
@@ -32,6 +33,8 @@ const roleSetupQuery = z
     selectors: tagList.optional(),
     gateway: groupName.optional(),
     partition: z.enum(PARTITION_NAMES as [Partition, ...Partition[]]).default('aws'),
+    // cloudformation: the role as a template (YAML) with this tenant's values as parameter defaults.
+    format: z.enum(['json', 'cloudformation']).default('json'),
   })
   .strict();
 
@@ -80,10 +83,17 @@ export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicySe
     return accountView(await deps.policies.choose(tenant.id, id, policyArns));
   });
 
-  app.get('/v1/aws/role-setup', async (request) => {
+  app.get('/v1/aws/role-setup', async (request, reply) => {
     const tenant = requireTenant(request);
     const query = parseInput(roleSetupQuery, request.query, 'query');
     const since = new Date(Date.now() - deps.retentionSeconds * 1000);
-    return roleSetup(deps.store, tenant, { partition: query.partition, selectors: query.selectors ?? [], gateway: query.gateway }, since);
+    const setup = await roleSetup(deps.store, tenant, { partition: query.partition, selectors: query.selectors ?? [], gateway: query.gateway }, since);
+    if (query.format === 'json') return setup;
+    // With no reported identity the principal parameter has no default: the admin fills it in.
+    const template = validationRoleTemplate({ externalId: setup.externalId, trustedPrincipalArns: setup.trustedPrincipalArns });
+    return reply
+      .header('content-type', 'application/yaml; charset=utf-8')
+      .header('content-disposition', 'inline; filename="attache-validation-role.yaml"')
+      .send(template);
   });
 }
