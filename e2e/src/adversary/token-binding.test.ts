@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, spawnDelegate, startControlPlane, waitForDelegates, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
-import { jsonLines, type Proc } from './support/process.js';
+import { createTenant, spawnDelegate, startControlPlane, waitForDelegates, type ControlPlaneHandle, type TenantHandle } from '../support/cluster.js';
+import { jsonLines, type Proc } from '../support/process.js';
 
 /**
  * Bound delegate tokens: a token made for a gateway registers only as that gateway, with tags from

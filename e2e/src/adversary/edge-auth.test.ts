@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, startControlPlane, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
-import { httpFrom, rawHttp } from './support/raw-http.js';
+import { createTenant, startControlPlane, type ControlPlaneHandle, type TenantHandle } from '../support/cluster.js';
+import { httpFrom, rawHttp } from '../support/raw-http.js';
 
 const METRICS_TOKEN = 'metrics-token-e2e-0123456789abcdef';
 

@@ -3,10 +3,10 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Api } from './support/api.js';
-import { REPO_ROOT } from './support/cluster.js';
-import { freePort } from './support/ports.js';
-import { Proc } from './support/process.js';
+import { Api } from '../support/api.js';
+import { REPO_ROOT } from '../support/cluster.js';
+import { freePort } from '../support/ports.js';
+import { Proc } from '../support/process.js';
 
 const CLI = join(REPO_ROOT, 'control-plane/dist/cli.js');
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { SqliteStore } from '@attache/control-plane';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, createToken, eventually, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
-import type { Proc } from './support/process.js';
+import { createTenant, createToken, eventually, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from '../support/cluster.js';
+import type { Proc } from '../support/process.js';
 
 const echo = (message: string, delayMs = 0) => ({ type: 'echo', payload: { message, delayMs }, selectors: ['quota'] });
 const account = (name: string, id?: string) => ({

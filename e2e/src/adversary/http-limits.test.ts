@@ -1,9 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, createToken, startDelegate, startControlPlane, waitForDelegates, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
-import type { Proc } from './support/process.js';
-import { httpFrom } from './support/raw-http.js';
+import { createTenant, createToken, startDelegate, startControlPlane, waitForDelegates, type ControlPlaneHandle, type TenantHandle } from '../support/cluster.js';
+import type { Proc } from '../support/process.js';
+import { httpFrom } from '../support/raw-http.js';
 
 interface Tracked {
   socket: Socket;

@@ -1,13 +1,13 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { proveKeyPossession, type ControlFrame } from '@attache/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
-import { Api } from './support/api.js';
-import { createTenant, createToken, eventually, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
-import { openFrameClient, type FrameClient, type FrameClientEnd } from './support/frame-client.js';
-import { startNats, type NatsHandle } from './support/nats.js';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
-import { jsonLines, type Proc } from './support/process.js';
+import { createNatsOperatorSetup } from '../../../control-plane/src/nats/account.js';
+import { Api } from '../support/api.js';
+import { createTenant, createToken, eventually, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from '../support/cluster.js';
+import { openFrameClient, type FrameClient, type FrameClientEnd } from '../support/frame-client.js';
+import { startNats, type NatsHandle } from '../support/nats.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { jsonLines, type Proc } from '../support/process.js';
 
 /**
  * Revoked means no Welcome and no task, also for a connection that is still in its handshake when
