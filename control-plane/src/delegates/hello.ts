@@ -1,6 +1,7 @@
 import type { Hello } from '@attache/proto';
 import { keyIdOf, KEY_TAG_PREFIX, SEALING_ALGORITHM } from '../security/sealed-refs.js';
 import { normaliseTags } from '../tasks/eligibility.js';
+import { validateHelloPolicy, type DelegatePolicyView } from './hello-policy.js';
 
 /** Limits on what a delegate may declare: bounded so one delegate cannot bloat every routing query. */
 export const HELLO_LIMITS = { maxTags: 64, maxTaskTypes: 32, maxInFlightRefs: 1000, maxConcurrency: 1000, maxPublicKeys: 8 } as const;
@@ -20,6 +21,8 @@ export interface ValidHello {
    * has proved it holds the private key (KeyChallenge/KeyProof); `tags` does not include them.
    */
   publicKeys: Array<{ keyId: string; algorithm: string; publicKey: string }>;
+  /** What the delegate's installer lets it read and reach (delegates/hello-policy.ts); null if it sent none. */
+  policy: DelegatePolicyView | null;
 }
 
 /** Validates a Hello frame at the edge; returns the problems, or the normalised declaration. */
@@ -44,6 +47,7 @@ export function validateHello(hello: Hello): { ok: true; value: ValidHello } | {
     else if (k.publicKey.length !== 32) problems.push(`public key ${k.keyId.slice(0, 32)}: an X25519 key has 32 bytes, not ${k.publicKey.length}`);
     else if (keyIdOf(k.publicKey) !== k.keyId) problems.push(`public key ${k.keyId.slice(0, 32)}: key_id must be the first 16 hex digits of SHA-256 of the key`);
   }
+  const policy = validateHelloPolicy(hello.policy, problems);
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -55,6 +59,7 @@ export function validateHello(hello: Hello): { ok: true; value: ValidHello } | {
       maxConcurrency: hello.maxConcurrency,
       version: hello.version || 'unknown',
       publicKeys: hello.publicKeys.map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKey: Buffer.from(k.publicKey).toString('base64url') })),
+      policy,
     },
   };
 }

@@ -180,6 +180,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'trust in delegate group keys: a key announced without a trusted one waits for an admin',
     sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted boolean NOT NULL DEFAULT true;`,
   },
+  {
+    version: 6,
+    description: "delegate policies: what each delegate's installer lets it read and reach, as its Hello reported it",
+    sql: `ALTER TABLE delegates ADD COLUMN policy jsonb;`,
+  },
 ];
 
 /**
