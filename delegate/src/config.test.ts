@@ -159,3 +159,13 @@ describe('loadConfig', () => {
     expect(loadPolicyConfig({ ATTACHE_ALLOW_ENDPOINTS: 'nope' })).toMatchObject({ ok: false, errors: [expect.stringMatching(/^ATTACHE_ALLOW_ENDPOINTS: /)] });
   });
 });
+
+describe('policy entry bounds', () => {
+  it('refuses more than 64 entries, entries over 256 characters and control characters, naming the variable', () => {
+    const many = Array.from({ length: 65 }, (_, i) => `env:A${i}_*`).join(',');
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: many }))).toEqual([expect.stringMatching(/^ATTACHE_ALLOW_REFS: at most 64 entries/)]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: `file:/${'a'.repeat(300)}` }))).toEqual([expect.stringMatching(/^ATTACHE_ALLOW_REFS: .* longer than 256 characters/)]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: 'env:AWS_\u202e*' }))).toEqual([expect.stringMatching(/^ATTACHE_ALLOW_REFS: .*bidirectional/)]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_ENDPOINTS: `https://${'a'.repeat(300)}.example` }))[0]).toMatch(/^ATTACHE_ALLOW_ENDPOINTS: .* longer than 256 characters/);
+  });
+});

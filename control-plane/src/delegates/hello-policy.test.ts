@@ -1,8 +1,8 @@
 import { create } from '@bufbuild/protobuf';
-import { DelegatePolicySchema, HelloSchema } from '@attache/proto';
+import { DELEGATE_POLICY_LIMITS, DelegatePolicySchema, HelloSchema } from '@attache/proto';
 import { describe, expect, it } from 'vitest';
 import { validateHello } from './hello.js';
-import { HELLO_POLICY_LIMITS, validateHelloPolicy } from './hello-policy.js';
+import { validateHelloPolicy } from './hello-policy.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const policy = (over: Partial<{ allowRefs: string[]; allowEndpoints: string[]; digest: string }> = {}) =>
@@ -19,7 +19,7 @@ describe('validateHelloPolicy', () => {
 
   it('refuses too many or too long entries, control and bidi characters, and a malformed digest', () => {
     const cases: Array<[ReturnType<typeof policy>, RegExp]> = [
-      [policy({ allowRefs: Array.from({ length: HELLO_POLICY_LIMITS.maxEntries + 1 }, (_, i) => `env:A${i}`) }), /allow_refs: at most 64 entries/],
+      [policy({ allowRefs: Array.from({ length: DELEGATE_POLICY_LIMITS.maxEntries + 1 }, (_, i) => `env:A${i}`) }), /allow_refs: at most 64 entries/],
       [policy({ allowEndpoints: [`https://${'a'.repeat(260)}`] }), /allow_endpoints\[0\] must be 1 to 256 characters/],
       [policy({ allowRefs: [''] }), /allow_refs\[0\] must be 1 to 256/],
       [policy({ allowRefs: ['env:AWS_\u202e*'] }), /allow_refs\[0\] contains a control or bidirectional/],

@@ -1,4 +1,4 @@
-import type { DelegatePolicy } from '@attache/proto';
+import { DELEGATE_POLICY_LIMITS, UNSAFE_POLICY_CHARACTERS, type DelegatePolicy } from '@attache/proto';
 
 /**
  * What a delegate reports of its own policy in Hello (`Hello.policy`): the reference patterns and
@@ -11,11 +11,7 @@ export interface DelegatePolicyView {
   allowEndpoints: string[];
 }
 
-export const HELLO_POLICY_LIMITS = { maxEntries: 64, maxEntryLength: 256 } as const;
-
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-/** C0/C1 controls, DEL, and the bidirectional formatting characters that make text read other than it is. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * Validates `Hello.policy` at the edge, adding one line per problem to `problems`. Returns the view
@@ -25,10 +21,10 @@ export function validateHelloPolicy(policy: DelegatePolicy | undefined, problems
   if (policy === undefined) return null;
   const before = problems.length;
   const list = (name: string, entries: string[]) => {
-    if (entries.length > HELLO_POLICY_LIMITS.maxEntries) problems.push(`policy.${name}: at most ${HELLO_POLICY_LIMITS.maxEntries} entries`);
+    if (entries.length > DELEGATE_POLICY_LIMITS.maxEntries) problems.push(`policy.${name}: at most ${DELEGATE_POLICY_LIMITS.maxEntries} entries`);
     entries.forEach((entry, i) => {
-      if (entry.length === 0 || entry.length > HELLO_POLICY_LIMITS.maxEntryLength) problems.push(`policy.${name}[${i}] must be 1 to ${HELLO_POLICY_LIMITS.maxEntryLength} characters`);
-      else if (UNSAFE.test(entry)) problems.push(`policy.${name}[${i}] contains a control or bidirectional formatting character`);
+      if (entry.length === 0 || entry.length > DELEGATE_POLICY_LIMITS.maxEntryLength) problems.push(`policy.${name}[${i}] must be 1 to ${DELEGATE_POLICY_LIMITS.maxEntryLength} characters`);
+      else if (UNSAFE_POLICY_CHARACTERS.test(entry)) problems.push(`policy.${name}[${i}] contains a control or bidirectional formatting character`);
     });
   };
   list('allow_refs', policy.allowRefs);

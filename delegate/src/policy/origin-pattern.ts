@@ -1,3 +1,4 @@
+import { entryProblems } from './entry-limits.js';
 import { MAX_HOST_LENGTH } from './wildcard.js';
 
 /** The setting that names where a delegate may connect on an account's behalf. */
@@ -61,7 +62,7 @@ export function parseOriginPatterns(value: string): { origins: OriginPattern[] }
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '');
-  const errors: string[] = [];
+  const errors: string[] = entryProblems(entries);
   const byText = new Map<string, OriginPattern>();
   for (const entry of entries) {
     const parsed = parseOriginPattern(entry);

@@ -1,3 +1,5 @@
+import { entryProblems } from './entry-limits.js';
+
 /** The setting that names the references a delegate resolves; errors name it so the fix is obvious. */
 export const REFS_SETTING = 'ATTACHE_ALLOW_REFS';
 
@@ -22,7 +24,7 @@ export function parseReferencePatterns(value: string): { patterns: string[] } | 
     .map((p) => p.trim())
     .filter((p) => p !== '');
   if (parts.length === 1 && parts[0] === NO_REFS) return { patterns: [] };
-  const errors: string[] = [];
+  const errors: string[] = entryProblems(parts);
   for (const part of parts) {
     if (part.startsWith('env:') && part.length > 'env:'.length) continue;
     if (part.startsWith('file:/')) {
