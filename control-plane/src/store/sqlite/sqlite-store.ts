@@ -436,7 +436,7 @@ export class SqliteStore implements Store {
       lastHeartbeatAt: ms(d.lastHeartbeatAt),
       disconnectedAt: msOrNull(d.disconnectedAt),
       sessionId: d.sessionId,
-      policy: d.policy === null ? null : json(d.policy),
+      policy: d.policy ? json(d.policy) : null,
     });
   }
 
