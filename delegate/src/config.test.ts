@@ -142,6 +142,7 @@ describe('loadConfig', () => {
       expect.stringMatching(/^ATTACHE_ALLOW_REFS: pattern "file:relative\/\*" must start with env: or file:\//),
       expect.stringMatching(/^ATTACHE_ALLOW_REFS: pattern "vault:x" must start with env: or file:\//),
     ]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: 'file:/srv/../etc/*' }))).toEqual(['ATTACHE_ALLOW_REFS: pattern "file:/srv/../etc/*" must be a normalised path (no ., .. or //); write "file:/etc/*"']);
     expect(errorsOf(loadConfig(base, { allowEndpoints: 'https://ok.example,https://a.example/path,ftp://b.example,https://u:p@c.example' }))).toEqual([
       expect.stringMatching(/^--allow-endpoints: "https:\/\/a.example\/path" must be an origin only/),
       expect.stringMatching(/^--allow-endpoints: "ftp:\/\/b.example" must start with https:\/\/ or http:\/\//),

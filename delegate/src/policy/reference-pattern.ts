@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { entryProblems } from './entry-limits.js';
 
 /** The setting that names the references a delegate resolves; errors name it so the fix is obvious. */
@@ -28,7 +29,9 @@ export function parseReferencePatterns(value: string): { patterns: string[] } | 
   for (const part of parts) {
     if (part.startsWith('env:') && part.length > 'env:'.length) continue;
     if (part.startsWith('file:/')) {
-      if (part.includes('\0')) errors.push(`pattern "${part}" contains a NUL character`);
+      // References are matched after `.`, `..` and `//` are folded, so a pattern holding them would never match.
+      const path = part.slice('file:'.length);
+      if (posix.normalize(path) !== path) errors.push(`pattern "${part}" must be a normalised path (no ., .. or //); write "file:${posix.normalize(path)}"`);
       continue;
     }
     errors.push(`pattern "${part}" must start with env: or file:/ (e.g. env:AWS_*,file:/var/run/secrets/attache/*), or the list be "${NO_REFS}"`);
