@@ -72,6 +72,10 @@ Attaché is running: control plane ${cp.httpUrl} (SQLite in ${config.dataDir}), 
        -d '{"type":"echo","payload":{"message":"hello"},"selectors":["local"]}' $ATTACHE_API/v1/tasks
   curl -s -H "authorization: Bearer $ATTACHE_KEY" "$ATTACHE_API/v1/tasks/<id>?waitSeconds=10"
 
+The delegate's policy (what it may read and reach) comes from ATTACHE_ALLOW_REFS and ATTACHE_ALLOW_ENDPOINTS in this
+environment (default: env:AWS_* and file:/var/run/secrets/attache/*, no endpoint overrides); print it with
+  node delegate/dist/cli.js policy
+
 ${cp.operatorKeyGenerated && cp.operatorKeyFile ? operatorKeyNotice(cp.operatorKey, cp.operatorKeyFile, process.stderr.isTTY === true).trim() : `Operator key: ${cp.operatorKeyFile ? `in ${cp.operatorKeyFile}` : 'ATTACHE_OPERATOR_KEY'}.`} Stop with Ctrl-C.
 `);
 

@@ -25,6 +25,7 @@ import { TaskFailure } from './executors/task-failure.js';
 import type { Keyring } from './keys/keyring.js';
 import { createLogger, type Logger } from './log.js';
 import { Masker } from './masking.js';
+import { DelegatePolicy } from './policy/delegate-policy.js';
 
 /**
  * The life of a delegate, explicit so that health checks, logs and tests talk about the same thing:
@@ -87,6 +88,12 @@ export interface AgentOptions {
    * clients should seal to), which is how the control plane routes sealed work only here.
    */
   keyring?: Keyring;
+  /**
+   * What this delegate may read and where it may connect (ATTACHE_ALLOW_REFS,
+   * ATTACHE_ALLOW_ENDPOINTS), enforced on every task and reported in Hello. Default: the default
+   * policy, with this agent's token reserved.
+   */
+  policy?: DelegatePolicy;
 }
 
 /** What the agent needs from an executor registry. */
@@ -200,6 +207,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly executors: ExecutorSource;
   private readonly tags: string[];
   private readonly maxConcurrency: number;
+  private readonly policy: DelegatePolicy;
   private readonly backoff: Backoff;
   /** One per URL, in the configured order; `target` is the one the next session uses. */
   private readonly carriers: Carrier[];
@@ -237,6 +245,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.executors = isExecutorSource(options.executors) ? options.executors : executorMap(options.executors);
     this.tags = [...new Set([options.name, ...(options.tags ?? [])])];
     this.maxConcurrency = options.maxConcurrency ?? 10;
+    this.policy = options.policy ?? new DelegatePolicy({ token: options.token });
     this.backoff = new Backoff(options.backoff);
     const urls = typeof options.url === 'string' || options.url instanceof URL ? [options.url] : [...options.url];
     if (!options.carrier && urls.length === 0) throw new Error('at least one control-plane URL is required');
@@ -551,6 +560,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       registerSecret: (value) => secrets.register(value),
       tenantId: this.welcome?.tenantId,
       keyring: this.options.keyring,
+      policy: this.policy,
     };
     // Settle as soon as the signal fires even if the executor ignores it: the control plane gets its
     // CANCELLED/TIMEOUT promptly and drain cannot hang on a misbehaving executor.
@@ -646,6 +656,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private helloFrame(): DelegateFrame {
+    const summary = this.policy.summary();
     return create(DelegateFrameSchema, {
       frame: {
         case: 'hello',
@@ -658,6 +669,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           version: this.options.version ?? packageVersion,
           inFlight: this.heldTasks(),
           publicKeys: (this.options.keyring?.keys ?? []).map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKey: k.publicKey })),
+          policy: { allowRefs: summary.allowRefs, allowEndpoints: summary.allowEndpoints, digest: summary.digest },
         },
       },
     });

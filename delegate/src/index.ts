@@ -27,7 +27,8 @@ export {
   type CarrierOptions,
   type CarrierRegistration,
 } from './carriers/index.js';
-export { loadConfig, CONFIG_SOURCES, type ConfigFlags, type ConfigResult, type DelegateConfig } from './config.js';
+export { loadConfig, loadPolicyConfig, CONFIG_SOURCES, type ConfigFlags, type ConfigResult, type DelegateConfig, type PolicyConfigResult } from './config.js';
+export { DelegatePolicy, type PolicySummary } from './policy/delegate-policy.js';
 export { echoExecutor } from './executors/echo.js';
 export type { ExecutionContext, Executor } from './executors/executor.js';
 export { ExecutorRegistry, builtinExecutors } from './executors/registry.js';

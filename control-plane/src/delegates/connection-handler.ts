@@ -222,6 +222,7 @@ export class ConnectionHandler {
         connectedAt: now,
         lastHeartbeatAt: now,
         disconnectedAt: null,
+        policy: h.policy,
       });
       // What GET /v1/delegate-groups/{name}/public-key serves: the keys as the group's delegates announce them.
       if (h.publicKeys.length > 0) {

@@ -2,6 +2,7 @@ import type { Hello } from '@attache/proto';
 import { GROUP_NAME, GROUP_NAME_RULE, hasUnsafeCharacters, quoted, TAG, TAG_RULE, TASK_TYPE, TASK_TYPE_RULE, unsafeCodePoints } from '../names.js';
 import { keyIdOf, KEY_TAG_PREFIX, SEALING_ALGORITHM } from '../security/sealed-refs.js';
 import { normaliseTags } from '../tasks/eligibility.js';
+import { validateHelloPolicy, type DelegatePolicyView } from './hello-policy.js';
 
 /**
  * Limits on what a delegate may declare: bounded so one delegate cannot bloat every routing query,
@@ -35,6 +36,8 @@ export interface ValidHello {
    * has proved it holds the private key (KeyChallenge/KeyProof); `tags` does not include them.
    */
   publicKeys: Array<{ keyId: string; algorithm: string; publicKey: string }>;
+  /** What the delegate's installer lets it read and reach (delegates/hello-policy.ts); null if it sent none. */
+  policy: DelegatePolicyView | null;
 }
 
 /** A task id as a delegate may refer to one (Hello in_flight, Heartbeat, Accepted, Result). */
@@ -83,6 +86,7 @@ export function validateHello(hello: Hello): { ok: true; value: ValidHello } | {
       else if (keyIdOf(k.publicKey) !== k.keyId) problems.push(`${key}: key_id must be the first 16 hex digits of SHA-256 of the key`);
     }
   }
+  const policy = validateHelloPolicy(hello.policy, problems);
   if (problems.length > 0) return { ok: false, problems };
   const declaredTags = normaliseTags(hello.tags.filter((t) => t !== hello.name));
   return {
@@ -96,6 +100,7 @@ export function validateHello(hello: Hello): { ok: true; value: ValidHello } | {
       maxConcurrency: hello.maxConcurrency,
       version: hello.version || 'unknown',
       publicKeys: hello.publicKeys.map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKey: Buffer.from(k.publicKey).toString('base64url') })),
+      policy,
     },
   };
 }

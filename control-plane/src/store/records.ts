@@ -70,6 +70,15 @@ export interface DelegateRecord {
   connectedAt: Date;
   lastHeartbeatAt: Date;
   disconnectedAt: Date | null;
+  /** The policy the delegate reported in Hello (its own configuration); null if it reported none. */
+  policy: DelegatePolicyRecord | null;
+}
+
+/** A delegate's policy as it reported it: reference patterns, allowed origins, their digest. */
+export interface DelegatePolicyRecord {
+  digest: string;
+  allowRefs: string[];
+  allowEndpoints: string[];
 }
 
 export interface TaskError {

@@ -108,6 +108,7 @@ export function runStoreConformance(
         connectedAt: at(0),
         lastHeartbeatAt: at(0),
         disconnectedAt: null,
+        policy: null,
         ...over,
       };
     }
@@ -281,6 +282,27 @@ export function runStoreConformance(
         await store.upsertDelegate(replaced);
         expect(await store.listDelegates(a, at(0))).toEqual([replaced]);
         expect((await store.listDelegates(b, at(0))).map((x) => x.tenantId)).toEqual([b]);
+      });
+
+      it('keeps the policy a delegate reported, replaces it on reconnect, and null for one that sent none', async () => {
+        const a = await newTenant();
+        const policy = { digest: `sha256:${'ab'.repeat(32)}`, allowRefs: ['env:AWS_*', 'file:/var/run/secrets/attache/*'], allowEndpoints: ['http://127.0.0.1:5000', 'https://*.internal.example:8443'] };
+        const withPolicy = delegateRecord(a, { policy });
+        const without = delegateRecord(a);
+        await store.upsertDelegate(withPolicy);
+        await store.upsertDelegate(without);
+        const listed = await store.listDelegates(a, at(0));
+        expect(listed.find((d) => d.id === withPolicy.id)?.policy).toEqual(policy);
+        expect(listed.find((d) => d.id === without.id)?.policy).toBeNull();
+
+        const narrower = { digest: `sha256:${'cd'.repeat(32)}`, allowRefs: [], allowEndpoints: [] };
+        await store.upsertDelegate({ ...withPolicy, policy: narrower, connectedAt: at(5) });
+        await store.upsertDelegate({ ...without, policy });
+        const again = await store.listDelegates(a, at(0));
+        expect(again.find((d) => d.id === withPolicy.id)?.policy).toEqual(narrower);
+        expect(again.find((d) => d.id === without.id)?.policy).toEqual(policy);
+        await store.upsertDelegate({ ...withPolicy, policy: null });
+        expect((await store.listDelegates(a, at(0))).find((d) => d.id === withPolicy.id)?.policy).toBeNull();
       });
 
       it('updates presence fields independently', async () => {

@@ -283,15 +283,15 @@ export class PostgresStore implements Store {
     await this.pool.query(
       `INSERT INTO delegates (id, tenant_id, token_id, name, instance_id, tags, task_types, max_concurrency,
          version, transport, status, in_flight, replica_id, connected_at, last_heartbeat_at, disconnected_at,
-         session_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         session_id, policy)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::jsonb)
        ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, token_id = excluded.token_id,
          name = excluded.name, instance_id = excluded.instance_id, tags = excluded.tags,
          task_types = excluded.task_types, max_concurrency = excluded.max_concurrency,
          version = excluded.version, transport = excluded.transport, status = excluded.status,
          in_flight = excluded.in_flight, replica_id = excluded.replica_id,
          connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at,
-         disconnected_at = excluded.disconnected_at, session_id = excluded.session_id`,
+         disconnected_at = excluded.disconnected_at, session_id = excluded.session_id, policy = excluded.policy`,
       [
         d.id,
         d.tenantId,
@@ -310,6 +310,7 @@ export class PostgresStore implements Store {
         d.lastHeartbeatAt,
         d.disconnectedAt,
         d.sessionId,
+        jsonOrNull(d.policy),
       ],
     );
   }

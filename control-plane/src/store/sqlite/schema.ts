@@ -170,6 +170,11 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted INTEGER NOT NULL DEFAULT 1;`,
   },
   {
+    version: 6,
+    description: "delegate policies: what each delegate's installer lets it read and reach, as its Hello reported it",
+    sql: `ALTER TABLE delegates ADD COLUMN policy TEXT;`,
+  },
+  {
     version: 7,
     description: 'delegate tokens bound to a group and a set of tags',
     sql: `

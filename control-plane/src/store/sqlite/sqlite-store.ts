@@ -98,16 +98,16 @@ function prepareAll(db: Database.Database) {
 
     upsertDelegate: p(`INSERT INTO delegates (id, tenant_id, token_id, name, instance_id, tags, task_types,
         max_concurrency, version, transport, status, in_flight, replica_id, connected_at, last_heartbeat_at,
-        disconnected_at, session_id)
+        disconnected_at, session_id, policy)
       VALUES (@id, @tenantId, @tokenId, @name, @instanceId, @tags, @taskTypes, @maxConcurrency, @version,
-        @transport, @status, @inFlight, @replicaId, @connectedAt, @lastHeartbeatAt, @disconnectedAt, @sessionId)
+        @transport, @status, @inFlight, @replicaId, @connectedAt, @lastHeartbeatAt, @disconnectedAt, @sessionId, @policy)
       ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, token_id = excluded.token_id,
         name = excluded.name, instance_id = excluded.instance_id, tags = excluded.tags,
         task_types = excluded.task_types, max_concurrency = excluded.max_concurrency,
         version = excluded.version, transport = excluded.transport, status = excluded.status,
         in_flight = excluded.in_flight, replica_id = excluded.replica_id,
         connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at,
-        disconnected_at = excluded.disconnected_at, session_id = excluded.session_id`),
+        disconnected_at = excluded.disconnected_at, session_id = excluded.session_id, policy = excluded.policy`),
     endSession: p(`UPDATE delegates SET status = 'disconnected', disconnected_at = ?, in_flight = 0
       WHERE id = ? AND session_id = ?`),
     updatePresence: p(`UPDATE delegates SET
@@ -460,6 +460,7 @@ export class SqliteStore implements Store {
       lastHeartbeatAt: ms(d.lastHeartbeatAt),
       disconnectedAt: msOrNull(d.disconnectedAt),
       sessionId: d.sessionId,
+      policy: d.policy ? json(d.policy) : null,
     });
   }
 
