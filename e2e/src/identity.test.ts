@@ -109,7 +109,7 @@ describe('identity: users, sessions, API keys, operators', () => {
     const retryAfter = Number(refused.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(800);
     expect(retryAfter).toBeLessThanOrEqual(900);
-    expect(refused.body.error.details.retryAfterSeconds).toBe(retryAfter);
+    expect(refused.body.error.details.retryAfter).toBe(retryAfter);
     // Other accounts are not affected.
     expect((await new Browser(cp.httpUrl).signIn('ann@example.com', PASSWORD)).status).toBe(201);
   });

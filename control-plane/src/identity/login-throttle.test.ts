@@ -30,7 +30,7 @@ describe('LoginThrottle', () => {
     }
     const err = await refusal(throttle.admit('a@example.com', '10.0.1.1', later(10_000)));
     expect(err?.code).toBe('SIGN_IN_THROTTLED');
-    expect(err?.details['retryAfterSeconds']).toBe(ACCOUNT_FAILURES.windowMs / 1000 - 10);
+    expect(err?.details['retryAfter']).toBe(ACCOUNT_FAILURES.windowMs / 1000 - 10);
     expect(await refusal(throttle.admit('b@example.com', '10.0.1.1', later(10_000)))).toBeNull();
     expect(await refusal(throttle.admit('a@example.com', '10.0.1.2', later(ACCOUNT_FAILURES.windowMs + 1)))).toBeNull();
     await throttle.succeeded('a@example.com', later(ACCOUNT_FAILURES.windowMs + 2));
@@ -42,7 +42,7 @@ describe('LoginThrottle', () => {
     for (let i = 0; i < ADDRESS_ATTEMPTS.max; i++) await throttle.admit(`u${i}@example.com`, '192.0.2.1', later(i));
     const err = await refusal(throttle.admit('other@example.com', '192.0.2.1', later(100)));
     expect(err?.code).toBe('SIGN_IN_THROTTLED');
-    expect(err?.details['retryAfterSeconds']).toBe(60);
+    expect(err?.details['retryAfter']).toBe(60);
     expect(await refusal(throttle.admit('other@example.com', '192.0.2.2', later(100)))).toBeNull();
     expect(await refusal(throttle.admit('other@example.com', '192.0.2.1', later(ADDRESS_ATTEMPTS.windowMs + 20)))).toBeNull();
   });

@@ -27,7 +27,7 @@ export class LoginThrottle {
 
   constructor(private readonly store: IdentityStore) {}
 
-  /** Throws SIGN_IN_THROTTLED (with retryAfterSeconds) if either limit is reached; else counts the attempt. */
+  /** Throws SIGN_IN_THROTTLED (with retryAfter, in seconds) if either limit is reached; else counts the attempt. */
   async admit(email: string, address: string, now: Date): Promise<void> {
     if (now.getTime() - this.lastPrune >= PRUNE_EVERY_MS) {
       this.lastPrune = now.getTime();
@@ -50,11 +50,11 @@ export class LoginThrottle {
     const since = new Date(now.getTime() - limit.windowMs);
     const { count, oldest } = await this.store.countLoginAttempts(bucket, since);
     if (count < limit.max) return;
-    const retryAfterSeconds = Math.max(1, Math.ceil(((oldest?.getTime() ?? now.getTime()) + limit.windowMs - now.getTime()) / 1000));
+    const retryAfter = Math.max(1, Math.ceil(((oldest?.getTime() ?? now.getTime()) + limit.windowMs - now.getTime()) / 1000));
     throw new AppError(
       ErrorCode.SIGN_IN_THROTTLED,
-      `Too many sign-in attempts for ${what}; wait ${retryAfterSeconds} s and try again, or ask a tenant admin to reset the password.`,
-      { retryAfterSeconds },
+      `Too many sign-in attempts for ${what}; wait ${retryAfter} s and try again, or ask a tenant admin to reset the password.`,
+      { retryAfter },
     );
   }
 }

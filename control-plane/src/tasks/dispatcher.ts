@@ -45,8 +45,6 @@ export class Dispatcher {
     this.unsubscribe.push(
       this.bus.subscribe('task.queued', (m) => void this.place(m.tenantId, m.taskId, m.type, m.selectors)),
       this.bus.subscribe('task.cancel', (m) => this.cancelLocal(m.taskId, m.attempt, m.delegateId, m.reason)),
-      this.bus.subscribe('token.revoked', (m) => this.closeToken(m.tokenId)),
-      this.bus.subscribe('tenant.suspended', (m) => this.closeTenant(m.tenantId)),
     );
   }
 
@@ -377,20 +375,6 @@ export class Dispatcher {
     const held = session?.held.get(taskId);
     if (!session || !held || held.attempt !== attempt) return;
     session.send({ case: 'cancel', value: { taskId, attempt, reason } });
-  }
-
-  closeToken(tokenId: string): void {
-    for (const session of this.sessions.values()) {
-      if (session.identity.tokenId === tokenId) {
-        session.close('TOKEN_REVOKED', 'The delegate token this delegate used was revoked; create a new token and restart the delegate with it.');
-      }
-    }
-  }
-
-  closeTenant(tenantId: string): void {
-    for (const session of this.localSessions(tenantId)) {
-      session.close('TENANT_SUSPENDED', 'The tenant was suspended; the operator must resume it before its delegates can connect again.');
-    }
   }
 
   /**

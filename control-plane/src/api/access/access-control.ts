@@ -2,6 +2,8 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../../errors.js';
 import { roleAtLeast } from '../../identity/roles.js';
+import { secretsEqual } from '../../security/secrets.js';
+import { bearer } from '../auth.js';
 import { checkCsrf } from './csrf.js';
 import { identify, type CredentialSources } from './credentials.js';
 import { actorOf, type Principal } from './principal.js';
@@ -48,11 +50,17 @@ export async function installAccessControl(app: FastifyInstance, sources: Creden
     const client = { address: request.ip, userAgent: request.headers['user-agent'] ?? null };
     request.actor = actorOf(undefined, client);
     const url = request.routeOptions.url;
-    // No route matched: the not-found handler answers, and there is nothing to protect.
-    if (url === undefined) return;
-    const access = accessOf(request.method, url);
+    // A path no route matches still needs credentials: which paths exist is not told to strangers.
+    const access = request.is404 || url === undefined ? 'signed-in' : accessOf(request.method, url);
     if (access === undefined) throw new AppError(ErrorCode.INTERNAL, `Route ${request.method} ${url} has no access rule.`);
     if (access === 'public' || access === 'delegate' || access === 'sign-in') return;
+    if (access === 'metrics') {
+      const token = bearer(request);
+      if (sources.metricsToken !== undefined && (token === null || !secretsEqual(token, sources.metricsToken))) {
+        throw new AppError(ErrorCode.UNAUTHENTICATED, 'GET /metrics needs "Authorization: Bearer <token>" with the token the control plane has in ATTACHE_METRICS_TOKEN.');
+      }
+      return;
+    }
     const principal = await identify(request, sources);
     if (!principal) {
       throw new AppError(ErrorCode.UNAUTHENTICATED, 'Missing credentials: send "Authorization: Bearer <API key>", or sign in with POST /v1/session.');
@@ -68,7 +76,7 @@ export async function installAccessControl(app: FastifyInstance, sources: Creden
 
 /** Throws FORBIDDEN naming the access the route needs, unless the principal has it. */
 export function authorize(principal: Principal, access: Access): void {
-  if (access === 'public' || access === 'delegate' || access === 'sign-in' || access === 'signed-in') return;
+  if (access === 'public' || access === 'metrics' || access === 'delegate' || access === 'sign-in' || access === 'signed-in') return;
   if (access === 'operator') {
     if (principal.kind === 'operator') return;
     throw new AppError(ErrorCode.FORBIDDEN, 'Only the operator key may manage tenants.', { requiredRole: 'operator' });

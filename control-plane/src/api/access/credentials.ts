@@ -9,6 +9,8 @@ import type { SessionCookies } from './session-cookies.js';
 
 export interface CredentialSources {
   operatorKey: string;
+  /** When set, GET /metrics needs it as a bearer token (ATTACHE_METRICS_TOKEN). */
+  metricsToken?: string | undefined;
   apiKeys: ApiKeyService;
   sessions: SessionService;
   cookies: SessionCookies;

@@ -3,13 +3,14 @@ import { NATS_CREDENTIALS_PATH } from '@attache/proto';
 
 /**
  * Who may call a route. Roles are ordered (viewer < editor < admin); the other levels are not roles:
- * - `public`: anyone, no credentials read (probes, metrics);
+ * - `public`: anyone, no credentials read (liveness and readiness probes);
+ * - `metrics`: the ATTACHE_METRICS_TOKEN bearer when one is set, else anyone;
  * - `delegate`: the route checks a delegate token itself;
  * - `sign-in`: anyone; this is where credentials are obtained;
  * - `signed-in`: any caller with valid credentials, operator included;
  * - `operator`: the operator key only.
  */
-export type Access = 'public' | 'delegate' | 'sign-in' | 'signed-in' | 'operator' | Role;
+export type Access = 'public' | 'metrics' | 'delegate' | 'sign-in' | 'signed-in' | 'operator' | Role;
 
 /**
  * THE table: every route's minimum access, by method and Fastify route pattern. A route missing here
@@ -20,7 +21,7 @@ export type Access = 'public' | 'delegate' | 'sign-in' | 'signed-in' | 'operator
 export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
-  'GET /metrics': 'public',
+  'GET /metrics': 'metrics',
   [`POST ${NATS_CREDENTIALS_PATH}`]: 'delegate',
 
   'POST /v1/session': 'sign-in',

@@ -13,11 +13,11 @@ export const rotateApiKeyBody = z.object({ graceSeconds: z.number().int().min(0)
 export const apiKeyIdParam = z.object({ id: z.string().min(1).max(64) });
 
 export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeyService): void {
-  app.post('/v1/api-keys', async (request, reply) => {
+  app.post('/v1/api-keys', { config: { noStore: true } }, async (request, reply) => {
     const tenant = requireTenant(request);
     const body = parseInput(createApiKeyBody, request.body, 'API key');
     const { record, apiKey } = await keys.create(tenant.id, body);
-    return reply.code(201).header('cache-control', 'no-store').send({ ...apiKeyView(record), apiKey });
+    return reply.code(201).send({ ...apiKeyView(record), apiKey });
   });
 
   app.get('/v1/api-keys', async (request) => {
@@ -25,12 +25,12 @@ export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeyService): void {
     return { items: (await keys.list(tenant.id)).map(apiKeyView) };
   });
 
-  app.post('/v1/api-keys/:id/rotate', async (request, reply) => {
+  app.post('/v1/api-keys/:id/rotate', { config: { noStore: true } }, async (request, reply) => {
     const tenant = requireTenant(request);
     const { id } = parseInput(apiKeyIdParam, request.params, 'path');
     const body = parseInput(rotateApiKeyBody, request.body, 'rotation');
     const { record, apiKey } = await keys.rotate(tenant.id, id, body.graceSeconds);
-    return reply.header('cache-control', 'no-store').send({ ...apiKeyView(record), apiKey });
+    return reply.send({ ...apiKeyView(record), apiKey });
   });
 
   app.post('/v1/api-keys/:id/revoke', async (request) => {

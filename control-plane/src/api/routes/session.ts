@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AppError, ErrorCode } from '../../errors.js';
 import type { SessionService } from '../../identity/session-service.js';
 import { PASSWORD_MAX_LENGTH } from '../../identity/password-hasher.js';
 import { sessionOf } from '../access/access-control.js';
@@ -18,20 +17,11 @@ export const createSessionBody = z
   .strict();
 
 export function sessionRoutes(app: FastifyInstance, deps: { sessions: SessionService; cookies: SessionCookies }): void {
-  app.post('/v1/session', async (request, reply) => {
+  app.post('/v1/session', { config: { noStore: true } }, async (request, reply) => {
     const body = parseInput(createSessionBody, request.body, 'sign-in');
-    let issued;
-    try {
-      issued = await deps.sessions.signInWithPassword(body, { address: request.ip });
-    } catch (err) {
-      if (err instanceof AppError && err.code === ErrorCode.SIGN_IN_THROTTLED) reply.header('retry-after', String(err.details['retryAfterSeconds']));
-      throw err;
-    }
+    const issued = await deps.sessions.signInWithPassword(body, { address: request.ip });
     deps.cookies.set(reply, issued);
-    return reply
-      .code(201)
-      .header('cache-control', 'no-store')
-      .send({
+    return reply.code(201).send({
         user: userView(issued.user),
         tenant: { id: issued.tenant.id, name: issued.tenant.name },
         role: issued.user.role,

@@ -18,13 +18,10 @@ export const adminCredentialsBody = z
 
 /** Operator routes (the access table admits only the operator key). */
 export function tenantRoutes(app: FastifyInstance, tenants: TenantService): void {
-  app.post('/v1/tenants', async (request, reply) => {
+  app.post('/v1/tenants', { config: { noStore: true } }, async (request, reply) => {
     const body = parseInput(createTenantBody, request.body, 'tenant');
     const { tenant, apiKey, admin } = await tenants.create(body.name, body.admin);
-    return reply
-      .code(201)
-      .header('cache-control', 'no-store')
-      .send({ ...tenantView(tenant), apiKey, admin: admin ? userView(admin) : null });
+    return reply.code(201).send({ ...tenantView(tenant), apiKey, admin: admin ? userView(admin) : null });
   });
 
   app.get('/v1/tenants', async (request) => {
@@ -48,13 +45,10 @@ export function tenantRoutes(app: FastifyInstance, tenants: TenantService): void
     return tenantView(await tenants.resume(id));
   });
 
-  app.post('/v1/tenants/:id/admin-credentials', async (request, reply) => {
+  app.post('/v1/tenants/:id/admin-credentials', { config: { noStore: true } }, async (request, reply) => {
     const { id } = parseInput(tenantIdParam, request.params, 'path');
     const body = parseInput(adminCredentialsBody, request.body, 'admin credentials');
     const issued = await tenants.issueAdminCredentials(id, body);
-    return reply
-      .code(201)
-      .header('cache-control', 'no-store')
-      .send({ apiKey: { ...apiKeyView(issued.key), apiKey: issued.apiKey }, user: issued.user ? userView(issued.user) : null });
+    return reply.code(201).send({ apiKey: { ...apiKeyView(issued.key), apiKey: issued.apiKey }, user: issued.user ? userView(issued.user) : null });
   });
 }
