@@ -82,7 +82,7 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
     paths.dbPassword = join(paths.secrets, 'db-password');
     paths.accessKeyFile = join(paths.secrets, 'aws-access-key-id');
     paths.secretKeyFile = join(paths.secrets, 'aws-secret-access-key');
-    for (const d of [paths.secrets, paths.stateDir, join(dir, 'sa'), join(dir, 'pod'), join(dir, 'keys')]) await mkdir(d, { recursive: true });
+    for (const d of [join(paths.secrets, 'subdir'), paths.stateDir, join(dir, 'sa'), join(dir, 'pod'), join(dir, 'keys')]) await mkdir(d, { recursive: true });
     await writeFile(paths.outside, canary('file outside the allowed directory'), { mode: 0o600 });
     await writeFile(paths.dbPassword, canary('database password file'), { mode: 0o600 });
     await writeFile(paths.saToken, canary('service-account token'), { mode: 0o600 });
@@ -146,7 +146,7 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
         url: wideRogue.url,
         token: tokens.wide,
         name: 'careless',
-        env: { ...baseEnv(tokens.wide), ATTACHE_ALLOW_REFS: 'env:*,file:*', ATTACHE_STATE_DIR: paths.stateDir, ATTACHE_KEY_FILE: '' },
+        env: { ...baseEnv(tokens.wide), ATTACHE_ALLOW_REFS: 'env:*,file:/*', ATTACHE_STATE_DIR: paths.stateDir, ATTACHE_KEY_FILE: '' },
       }),
     };
     await narrow.rogue.hello();
@@ -256,7 +256,8 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
       'env:ATTACHE_TOKEN',
       'env:ATTACHE_CANARY_SETTING',
       'env:TOKEN_COPY',
-      `file:${paths.keyFile}`,
+      // This delegate keeps its group key in its state directory.
+      `file:${join(paths.stateDir, 'group-key.pem')}`,
       `file:${join(paths.stateDir, 'notes')}`,
       `file:${paths.saToken}`,
       `file:${paths.podToken}`,
@@ -285,7 +286,7 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
     const fifo = await refused(narrow, { auth: { kind: staticAuth('env:AWS_ACCESS_KEY_ID', `file:${paths.fifo}`) } }, 'SECRET_UNRESOLVED');
     expect(fifo.details).toMatchObject({ reason: 'not-regular-file' });
     expect(Date.now() - started).toBeLessThan(5_000);
-    const directory = await refused(narrow, { auth: { kind: staticAuth('env:AWS_ACCESS_KEY_ID', `file:${paths.secrets}`) } }, 'SECRET_UNRESOLVED');
+    const directory = await refused(narrow, { auth: { kind: staticAuth('env:AWS_ACCESS_KEY_ID', `file:${join(paths.secrets, 'subdir')}`) } }, 'SECRET_UNRESOLVED');
     expect(directory.details).toMatchObject({ reason: 'not-regular-file' });
     // A 100 MB read would add 100 MB or more; the bound keeps it to the 64 KiB it may read.
     expect(rssKb(narrow.proc) - rssBefore).toBeLessThan(50 * 1024);
