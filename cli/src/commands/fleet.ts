@@ -1,0 +1,149 @@
+import { Command } from 'commander';
+import { seg } from '../api/client.js';
+import { pickByNameOrId } from '../api/resolve.js';
+import { outputOption, render } from '../output/render.js';
+import { formatTable } from '../output/table.js';
+import { list, runtime } from './runtime.js';
+
+/** Delegates, gateways and delegate tokens: what connects, and with what. */
+interface Delegate {
+  id: string;
+  name: string;
+  status: string;
+  tags: string[];
+  inFlight: number;
+  maxConcurrency: number;
+  version: string;
+  transport: string;
+  lastHeartbeatAt: string | null;
+  [k: string]: unknown;
+}
+
+export function delegatesCommand(): Command {
+  const delegates = new Command('delegates').description('delegates: connected, draining and recently disconnected');
+  delegates
+    .command('list')
+    .description('list delegates')
+    .addOption(outputOption())
+    .action(async (_opts, cmd: Command) => {
+      const rt = runtime(cmd);
+      const { body } = await (await rt.api()).get<{ items: Delegate[] }>('/v1/delegates');
+      render(rt.term, rt.output, body, () =>
+        formatTable(
+          [
+            { header: 'name', value: (d: Delegate) => d.name },
+            { header: 'id', value: (d: Delegate) => d.id },
+            { header: 'status', value: (d: Delegate) => d.status },
+            { header: 'tags', value: (d: Delegate) => d.tags },
+            { header: 'tasks', value: (d: Delegate) => `${d.inFlight}/${d.maxConcurrency}` },
+            { header: 'version', value: (d: Delegate) => d.version },
+            { header: 'transport', value: (d: Delegate) => d.transport },
+            { header: 'last heartbeat', value: (d: Delegate) => d.lastHeartbeatAt },
+          ],
+          body.items,
+          { header: rt.term.color.bold },
+        ),
+      );
+    });
+  return delegates;
+}
+
+interface Gateway {
+  name: string;
+  connected: number;
+  replicas: Array<{ id: string; status: string }>;
+  identities: Array<{ partition: string; arn: string }>;
+}
+
+export function gatewaysCommand(): Command {
+  const gateways = new Command('gateways').description('delegate groups, which an account\'s gateway pins its tasks to');
+  gateways
+    .command('list')
+    .description('list gateways with their replicas and reported IAM identities')
+    .addOption(outputOption())
+    .action(async (_opts, cmd: Command) => {
+      const rt = runtime(cmd);
+      const { body } = await (await rt.api()).get<{ items: Gateway[] }>('/v1/gateways');
+      render(rt.term, rt.output, body, () =>
+        formatTable(
+          [
+            { header: 'name', value: (g: Gateway) => g.name },
+            { header: 'connected', value: (g: Gateway) => `${g.connected}/${g.replicas.length}` },
+            { header: 'identities', value: (g: Gateway) => g.identities.map((i) => `${i.partition}=${i.arn}`) },
+          ],
+          body.items,
+          { header: rt.term.color.bold },
+        ),
+      );
+    });
+  return gateways;
+}
+
+interface Token {
+  id: string;
+  name: string;
+  status: string;
+  createdAt: string;
+  revokedAt: string | null;
+  token?: string;
+  [k: string]: unknown;
+}
+
+export function tokensCommand(): Command {
+  const tokens = new Command('tokens').description('delegate tokens: what a delegate connects with');
+
+  tokens
+    .command('create')
+    .description('create a delegate token; it is shown once')
+    .argument('<name>', 'token name')
+    .option('--group <group>', 'delegate group the token is for')
+    .option('--tags <tags>', 'tags for delegates connecting with it, comma-separated', list)
+    .addOption(outputOption())
+    .action(async (name: string, opts: { group?: string; tags?: string[] }, cmd: Command) => {
+      const rt = runtime(cmd);
+      // group and tags only when given: a control plane without them refuses unknown fields.
+      const body = { name, ...(opts.group !== undefined ? { group: opts.group } : {}), ...(opts.tags !== undefined ? { tags: opts.tags } : {}) };
+      // -o json|yaml prints the API's answer field for field, the token included: it is shown once.
+      const { body: t } = await (await rt.api()).post<Token>('/v1/delegate-tokens', body);
+      render(rt.term, rt.output, t, () => `created delegate token ${t.name} (${t.id}); it is shown only now:\n${t.token}\n`);
+    });
+
+  tokens
+    .command('list')
+    .description('list delegate tokens (never their values)')
+    .addOption(outputOption())
+    .action(async (_opts, cmd: Command) => {
+      const rt = runtime(cmd);
+      const { body } = await (await rt.api()).get<{ items: Token[] }>('/v1/delegate-tokens');
+      render(rt.term, rt.output, body, () =>
+        formatTable(
+          [
+            { header: 'name', value: (t: Token) => t.name },
+            { header: 'id', value: (t: Token) => t.id },
+            { header: 'status', value: (t: Token) => t.status },
+            { header: 'created', value: (t: Token) => t.createdAt },
+            { header: 'revoked', value: (t: Token) => t.revokedAt },
+          ],
+          body.items,
+          { header: rt.term.color.bold },
+        ),
+      );
+    });
+
+  tokens
+    .command('revoke')
+    .description('revoke a token; delegates connected with it are disconnected at once')
+    .argument('<token>', 'token name or id')
+    .addOption(outputOption())
+    .action(async (ref: string, _opts, cmd: Command) => {
+      const rt = runtime(cmd);
+      const api = await rt.api();
+      const { body: all } = await api.get<{ items: Token[] }>('/v1/delegate-tokens');
+      // By name, only active tokens count: a revoked one of the same name is history, not ambiguity.
+      const byId = all.items.find((t) => t.id === ref);
+      const token = byId ?? pickByNameOrId(all.items.filter((t) => t.status === 'active'), ref, 'active delegate token', 'attache tokens list');
+      const { body } = await api.post<Token>(`/v1/delegate-tokens/${seg(token.id)}/revoke`);
+      render(rt.term, rt.output, body, () => `revoked delegate token ${body.name} (${body.id})\n`);
+    });
+  return tokens;
+}
