@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { accountsCommand } from './commands/accounts.js';
 import { auditCommand } from './commands/audit.js';
 import { delegatesCommand, gatewaysCommand, tokensCommand } from './commands/fleet.js';
@@ -44,16 +44,15 @@ export function buildProgram(): Command {
     .command('completion')
     .description('print a shell completion script')
     .addHelpText('after', '\nbash: source <(attache completion bash)\nzsh:  source <(attache completion zsh)')
-    .argument('<shell>', 'bash or zsh')
-    .action((shell: string) => {
-      if (shell === 'bash') process.stdout.write(bashCompletion(program));
-      else if (shell === 'zsh') process.stdout.write(zshCompletion(program));
-      else program.error(`error: completion is available for bash and zsh, not ${shell}`, { exitCode: 2, code: 'attache.usage' });
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .action((shell: 'bash' | 'zsh') => {
+      process.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
     });
 
-  // Every command exits through main's error handling, with the documented codes.
+  // Every command exits through main's error handling, with the documented codes; commander's own
+  // complaints (unknown option, missing argument) read like the CLI's other errors.
   const configure = (cmd: Command) => {
-    cmd.exitOverride().configureOutput({ outputError: (str, write) => write(str) });
+    cmd.exitOverride().configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'error: USAGE: ')) });
     for (const sub of cmd.commands) configure(sub);
   };
   configure(program);

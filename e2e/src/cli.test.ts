@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { runCli, type CliRun } from './support/cli.js';
-import { createTenant, startDelegate, type ControlPlaneHandle, type TenantHandle, startControlPlane } from './support/cluster.js';
+import { runCli, startCli, type CliRun } from './support/cli.js';
+import { createTenant, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
 import { setupAwsIdentities, startMoto, type MotoIdentities, type MotoServer } from './support/moto.js';
 import type { Proc } from './support/process.js';
 
@@ -174,6 +174,35 @@ describe('attache CLI end to end', () => {
     expect(failed.stderr).toMatch(/^error: SEALED_VALUE_INVALID: /m);
   });
 
+  it('accounts policies: the delegate\'s MISSING_PERMISSION for iam:ListPolicies is the error; policies set records ARNs', async () => {
+    const listed = await cli(['accounts', 'policies', 'sealed']);
+    expect(listed.code).toBe(1);
+    expect(listed.stderr).toMatch(/^error: MISSING_PERMISSION: .*iam:ListPolicies/m);
+    const arn = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
+    expect((await ok(['accounts', 'policies', 'set', 'sealed', arn])).stdout).toMatch(/^sealed \(acc_\w+\): 1 policy chosen/m);
+    expect((await json(['accounts', 'get', 'sealed'])).policyArns).toEqual([arn]);
+    const refused = await cli(['accounts', 'policies', 'set', 'sealed', 'arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: VALIDATION_FAILED: .*partition/m);
+  });
+
+  it('tasks watch shows the step and the delegate until the task ends; tasks cancel ends it', async () => {
+    const created = await tenant.api.post('/v1/tasks', { type: 'echo', payload: { message: 'hold', delayMs: 60_000 }, selectors: ['aws'] });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id as string;
+    const watching = startCli(['tasks', 'watch', id], { env });
+    // The step and the delegate, as the watch saw them while the task ran.
+    await watching.stderrMatching(new RegExp(`^task ${id} \\(echo\\): running on delegate ${GROUP} \\(dlg_\\w+\\)`, 'm'));
+    const cancelled = await json(['tasks', 'cancel', id]);
+    expect(cancelled).toMatchObject({ id, state: 'cancelled', error: { code: 'CANCELLED' } });
+    const watched = await watching.done;
+    expect(watched.code).toBe(1);
+    expect(watched.stderr).toMatch(/^error: CANCELLED: The task was cancelled/m);
+    const again = await cli(['tasks', 'cancel', id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^error: CONFLICT: /m);
+  });
+
   it('role-setup prints the trust and permission policies; -o json is the API\'s answer', async () => {
     const setup = await json(['role-setup', '--selectors', 'aws']);
     expect(setup.externalId).toBe(tenant.externalId);
@@ -183,6 +212,19 @@ describe('attache CLI end to end', () => {
     expect(people).toContain('Trust policy');
     expect(people).toContain('"sts:ExternalId"');
     expect(people).toContain('Permission policy');
+  });
+
+  it('role-setup --cloudformation writes the API\'s template, or prints the API\'s error where the route lacks it', async () => {
+    const file = join(home, 'role.yaml');
+    const run = await cli(['role-setup', '--cloudformation', '-o', file]);
+    if (run.code === 0) {
+      // A control plane that serves the template (issue 12's /v1/aws/role-setup?format=cloudformation).
+      expect(YAML.parse(await readFile(file, 'utf8'))).toHaveProperty('Resources');
+    } else {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^error: VALIDATION_FAILED: .*format/m);
+      await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    }
   });
 
   it('delete by name; then get is NOT_FOUND with exit 4; unknown names are exit 4 too', async () => {

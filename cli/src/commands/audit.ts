@@ -21,7 +21,7 @@ export function auditCommand(): Command {
     .addOption(outputOption())
     .action(async (opts: { actor?: string; action?: string; since?: string; until?: string }, cmd: Command) => {
       const rt = runtime(cmd);
-      const { body } = await (await rt.api()).get<{ items: AuditEntry[] }>('/v1/audit', opts);
+      const { body } = await (await rt.api()).get<{ items: AuditEntry[] }>('/v1/audit', { actor: opts.actor, action: opts.action, since: opts.since, until: opts.until });
       render(rt.term, rt.output, body, () =>
         formatTable(
           ['at', 'actor', 'action', 'target', 'outcome'].map((field) => ({ header: field, value: (e: AuditEntry) => e[field] })),

@@ -36,7 +36,8 @@ export function delegatesCommand(): Command {
             { header: 'status', value: (d: Delegate) => d.status },
             { header: 'tags', value: (d: Delegate) => d.tags },
             { header: 'tasks', value: (d: Delegate) => `${d.inFlight}/${d.maxConcurrency}` },
-            { header: 'version', value: (d: Delegate) => d.version },
+            // `outdated` is set by control planes that know the current delegate release.
+            { header: 'version', value: (d: Delegate) => (d['outdated'] === true ? `${d.version} (outdated)` : d.version) },
             { header: 'transport', value: (d: Delegate) => d.transport },
             { header: 'last heartbeat', value: (d: Delegate) => d.lastHeartbeatAt },
           ],
