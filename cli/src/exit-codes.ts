@@ -21,4 +21,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   1  the API refused or failed the request, or a validation/task ended in failure
   2  usage error (unknown command or option, missing argument, unusable file)
   3  authentication: not logged in, or the API key was refused or is not allowed
-  4  not found: no such account, task, token, context or API route`;
+  4  not found: no such account, task, token, context or API route
+  130 interrupted (Ctrl-C) while following a validation or task`;

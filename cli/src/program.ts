@@ -2,11 +2,14 @@ import { createRequire } from 'node:module';
 import { Argument, Command, Option } from 'commander';
 import { accountsCommand } from './commands/accounts.js';
 import { auditCommand } from './commands/audit.js';
-import { delegatesCommand, gatewaysCommand, tokensCommand } from './commands/fleet.js';
-import { contextCommand, loginCommand } from './commands/login.js';
+import { contextCommand } from './commands/context.js';
+import { delegatesCommand } from './commands/delegates.js';
+import { gatewaysCommand } from './commands/gateways.js';
+import { loginCommand } from './commands/login.js';
 import { roleSetupCommand } from './commands/role-setup.js';
 import { newAccountIdCommand, sealCommand } from './commands/seal.js';
 import { tasksCommand } from './commands/tasks.js';
+import { tokensCommand } from './commands/tokens.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { EXIT_CODES_HELP } from './exit-codes.js';
 

@@ -39,7 +39,7 @@ describe('statusLine', () => {
     const status = statusLine(terminal({ noColor: true }, {}, stream(true), err));
     status.update('validating prod: running');
     status.stop();
-    expect(err.written[0]).toBe('\r\x1b[2K⠋ validating prod: running');
+    expect(err.written[0]).toMatch(/^\r\x1b\[2K⠋ validating prod: running · 0\.\ds$/);
     expect(err.written.at(-1)).toBe('\r\x1b[2K');
     expect(err.written.join('')).not.toContain('\n');
   });

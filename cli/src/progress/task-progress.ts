@@ -11,14 +11,13 @@ export async function followTask(api: ApiClient, source: ProgressSource, term: T
   if (isTerminal(task)) return task;
   const status = statusLine(term);
   const names = new DelegateNames(api);
-  const started = Date.now();
   let final = task;
   try {
-    status.update(await describe(task, label, names, started));
+    status.update(await describe(task, label, names));
     for await (const t of source.follow(task.id)) {
       final = t;
       if (isTerminal(t)) break;
-      status.update(await describe(t, label, names, started));
+      status.update(await describe(t, label, names));
     }
   } finally {
     status.stop();
@@ -26,10 +25,10 @@ export async function followTask(api: ApiClient, source: ProgressSource, term: T
   return final;
 }
 
-async function describe(task: TaskView, label: string, names: DelegateNames, started: number): Promise<string> {
+async function describe(task: TaskView, label: string, names: DelegateNames): Promise<string> {
   const on = task.delegateId ? ` on ${await names.of(task.delegateId)}` : '';
   const attempt = task.attempt > 1 ? ` (attempt ${task.attempt}/${task.maxAttempts})` : '';
-  return `${label}: ${task.state}${on}${attempt} · ${((Date.now() - started) / 1000).toFixed(1)}s`;
+  return `${label}: ${task.state}${on}${attempt}`;
 }
 
 /** Delegate ids to "name (id)", from GET /v1/delegates, looked up once per id. */
