@@ -229,6 +229,18 @@ describe('attache CLI end to end', () => {
     }
   });
 
+  it('audit calls GET /v1/audit with its filters, and prints the API\'s 404 where the trail does not exist yet', async () => {
+    const run = await cli(['audit', '--action', 'account.create', '--since', '2026-01-01T00:00:00Z', '-o', 'json']);
+    if (run.code === 0) {
+      // A control plane with the audit trail (a later issue).
+      expect(Array.isArray(JSON.parse(run.stdout).items)).toBe(true);
+    } else {
+      expect(run.code).toBe(4);
+      expect(run.stderr).toMatch(/^error: NOT_FOUND: No route GET \/v1\/audit\.$/m);
+      expect(run.stdout).toBe('');
+    }
+  });
+
   it('delete by name; then get is NOT_FOUND with exit 4; unknown names are exit 4 too', async () => {
     expect((await ok(['accounts', 'delete', 'from-flags'])).stdout).toMatch(/^deleted AWS account from-flags \(acc_/);
     const gone = await cli(['accounts', 'get', 'from-flags']);

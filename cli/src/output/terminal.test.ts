@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { statusLine } from './spinner.js';
-import { terminal } from './terminal.js';
+import { terminal, type OutputStream } from './terminal.js';
 
 /** A stream standing in for stdout/stderr: the unit seam is "is it a TTY, and what was written". */
-const stream = (isTTY: boolean) => {
+const stream = (isTTY: boolean): OutputStream & { written: string[] } => {
   const written: string[] = [];
-  return { isTTY, written, write: (s: string) => (written.push(s), true) } as unknown as NodeJS.WriteStream & { written: string[] };
+  return { isTTY, written, write: (s: string) => written.push(s) };
 };
 
 describe('terminal', () => {

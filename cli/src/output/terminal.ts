@@ -13,7 +13,13 @@ export interface Terminal {
   err(text: string): void;
 }
 
-export function terminal(options: { noColor?: boolean }, env: NodeJS.ProcessEnv = process.env, stdout = process.stdout, stderr = process.stderr): Terminal {
+/** What the terminal needs of standard output and error. */
+export interface OutputStream {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+export function terminal(options: { noColor?: boolean }, env: NodeJS.ProcessEnv = process.env, stdout: OutputStream = process.stdout, stderr: OutputStream = process.stderr): Terminal {
   const interactive = stdout.isTTY === true && env['TERM'] !== 'dumb';
   const colored = interactive && !options.noColor && !env['NO_COLOR'];
   return {
