@@ -100,6 +100,11 @@ ${cases}
     _describe -t commands '${name} command' subcommands
   fi
 }
-compdef ${fn} ${name}
+# Autoloaded from $fpath the file is the function's body: complete now. Sourced: register it.
+if [[ "\$funcstack[1]" == "${fn}" ]]; then
+  ${fn} "$@"
+else
+  compdef ${fn} ${name}
+fi
 `;
 }
