@@ -99,7 +99,9 @@ ATTACHE_API=$CP_A ATTACHE_OPERATOR_KEY=$OPERATOR_KEY node "$ROOT/deploy/bootstra
 # shellcheck disable=SC1091
 . "$DIR/demo.env"
 DELEGATE_URL="grpc://127.0.0.1:$CP_A_GRPC,ws://127.0.0.1:$CP_B_HTTP"
+# Its policy: the defaults unless the caller sets them (what it may read, where accounts may point it).
 ATTACHE_URL=$DELEGATE_URL ATTACHE_TOKEN=$ATTACHE_TOKEN ATTACHE_DELEGATE_NAME=demo ATTACHE_TAGS=demo \
+  ATTACHE_ALLOW_REFS="${ATTACHE_ALLOW_REFS:-env:AWS_*,file:/var/run/secrets/attache/*}" ATTACHE_ALLOW_ENDPOINTS="${ATTACHE_ALLOW_ENDPOINTS:-}" \
   ATTACHE_STATE_DIR="$DIR/delegate" node "$ROOT/delegate/dist/cli.js" >"$DIR/delegate.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do

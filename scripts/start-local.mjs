@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, ListenError, loadConfig, startControlPlane } from '../control-plane/dist/index.js';
+import { ConfigError, ListenError, loadConfig, operatorKeyNotice, startControlPlane } from '../control-plane/dist/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 let config;
@@ -72,7 +72,11 @@ Attaché is running: control plane ${cp.httpUrl} (SQLite in ${config.dataDir}), 
        -d '{"type":"echo","payload":{"message":"hello"},"selectors":["local"]}' $ATTACHE_API/v1/tasks
   curl -s -H "authorization: Bearer $ATTACHE_KEY" "$ATTACHE_API/v1/tasks/<id>?waitSeconds=10"
 
-Operator key: ${cp.operatorKeyGenerated ? cp.operatorKey : `in ${config.dataDir}/operator.key`}. Stop with Ctrl-C.
+The delegate's policy (what it may read and reach) comes from ATTACHE_ALLOW_REFS and ATTACHE_ALLOW_ENDPOINTS in this
+environment (default: env:AWS_* and file:/var/run/secrets/attache/*, no endpoint overrides); print it with
+  node delegate/dist/cli.js policy
+
+${cp.operatorKeyGenerated && cp.operatorKeyFile ? operatorKeyNotice(cp.operatorKey, cp.operatorKeyFile, process.stderr.isTTY === true).trim() : `Operator key: ${cp.operatorKeyFile ? `in ${cp.operatorKeyFile}` : 'ATTACHE_OPERATOR_KEY'}.`} Stop with Ctrl-C.
 `);
 
 let stopping = false;

@@ -1,4 +1,4 @@
-import { Agent, Masker, builtinExecutors, createCarrier, createLogger } from '@attache/delegate';
+import { Agent, Masker, builtinExecutors, createCarrier, createLogger, type DelegatePolicy } from '@attache/delegate';
 
 export interface FleetOptions {
   url: string;
@@ -9,6 +9,8 @@ export interface FleetOptions {
   maxConcurrency?: number;
   /** Fewer connection attempts at once, so the start itself is not a storm we then measure. */
   startBatch?: number;
+  /** What the delegates may read and reach (ATTACHE_ALLOW_REFS / _ENDPOINTS); default policy otherwise. */
+  policy?: DelegatePolicy;
 }
 
 /**
@@ -40,6 +42,7 @@ export class Fleet {
           logger,
           masker,
           carrier: createCarrier(opts.url, carrierOptions),
+          ...(opts.policy ? { policy: opts.policy } : {}),
         });
         registered.push(new Promise<void>((resolve) => agent.once('registered', () => resolve())));
         fleet.agents.push(agent);

@@ -7,6 +7,7 @@
  *   npm run bench -- --quick                        # small sizes, seconds per section
  *   npm run bench -- --only dispatch,floor --delegates 1,10 --tasks 5000
  *   npm run bench -- --only connections --connections 10000
+ *   npm run bench -- --only masking --no-write      # print the tables, write nothing
  *
  * Every flag also reads BENCH_<NAME> from the environment (BENCH_TASKS=5000).
  */
@@ -17,12 +18,13 @@ import { parseArgs } from 'node:util';
 import { runConnections } from './connections.js';
 import { runDispatch } from './dispatch.js';
 import { runFloor } from './floor.js';
+import { runMasking } from './masking.js';
 import { runBullmq, runPgBoss } from './peers.js';
 import { chart, machine, tables, type BenchResults } from './report.js';
 import { runValidation } from './validation.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SECTIONS = ['dispatch', 'floor', 'peers', 'connections', 'validation'] as const;
+const SECTIONS = ['dispatch', 'floor', 'peers', 'connections', 'validation', 'masking'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     carriers: { type: 'string' },
     'idle-seconds': { type: 'string' },
     'validation-runs': { type: 'string' },
+    'masking-validations': { type: 'string' },
     'no-write': { type: 'boolean' },
     help: { type: 'boolean' },
   },
@@ -47,7 +50,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SECTIONS.join(',')}] [--delegates 1,10,100] [--concurrency N]
   [--tasks N] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--carriers grpc,websocket,nats] [--idle-seconds N]
-  [--validation-runs N] [--no-write]   (each flag also as BENCH_<NAME> in the environment)\n`);
+  [--validation-runs N] [--masking-validations 10,100,1000,10000] [--no-write]   (each flag also as BENCH_<NAME> in the environment)\n`);
   process.exit(0);
 }
 
@@ -63,6 +66,12 @@ function num(name: keyof typeof values, full: number, small: number): number {
   return n;
 }
 
+function counts(name: keyof typeof values, full: string, small: string): number[] {
+  const list = opt(name, full, small).split(',').map(Number);
+  if (!list.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--${name} must be a comma-separated list of positive integers`);
+  return list;
+}
+
 const only = new Set(opt('only', SECTIONS.join(','), SECTIONS.join(',')).split(',').map((s) => s.trim()) as Section[]);
 const options = {
   delegates: opt('delegates', '1,10,100', '1,10').split(',').map(Number),
@@ -75,6 +84,7 @@ const options = {
   carriers: opt('carriers', 'grpc,websocket,nats', 'grpc,websocket,nats').split(',').map((s) => s.trim()),
   idleSeconds: num('idle-seconds', 15, 5),
   validationRuns: num('validation-runs', 50, 10),
+  maskingValidations: counts('masking-validations', '10,100,1000,10000', '10,1000'),
 };
 const load = { concurrency: options.concurrency, tasks: options.tasks, latencyRate: options.latencyRate, latencyTasks: options.latencyTasks };
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -107,6 +117,7 @@ results.peers = await section('peers', async () => {
 });
 results.connections = await section('connections', () => runConnections({ delegates: options.connections, idleSeconds: options.idleSeconds, carriers: options.carriers }, log));
 results.validation = await section('validation', () => runValidation({ runs: options.validationRuns }, log));
+results.masking = await section('masking', async () => runMasking({ validations: options.maskingValidations }, log));
 results.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
 
 const text = tables(results);

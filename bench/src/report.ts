@@ -2,6 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import type { ConnectionsRow } from './connections.js';
 import type { DispatchRow } from './dispatch.js';
 import type { FloorResult } from './floor.js';
+import type { MaskingRow } from './masking.js';
 import type { PeerRow } from './peers.js';
 import { fmt } from './stats.js';
 import type { ValidationRow } from './validation.js';
@@ -24,6 +25,7 @@ export interface BenchResults {
   peers?: PeerRow[];
   connections?: ConnectionsRow[];
   validation?: ValidationRow;
+  masking?: MaskingRow[];
 }
 
 export function machine(): Machine {
@@ -59,7 +61,23 @@ export function targets(r: BenchResults): TargetRow[] {
   add('10,000 idle delegates at < 30 KB RSS each', conn?.rssPerConnectionKb, ' KB', (v) => v < 30, cNote);
   add('all reconnected within 30 s of a restart', conn?.reconnectSeconds, ' s', (v) => v <= 30 && (conn?.survived ?? false), cNote);
   add('validation within 1.2× of direct SDK calls (p50)', r.validation?.ratioP50, '×', (v) => v <= 1.2);
+  add('masking cost per log line flat from 10 to 10,000 validations (≤ 2×)', maskingGrowth(r.masking), '×', (v) => v <= 2, maskingNote(r.masking));
   return rows;
+}
+
+/** How much more a log line costs after the most validations than after the fewest (the worse of the two lines). */
+function maskingGrowth(rows: MaskingRow[] | undefined): number | undefined {
+  if (!rows || rows.length < 2) return undefined;
+  const first = rows[0]!.lineUs;
+  const last = rows.at(-1)!.lineUs;
+  return Math.max(last.clean / first.clean, last.withSecret / first.withSecret);
+}
+
+function maskingNote(rows: MaskingRow[] | undefined): string {
+  if (!rows || rows.length < 2) return '';
+  const from = rows[0]!.validations;
+  const to = rows.at(-1)!.validations;
+  return from === 10 && to === 10_000 ? '' : ` (${from} to ${to} validations)`;
 }
 
 const mark = (p: boolean | undefined) => (p === undefined ? '—' : p ? 'pass' : 'miss');
@@ -118,6 +136,16 @@ export function tables(r: BenchResults): string {
       `| ratio (p50) | ${fmt(v.ratioP50)}× | | |`,
       '',
     );
+  }
+  if (r.masking?.length) {
+    out.push(
+      '| Masking after N assumed-role validations | secrets held | µs per registration | µs per log line, no secret | µs per log line, with a secret | heap (MB) |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
+    for (const m of r.masking) {
+      out.push(`| ${m.validations.toLocaleString('en-US')} | ${m.secretsHeld} | ${fmt(m.registrationUs)} | ${fmt(m.lineUs.clean)} | ${fmt(m.lineUs.withSecret)} | ${fmt(m.heapMb)} |`);
+    }
+    out.push('');
   }
   return out.join('\n');
 }

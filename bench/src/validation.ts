@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { DescribeRegionsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startMotoWithIdentities } from '../../e2e/src/support/moto.js';
+import { loadPolicyConfig } from '@attache/delegate';
 import { Fleet } from './agents.js';
 import { benchControlPlane, tenantWithToken } from './cluster.js';
 import { JsonClient } from './http-client.js';
@@ -32,16 +33,19 @@ export async function runValidation(opts: ValidationOptions, log: (s: string) =>
   try {
     process.env['AWS_ENDPOINT_URL'] = moto.endpoint;
     process.env['AWS_EC2_METADATA_DISABLED'] = 'true';
-    process.env['BENCH_AWS_KEY_ID'] = identities.validUser.accessKeyId;
+    process.env['BENCH_AWS_ACCESS_KEY_ID'] = identities.validUser.accessKeyId;
     process.env['BENCH_AWS_SECRET'] = identities.validUser.secretAccessKey;
     const { apiKey, token } = await tenantWithToken(cp, 'validation');
-    fleet = await Fleet.start({ url: cp.grpcUrl, token, name: 'aws', count: 1, tags: ['aws'] });
+    // Configured as an installer would: the bench's own variables may be resolved.
+    const policy = loadPolicyConfig({ ATTACHE_ALLOW_REFS: 'env:BENCH_AWS_*' });
+    if (!policy.ok) throw new Error(policy.errors.join('; '));
+    fleet = await Fleet.start({ url: cp.grpcUrl, token, name: 'aws', count: 1, tags: ['aws'], policy: policy.policy });
     const api = new JsonClient(cp.httpUrl, apiKey, 4);
     const created = await api.send<{ id: string }>('POST', '/v1/aws/accounts', {
       name: 'bench',
       partition: 'aws',
       delegateSelectors: ['aws'],
-      auth: { type: 'static', accessKeyId: 'env:BENCH_AWS_KEY_ID', secretAccessKey: 'env:BENCH_AWS_SECRET' },
+      auth: { type: 'static', accessKeyId: 'env:BENCH_AWS_ACCESS_KEY_ID', secretAccessKey: 'env:BENCH_AWS_SECRET' },
     });
     if (created.status !== 201) throw new Error(`creating the account failed: ${created.status} ${JSON.stringify(created.body)}`);
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { startControlPlane } from './server.js';
 import { ListenError } from './listen-error.js';
+import { operatorKeyNotice } from './security/operator-key.js';
 
 const program = new Command()
   .name('attache-control-plane')
@@ -27,10 +28,11 @@ const program = new Command()
       }
       throw err;
     }
+    // Nothing this process creates is for other users (the data dir's files are also chmod-ed).
+    process.umask(0o077);
     const cp = await startControlPlane(config);
-    if (cp.operatorKeyGenerated) {
-      // Printed once, to stderr, so it never lands in the JSON log stream.
-      process.stderr.write(`\nOperator key (shown once; also saved in ${config.dataDir}/operator.key, mode 0600):\n  ${cp.operatorKey}\n\n`);
+    if (cp.operatorKeyGenerated && cp.operatorKeyFile) {
+      process.stderr.write(operatorKeyNotice(cp.operatorKey, cp.operatorKeyFile, process.stderr.isTTY === true));
     }
     let signals = 0;
     const shutdown = (signal: string) => {

@@ -56,6 +56,56 @@ const schema = z.object({
    */
   ATTACHE_MAX_DELEGATES_PER_TENANT: intFrom(1, 1_000_000).default(10_000),
   /**
+   * Tasks of one tenant that have not ended (queued, assigned or running). Past it, creating a
+   * task (POST /v1/tasks, a validation, a policy listing) answers 429 QUOTA_EXCEEDED: one tenant's
+   * backlog cannot fill the database or slow every other tenant's claims.
+   */
+  ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: intFrom(1, 10_000_000).default(10_000),
+  /**
+   * Bytes of the payloads of those tasks together. 64 MiB: a body is at most 64 KiB, so this still
+   * admits a thousand of the largest payloads at once, and 10,000 tasks of 6.7 KiB on average (a
+   * validation payload is about 1 KiB), while one tenant's queue stays a small, bounded part of
+   * the database and of what claims scan.
+   */
+  ATTACHE_MAX_QUEUED_PAYLOAD_BYTES_PER_TENANT: intFrom(1024, 2 ** 40).default(64 * 1024 * 1024),
+  /**
+   * Ended tasks (with their results and errors) are deleted this many days after they ended, so
+   * the database stops growing under a steady load.
+   */
+  ATTACHE_TASK_RETENTION_DAYS: intFrom(1, 36_500).default(30),
+  /** How often the retention job runs (it also runs at start). */
+  ATTACHE_TASK_RETENTION_INTERVAL_SECONDS: intFrom(1, 86_400).default(3_600),
+  /**
+   * When set, GET /metrics requires "Authorization: Bearer <this>": task counts and delegate
+   * numbers tell an outsider how the service is used. Unset: open, for a scraper on a private network.
+   */
+  ATTACHE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Time a client has to send a request's headers. Short (10 s): a connection that trickles its
+   * headers holds a socket and parser, and Node's own default (60 s) lets a few thousand of them
+   * starve the server.
+   */
+  ATTACHE_HTTP_HEADERS_TIMEOUT_MS: intFrom(500, 600_000).default(10_000),
+  /**
+   * Time to receive a whole request (headers and body; bodies are at most 64 KiB). Long-polls
+   * (?waitSeconds) are not affected: this bounds the request, not the answer.
+   */
+  ATTACHE_HTTP_REQUEST_TIMEOUT_MS: intFrom(1_000, 3_600_000).default(30_000),
+  /**
+   * Idle time a kept-alive connection stays open. 72 s: above the 60 s idle timeout of common load
+   * balancers, so they never reuse a connection we are closing (which shows up as 502s).
+   */
+  ATTACHE_HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(1_000, 600_000).default(72_000),
+  /**
+   * Open HTTP connections in total, and per client address. WebSocket delegates stop counting once
+   * upgraded (they are long-lived, and bounded per tenant by ATTACHE_MAX_DELEGATES_PER_TENANT after
+   * their token is checked), so many delegates behind one NAT are not cut off. 256 per address
+   * leaves room for a busy NAT or proxy while 1,500 slow connections from one host cannot take
+   * the server's sockets from everyone else.
+   */
+  ATTACHE_HTTP_MAX_CONNECTIONS: intFrom(1, 1_000_000).default(10_000),
+  ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS: intFrom(1, 1_000_000).default(256),
+  /**
    * NATS server(s), comma-separated (nats://, tls://). Set: replicas signal each other through NATS
    * instead of in-process. Unset: one process, in-process bus.
    */
@@ -95,6 +145,18 @@ export interface Config {
   replicaId: string;
   apiRateLimit: number;
   maxDelegatesPerTenant: number;
+  maxQueuedTasksPerTenant: number;
+  maxQueuedPayloadBytesPerTenant: number;
+  taskRetentionDays: number;
+  taskRetentionIntervalSeconds: number;
+  metricsToken: string | undefined;
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    maxConnectionsPerAddress: number;
+  };
   natsUrl: string | undefined;
   nats: { signingSeed: string | undefined; account: string | undefined; credentialsTtlSeconds: number };
 }
@@ -132,6 +194,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (httpPort > 65535) problems.push('ATTACHE_HTTP_ADDR: port must be at most 65535');
   if (grpcPort > 65535) problems.push('ATTACHE_GRPC_ADDR: port must be at most 65535');
   if (c.ATTACHE_NATS_SIGNING_SEED && !c.ATTACHE_NATS_URL) problems.push('ATTACHE_NATS_SIGNING_SEED needs ATTACHE_NATS_URL');
+  if (c.ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS > c.ATTACHE_HTTP_MAX_CONNECTIONS) {
+    problems.push('ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS must not be larger than ATTACHE_HTTP_MAX_CONNECTIONS');
+  }
+  if (c.ATTACHE_HTTP_REQUEST_TIMEOUT_MS < c.ATTACHE_HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push('ATTACHE_HTTP_REQUEST_TIMEOUT_MS must not be shorter than ATTACHE_HTTP_HEADERS_TIMEOUT_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     httpHost,
@@ -157,6 +225,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicaId: c.ATTACHE_REPLICA_ID ?? `${hostname()}-${process.pid}`,
     apiRateLimit: c.ATTACHE_API_RATE_LIMIT,
     maxDelegatesPerTenant: c.ATTACHE_MAX_DELEGATES_PER_TENANT,
+    maxQueuedTasksPerTenant: c.ATTACHE_MAX_QUEUED_TASKS_PER_TENANT,
+    maxQueuedPayloadBytesPerTenant: c.ATTACHE_MAX_QUEUED_PAYLOAD_BYTES_PER_TENANT,
+    taskRetentionDays: c.ATTACHE_TASK_RETENTION_DAYS,
+    taskRetentionIntervalSeconds: c.ATTACHE_TASK_RETENTION_INTERVAL_SECONDS,
+    metricsToken: c.ATTACHE_METRICS_TOKEN,
+    http: {
+      headersTimeoutMs: c.ATTACHE_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: c.ATTACHE_HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: c.ATTACHE_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: c.ATTACHE_HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: c.ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+    },
     natsUrl: c.ATTACHE_NATS_URL,
     nats: {
       signingSeed: c.ATTACHE_NATS_SIGNING_SEED,

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createHttpServer } from './api/http-server.js';
@@ -29,22 +28,35 @@ import { DelegateTokenService } from './delegates/token-service.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { loadOperatorKey } from './security/operator-key.js';
+import { secureDataDir } from './security/data-dir.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { Dispatcher } from './tasks/dispatcher.js';
 import { DelegateExplainer } from './tasks/explainer.js';
 import { TaskLifecycle } from './tasks/lifecycle.js';
+import { TaskQuota } from './tasks/quota.js';
+import { TaskRetention } from './tasks/retention.js';
 import { Sweeper } from './tasks/sweeper.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskWaiters } from './tasks/waiters.js';
 import { TenantService } from './tenancy/tenant-service.js';
 import { ListenError } from './listen-error.js';
 
+/**
+ * Pending connections the kernel queues for the API before we accept them (Linux caps it at
+ * net.core.somaxconn). Connections past our caps are accepted and closed at once, but a burst of
+ * them from one host must not fill Node's default queue of 511 and make other clients' connection
+ * attempts wait for a SYN retransmit (a second or more).
+ */
+const HTTP_LISTEN_BACKLOG = 4096;
+
 export interface RunningControlPlane {
   readonly httpUrl: string;
   readonly grpcAddress: { host: string; port: number };
   readonly operatorKey: string;
   readonly operatorKeyGenerated: boolean;
+  /** Where a generated operator key was saved (null when it came from ATTACHE_OPERATOR_KEY). */
+  readonly operatorKeyFile: string | null;
   readonly log: Logger;
   stop(): Promise<void>;
 }
@@ -54,10 +66,13 @@ export interface RunningControlPlane {
  * reads configuration or constructs services, so the wiring is all in one place.
  */
 export async function startControlPlane(config: Config, log: Logger = createLogger(config.logLevel, { replica: config.replicaId })): Promise<RunningControlPlane> {
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // Also tightens a directory that existed with wider modes, before anything secret is written.
+  await secureDataDir(config.dataDir);
   const operator = await loadOperatorKey(config.dataDir, config.operatorKey);
   const store: Store = await openStore(config);
   await store.migrate();
+  // SQLite's -wal and -shm exist now (created with the database file's 0600); make sure of it.
+  await secureDataDir(config.dataDir);
   await store.disconnectReplicaDelegates(config.replicaId, new Date());
   const natsServers = config.natsUrl?.split(',').map((s) => s.trim()).filter(Boolean);
   const natsSigner = config.nats.signingSeed ? new NatsAccountSigner(config.nats.signingSeed, config.nats.account) : undefined;
@@ -70,7 +85,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const dispatcher = new Dispatcher(store, bus, lifecycle, metrics, config, log.child({ component: 'dispatcher' }));
   const explainer = new DelegateExplainer(store, dispatcher, 2 * config.heartbeatTimeoutMs);
   const waiters = new TaskWaiters(bus);
-  const tasks = new TaskService(store, bus, lifecycle, explainer, waiters, metrics, config, log.child({ component: 'tasks' }));
+  const quota = new TaskQuota(store, config);
+  const tasks = new TaskService(store, bus, lifecycle, explainer, waiters, metrics, quota, config, log.child({ component: 'tasks' }));
   const tenants = new TenantService(store);
   const tokens = new DelegateTokenService(store, bus);
   const accounts = new AccountService(store, tasks);
@@ -78,7 +94,12 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const identities = new DelegateIdentities(store, log.child({ component: 'aws' }));
   lifecycle.onEnded((task) => identities.taskEnded(task));
   const sweeper = new Sweeper(store, bus, dispatcher, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
-  const handler = new ConnectionHandler(store, dispatcher, metrics, config, log.child({ component: 'delegates' }));
+  const retention = new TaskRetention(store, {
+    retentionDays: config.taskRetentionDays,
+    intervalMs: config.taskRetentionIntervalSeconds * 1000,
+    log: log.child({ component: 'retention' }),
+  });
+  const handler = new ConnectionHandler(store, bus, dispatcher, metrics, config, log.child({ component: 'delegates' }));
   const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
   const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
@@ -95,6 +116,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       operatorKey: operator.key,
       tenants,
       rateLimitPerSecond: config.apiRateLimit,
+      metricsToken: config.metricsToken,
+      limits: config.http,
       health: {
         ready: async () => {
           const checks: Record<string, string> = {};
@@ -127,10 +150,12 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   carriers.push(new WebSocketCarrierServer({ server: http.server, log }));
 
   dispatcher.start();
+  handler.start();
   for (const carrier of carriers) await carrier.start((connection) => handler.accept(connection));
   accepting = true;
   sweeper.start();
-  await http.listen({ host: config.httpHost, port: config.httpPort }).catch((err: unknown) => {
+  retention.start();
+  await http.listen({ host: config.httpHost, port: config.httpPort, backlog: HTTP_LISTEN_BACKLOG }).catch((err: unknown) => {
     throw new ListenError('the HTTP API', `${config.httpHost}:${config.httpPort}`, 'ATTACHE_HTTP_ADDR', err);
   });
   const addr = http.server.address();
@@ -145,14 +170,17 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     grpcAddress,
     operatorKey: operator.key,
     operatorKeyGenerated: operator.generated,
+    operatorKeyFile: operator.file,
     log,
     stop: () =>
       (stopping ??= (async () => {
         accepting = false;
         sweeper.stop();
+        await retention.stop();
         // Tell connected delegates to go elsewhere (or wait) before the listeners close.
         for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');
         dispatcher.stop();
+        handler.stop();
         await http.close();
         for (const carrier of carriers) await carrier.stop();
         waiters.close();

@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
+import { Writable } from 'node:stream';
 import {
   ControlFrameSchema,
   delegateServiceDefinition,
@@ -14,7 +15,7 @@ import type { Executor } from './executors/executor.js';
 import { TaskFailure } from './executors/task-failure.js';
 import { startHealthServer } from './health-server.js';
 import { createLogger } from './log.js';
-import { Masker } from './masking.js';
+import { ENDED_SCOPE_RETENTION_MS, MASK, Masker } from './masking.js';
 
 /**
  * A stand-in control plane at the unit seam: a real grpc-js server speaking the real service
@@ -338,6 +339,52 @@ describe('Agent against a stub control plane', () => {
     expect(message).not.toContain(TOKEN);
   });
 
+  it("masks a task's secrets in every log line while it runs, keeps them for the retention time, then lets them go", async () => {
+    let now = 1_000_000;
+    const masker = new Masker({ now: () => now });
+    const lines: string[] = [];
+    const processLog = createLogger({
+      masker,
+      level: 'info',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    });
+    let registered!: () => void;
+    const isRegistered = new Promise<void>((resolve) => (registered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holder: Executor = {
+      type: 'holder',
+      async run(payload, ctx) {
+        ctx.registerSecret(Buffer.from(payload).toString());
+        registered();
+        await released;
+        return new Uint8Array([1]);
+      },
+    };
+    makeAgent({ executors: [holder], masker, logger: createLogger({ masker, level: 'silent' }) }).start();
+    const conn = await cp.connection(0);
+    conn.welcome();
+    const secret = 'ASIA-assumed-role-secret-0042';
+    conn.send({ case: 'assign', value: { taskId: 'h', attempt: 1, type: 'holder', payload: Buffer.from(secret), deadlineUnixMs: 0n } });
+    await isRegistered;
+    // A carrier or SDK line knows no task, and is masked all the same.
+    processLog.warn(`socket reset while sending ${secret}`);
+    expect(lines[0]).toContain(`sending ${MASK}`);
+    release();
+    expect((await conn.next('result')).outcome.case).toBe('success');
+
+    now += ENDED_SCOPE_RETENTION_MS - 1;
+    expect(masker.mask(secret)).toBe(MASK);
+    now += 1;
+    expect(masker.mask(secret)).toBe(secret);
+    expect(masker.mask(TOKEN)).toBe(MASK);
+  });
+
   it('reconnects with a new Hello when the server ends the stream, and delivers results held meanwhile', async () => {
     const agent = makeAgent();
     const states: string[] = [];
@@ -414,6 +461,20 @@ describe('Agent against a stub control plane', () => {
     expect(agent.state).toBe('stopped');
     await new Promise((r) => setTimeout(r, 200));
     expect(cp.connections).toHaveLength(1);
+  });
+
+  it('stops for good, as misconfigured, when its name or tags are not allowed for its token', async () => {
+    for (const code of ['GROUP_NOT_ALLOWED', 'TAGS_NOT_ALLOWED']) {
+      const agent = makeAgent();
+      agent.start();
+      const conn = await cp.connection(cp.connections.length);
+      await conn.next('hello');
+      conn.send({ case: 'goodbye', value: { code, reason: `Delegate token tok_1 refuses this (${code}).` } });
+      expect(await agent.stopped).toEqual({ reason: 'misconfigured', code, message: `Delegate token tok_1 refuses this (${code}).` });
+      expect(agent.state).toBe('stopped');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(cp.connections).toHaveLength(2);
   });
 
   it('reconnects after a non-fatal Goodbye', async () => {

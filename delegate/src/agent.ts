@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import {
   DelegateFrameSchema,
+  GoodbyeCode,
   KeyPossessionSchema,
   proveKeyPossession,
   ResultSchema,
@@ -24,6 +25,7 @@ import { TaskFailure } from './executors/task-failure.js';
 import type { Keyring } from './keys/keyring.js';
 import { createLogger, type Logger } from './log.js';
 import { Masker } from './masking.js';
+import { DelegatePolicy } from './policy/delegate-policy.js';
 
 /**
  * The life of a delegate, explicit so that health checks, logs and tests talk about the same thing:
@@ -86,6 +88,12 @@ export interface AgentOptions {
    * clients should seal to), which is how the control plane routes sealed work only here.
    */
   keyring?: Keyring;
+  /**
+   * What this delegate may read and where it may connect (ATTACHE_ALLOW_REFS,
+   * ATTACHE_ALLOW_ENDPOINTS), enforced on every task and reported in Hello. Default: the default
+   * policy, with this agent's token reserved.
+   */
+  policy?: DelegatePolicy;
 }
 
 /** What the agent needs from an executor registry. */
@@ -114,9 +122,16 @@ export interface TaskOutcome extends TaskInfo {
 }
 
 export interface AgentStopInfo {
-  /** `drained`: graceful drain; `stopped`: stop() called; `fatal`: the control plane refused us for good. */
-  reason: 'drained' | 'stopped' | 'fatal';
-  /** For `fatal`: the Goodbye or carrier status code (TOKEN_REVOKED, UNAUTHENTICATED, PERMISSION_DENIED). */
+  /**
+   * `drained`: graceful drain; `stopped`: stop() called; `fatal`: the control plane refused the
+   * token for good; `misconfigured`: it refused this delegate's own configuration (its name or
+   * tags are not allowed for its token), which only a change of configuration fixes.
+   */
+  reason: 'drained' | 'stopped' | 'fatal' | 'misconfigured';
+  /**
+   * For `fatal` and `misconfigured`: the Goodbye or carrier status code (TOKEN_REVOKED,
+   * UNAUTHENTICATED, PERMISSION_DENIED; GROUP_NOT_ALLOWED, TAGS_NOT_ALLOWED).
+   */
   code?: string;
   message?: string;
 }
@@ -148,7 +163,9 @@ export class WelcomeTimeoutError extends Error {
 }
 
 /** Goodbye codes after which reconnecting is pointless: the token will not be accepted again. */
-const FATAL_GOODBYE_CODES = new Set(['TOKEN_REVOKED', 'UNAUTHENTICATED']);
+const FATAL_GOODBYE_CODES = new Set<string>([GoodbyeCode.TOKEN_REVOKED, GoodbyeCode.UNAUTHENTICATED]);
+/** Goodbye codes that refuse the delegate's configuration for its token: reconnecting would be refused the same way. */
+const CONFIGURATION_GOODBYE_CODES = new Set<string>([GoodbyeCode.GROUP_NOT_ALLOWED, GoodbyeCode.TAGS_NOT_ALLOWED]);
 
 /** Task error codes produced by the agent itself (executors bring their own). */
 export const AgentErrorCode = {
@@ -190,6 +207,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly executors: ExecutorSource;
   private readonly tags: string[];
   private readonly maxConcurrency: number;
+  private readonly policy: DelegatePolicy;
   private readonly backoff: Backoff;
   /** One per URL, in the configured order; `target` is the one the next session uses. */
   private readonly carriers: Carrier[];
@@ -227,6 +245,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.executors = isExecutorSource(options.executors) ? options.executors : executorMap(options.executors);
     this.tags = [...new Set([options.name, ...(options.tags ?? [])])];
     this.maxConcurrency = options.maxConcurrency ?? 10;
+    this.policy = options.policy ?? new DelegatePolicy({ token: options.token });
     this.backoff = new Backoff(options.backoff);
     const urls = typeof options.url === 'string' || options.url instanceof URL ? [options.url] : [...options.url];
     if (!options.carrier && urls.length === 0) throw new Error('at least one control-plane URL is required');
@@ -418,6 +437,9 @@ export class Agent extends EventEmitter<AgentEvents> {
             if (FATAL_GOODBYE_CODES.has(goodbye.code)) {
               return { fatal: { reason: 'fatal', code: goodbye.code, message: this.masker.mask(goodbye.reason) } };
             }
+            if (CONFIGURATION_GOODBYE_CODES.has(goodbye.code)) {
+              return { fatal: { reason: 'misconfigured', code: goodbye.code, message: this.masker.mask(goodbye.reason) } };
+            }
             error = new GoodbyeError(goodbye);
             conn.abort();
             break;
@@ -527,15 +549,18 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (remaining <= 0) onDeadline();
       else deadlineTimer = setTimeout(onDeadline, Math.min(remaining, MAX_TIMER_MS));
     }
+    // What this attempt resolves stays masked while it runs and for a bounded time after (masking.ts).
+    const secrets = this.masker.openScope();
     const ctx: ExecutionContext = {
       taskId: task.taskId,
       attempt: task.attempt,
       deadline: new Date(deadlineMs > 0 ? deadlineMs : 8.64e15),
       signal: controller.signal,
       log: this.log.child({ taskId: task.taskId, attempt: task.attempt, type: task.type }),
-      registerSecret: (value) => this.masker.register(value),
+      registerSecret: (value) => secrets.register(value),
       tenantId: this.welcome?.tenantId,
       keyring: this.options.keyring,
+      policy: this.policy,
     };
     // Settle as soon as the signal fires even if the executor ignores it: the control plane gets its
     // CANCELLED/TIMEOUT promptly and drain cannot hang on a misbehaving executor.
@@ -559,6 +584,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       if (this.runs.get(task.taskId)?.controller === controller) this.runs.delete(task.taskId);
       this.complete(task, outcome, Math.round(performance.now() - started));
+      secrets.end();
     })();
     this.runs.set(task.taskId, { ...task, controller, done });
     this.log.info(task, 'task started');
@@ -630,6 +656,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private helloFrame(): DelegateFrame {
+    const summary = this.policy.summary();
     return create(DelegateFrameSchema, {
       frame: {
         case: 'hello',
@@ -642,6 +669,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           version: this.options.version ?? packageVersion,
           inFlight: this.heldTasks(),
           publicKeys: (this.options.keyring?.keys ?? []).map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKey: k.publicKey })),
+          policy: { allowRefs: summary.allowRefs, allowEndpoints: summary.allowEndpoints, digest: summary.digest },
         },
       },
     });

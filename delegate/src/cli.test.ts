@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { create } from '@bufbuild/protobuf';
@@ -102,6 +103,23 @@ describe('attache-delegate CLI (built)', () => {
     expect(stdout + stderr).not.toContain(TOKEN);
   });
 
+  it('exits 2 with the sentence when the control plane refuses its name or tags for the token', async () => {
+    const sentence = 'Delegate token tok_1 ("gw") is bound to delegate group "vpc-east" and cannot register as "cli-test".';
+    const port = await stubControlPlane((call) =>
+      call.write(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: 'GROUP_NOT_ALLOWED', reason: sentence } } })),
+    );
+    const { code, stdout, stderr } = await runCli([], {
+      ATTACHE_URL: `grpc://127.0.0.1:${port}`,
+      ATTACHE_TOKEN: TOKEN,
+      ATTACHE_DELEGATE_NAME: 'cli-test',
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`(GROUP_NOT_ALLOWED): ${sentence}`);
+    expect(stdout).toContain('control plane refused this delegate; not reconnecting');
+    expect(stdout).toContain(sentence.replaceAll('"', '\\"'));
+    expect(stdout).not.toContain('disconnected; reconnecting');
+  });
+
   it('drains on SIGTERM and exits 0', async () => {
     const draining: string[] = [];
     const port = await stubControlPlane((call) => {
@@ -121,5 +139,46 @@ describe('attache-delegate CLI (built)', () => {
     expect(code).toBe(0);
     expect(draining).toEqual(['received SIGTERM']);
     expect(stdout).toContain('"reason":"drained"');
+  });
+
+  it('prints the effective policy with only the policy settings, and exits 2 naming a bad one', async () => {
+    const { code, stdout } = await runCli(['policy'], { ATTACHE_ALLOW_REFS: 'env:PROD_*,file:/srv/keys/*', ATTACHE_ALLOW_ENDPOINTS: 'http://127.0.0.1:5000', ATTACHE_STATE_DIR: '/var/lib/attache' });
+    expect(code).toBe(0);
+    const policy = JSON.parse(stdout) as { allowRefs: string[]; allowEndpoints: string[]; reserved: string[]; digest: string };
+    expect(policy.allowRefs).toEqual(['env:PROD_*', 'file:/srv/keys/*']);
+    expect(policy.allowEndpoints).toEqual(['http://127.0.0.1:5000']);
+    expect(policy.reserved).toEqual(expect.arrayContaining([expect.stringContaining('env:ATTACHE_*'), expect.stringContaining('file:/var/lib/attache/**')]));
+    const canonical = JSON.stringify({ allowEndpoints: policy.allowEndpoints, allowRefs: policy.allowRefs });
+    expect(policy.digest).toBe(`sha256:${createHash('sha256').update(canonical).digest('hex')}`);
+
+    const bad = await runCli(['policy'], { ATTACHE_ALLOW_REFS: 'AWS_*' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('attache-delegate: ATTACHE_ALLOW_REFS: pattern "AWS_*" must start with env: or file:/');
+  });
+
+  it('logs its policy at start and reports it in Hello', async () => {
+    let hello: DelegateFrame | undefined;
+    server = new grpc.Server();
+    server.addService(delegateServiceDefinition, {
+      connect: (call: grpc.ServerDuplexStream<DelegateFrame, ControlFrame>) => {
+        call.once('data', (frame: DelegateFrame) => {
+          hello = frame;
+          call.write(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: 'TOKEN_REVOKED', reason: 'seen enough' } } }));
+        });
+        call.on('end', () => call.end());
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const env = { ATTACHE_URL: `grpc://127.0.0.1:${port}`, ATTACHE_TOKEN: TOKEN, ATTACHE_DELEGATE_NAME: 'cli-policy', ATTACHE_ALLOW_ENDPOINTS: 'https://*.internal.example:8443' };
+    const { stdout } = await runCli([], env);
+    const printed = JSON.parse((await runCli(['policy'], env)).stdout) as { digest: string };
+    expect(hello?.frame.case).toBe('hello');
+    const sent = hello?.frame.case === 'hello' ? hello.frame.value.policy : undefined;
+    expect(sent).toMatchObject({ allowRefs: ['env:AWS_*', 'file:/var/run/secrets/attache/*'], allowEndpoints: ['https://*.internal.example:8443'], digest: printed.digest });
+    const logged = stdout.split('\n').filter((l) => l.includes('"msg":"delegate policy"')).map((l) => JSON.parse(l) as { policy: { digest: string } });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.policy.digest).toBe(printed.digest);
   });
 });

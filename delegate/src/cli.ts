@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { Agent } from './agent.js';
-import { CONFIG_SOURCES, loadConfig, type ConfigFlags, type DelegateConfig } from './config.js';
+import { CONFIG_SOURCES, loadConfig, loadPolicyConfig, type ConfigFlags, type DelegateConfig } from './config.js';
 import { builtinExecutors } from './executors/registry.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { loadKeyring } from './keys/keyring.js';
@@ -13,8 +13,10 @@ import { Masker } from './masking.js';
 /**
  * `attache-delegate`: runs a delegate until it is drained (SIGTERM/SIGINT) or refused.
  *
- * Exit codes: 0 drained or stopped cleanly; 1 unexpected failure; 2 bad configuration or usage;
- * 3 the control plane refused the token (revoked, unauthenticated) — restarting will not help.
+ * Exit codes: 0 drained or stopped cleanly; 1 unexpected failure; 2 bad configuration or usage,
+ * including a name or tags the control plane does not allow for the token (GROUP_NOT_ALLOWED,
+ * TAGS_NOT_ALLOWED); 3 the control plane refused the token (revoked, unauthenticated) — restarting
+ * will not help.
  * A second signal during drain exits at once with 128 + the signal number.
  */
 export const ExitCode = { OK: 0, FAILURE: 1, CONFIG: 2, REFUSED: 3 } as const;
@@ -33,6 +35,8 @@ const OPTION_HELP: Record<keyof ConfigFlags, [string, string]> = {
   logLevel: ['<level>', 'fatal, error, warn, info, debug, trace or silent (default info)'],
   keyFile: ['<paths>', 'group key files for sealed values, comma-separated, current first (attache-delegate keygen)'],
   stateDir: ['<dir>', 'without a key file: where the group key is generated on first start (mode 0600)'],
+  allowRefs: ['<patterns>', 'secret references this delegate resolves, comma-separated env:/file: patterns, * any run (default env:AWS_*,file:/var/run/secrets/attache/*; none: sealed values only)'],
+  allowEndpoints: ['<origins>', 'origins account endpoint overrides and SCAP/CAP portals may name, comma-separated scheme://host[:port], * in a host (default none)'],
 };
 
 function buildProgram(): Command {
@@ -55,8 +59,21 @@ function buildProgram(): Command {
     .action(() => {
       const config = configOrExit(program.opts<ConfigFlags>());
       if (!config) return;
-      const { token: _token, ca: _ca, ...shown } = config;
-      process.stdout.write(`${JSON.stringify({ ...shown, urls: shown.urls.map((u) => u.href), token: '***' }, null, 2)}\n`);
+      const { token: _token, ca: _ca, policy, allowEndpoints: _origins, ...shown } = config;
+      const { allowEndpoints } = policy.summary();
+      process.stdout.write(`${JSON.stringify({ ...shown, allowEndpoints, urls: shown.urls.map((u) => u.href), token: '***' }, null, 2)}\n`);
+    });
+  program
+    .command('policy')
+    .description('print the effective delegate policy as JSON (what it resolves, where it connects, what it never resolves, digest); needs only the policy settings')
+    .action(() => {
+      const result = loadPolicyConfig(process.env, program.opts<ConfigFlags>());
+      if (!result.ok) {
+        for (const line of result.errors) process.stderr.write(`attache-delegate: ${line}\n`);
+        process.exitCode = ExitCode.CONFIG;
+        return;
+      }
+      process.stdout.write(`${JSON.stringify(result.policy.summary(), null, 2)}\n`);
     });
   registerKeyCommands(program, (message) => {
     process.stderr.write(`attache-delegate: ${message}\n`);
@@ -88,6 +105,7 @@ async function runDelegate(flags: ConfigFlags): Promise<number> {
     return ExitCode.CONFIG;
   }
   if (keyring.current) log.info({ keyIds: keyring.keyIds }, 'group keys loaded');
+  log.info({ policy: config.policy.summary() }, 'delegate policy');
   const agent = new Agent({
     url: config.urls,
     token: config.token,
@@ -100,6 +118,7 @@ async function runDelegate(flags: ConfigFlags): Promise<number> {
     logger: log,
     masker,
     keyring,
+    policy: config.policy,
   });
 
   let health: HealthServer | undefined;
@@ -129,6 +148,10 @@ async function runDelegate(flags: ConfigFlags): Promise<number> {
   agent.start();
   const info = await agent.stopped;
   await health?.close();
+  if (info.reason === 'misconfigured') {
+    process.stderr.write(`attache-delegate: the control plane refused this delegate's configuration (${info.code}): ${info.message ?? ''}\n`);
+    return ExitCode.CONFIG;
+  }
   if (info.reason === 'fatal') {
     process.stderr.write(`attache-delegate: the control plane refused this delegate (${info.code}): ${info.message ?? ''}\n`);
     return ExitCode.REFUSED;

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { loadConfig, loadPolicyConfig } from './config.js';
 
 const base = {
   ATTACHE_URL: 'grpc://127.0.0.1:7443',
@@ -115,5 +115,58 @@ describe('loadConfig', () => {
     const result = loadConfig({ ...base, ATTACHE_MAX_CONCURRENCY: '', ATTACHE_HEALTH_ADDR: '' });
     expect(result.ok && result.config.maxConcurrency).toBe(10);
     expect(result.ok && result.config.healthAddr).toBeUndefined();
+  });
+
+  it('defaults the policy: AWS variables and the attache secrets directory, no endpoints', () => {
+    const result = loadConfig(base);
+    expect(result.ok && result.config.allowRefs).toEqual(['env:AWS_*', 'file:/var/run/secrets/attache/*']);
+    expect(result.ok && result.config.allowEndpoints).toEqual([]);
+    expect(result.ok && result.config.policy.summary().allowEndpoints).toEqual([]);
+  });
+
+  it('parses ATTACHE_ALLOW_REFS and ATTACHE_ALLOW_ENDPOINTS, flags winning', () => {
+    const result = loadConfig(
+      { ...base, ATTACHE_ALLOW_REFS: 'env:PROD_*, file:/srv/keys/*', ATTACHE_ALLOW_ENDPOINTS: 'https://*.internal.example:8443' },
+      { allowEndpoints: 'http://127.0.0.1:5000,https://vpce-0a1.sts.us-east-1.vpce.amazonaws.com:443' },
+    );
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config.allowRefs).toEqual(['env:PROD_*', 'file:/srv/keys/*']);
+    expect(result.config.policy.summary().allowEndpoints).toEqual(['http://127.0.0.1:5000', 'https://vpce-0a1.sts.us-east-1.vpce.amazonaws.com']);
+    expect(loadConfig({ ...base, ATTACHE_ALLOW_REFS: 'none' }).ok && loadConfig({ ...base, ATTACHE_ALLOW_REFS: 'none' })).toMatchObject({ config: { allowRefs: [] } });
+  });
+
+  it('names the policy variable of every bad pattern or origin', () => {
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: 'env:AWS_*,AWS_*,file:relative/*,vault:x' }))).toEqual([
+      expect.stringMatching(/^ATTACHE_ALLOW_REFS: pattern "AWS_\*" must start with env: or file:\//),
+      expect.stringMatching(/^ATTACHE_ALLOW_REFS: pattern "file:relative\/\*" must start with env: or file:\//),
+      expect.stringMatching(/^ATTACHE_ALLOW_REFS: pattern "vault:x" must start with env: or file:\//),
+    ]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: 'file:/srv/../etc/*' }))).toEqual(['ATTACHE_ALLOW_REFS: pattern "file:/srv/../etc/*" must be a normalised path (no ., .. or //); write "file:/etc/*"']);
+    expect(errorsOf(loadConfig(base, { allowEndpoints: 'https://ok.example,https://a.example/path,ftp://b.example,https://u:p@c.example' }))).toEqual([
+      expect.stringMatching(/^--allow-endpoints: "https:\/\/a.example\/path" must be an origin only/),
+      expect.stringMatching(/^--allow-endpoints: "ftp:\/\/b.example" must start with https:\/\/ or http:\/\//),
+      expect.stringMatching(/^--allow-endpoints: "https:\/\/u:p@c.example" must be an origin only/),
+    ]);
+  });
+
+  it('loads the policy alone, without URL or token, reserving the key, state and CA files', () => {
+    const result = loadPolicyConfig({ ATTACHE_ALLOW_REFS: 'file:/srv/*', ATTACHE_KEY_FILE: '/keys/a.pem,/keys/b.pem', ATTACHE_STATE_DIR: '/var/lib/attache' });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const summary = result.policy.summary();
+    expect(summary.allowRefs).toEqual(['file:/srv/*']);
+    expect(summary.reserved).toEqual(expect.arrayContaining([expect.stringContaining('file:/keys/a.pem'), expect.stringContaining('file:/keys/b.pem'), expect.stringContaining('file:/var/lib/attache/**')]));
+    expect(loadPolicyConfig({ ATTACHE_ALLOW_ENDPOINTS: 'nope' })).toMatchObject({ ok: false, errors: [expect.stringMatching(/^ATTACHE_ALLOW_ENDPOINTS: /)] });
+  });
+});
+
+describe('policy entry bounds', () => {
+  it('refuses more than 64 entries, entries over 256 characters and control characters, naming the variable', () => {
+    const many = Array.from({ length: 65 }, (_, i) => `env:A${i}_*`).join(',');
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: many }))).toEqual([expect.stringMatching(/^ATTACHE_ALLOW_REFS: at most 64 entries/)]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: `file:/${'a'.repeat(300)}` }))).toEqual([expect.stringMatching(/^ATTACHE_ALLOW_REFS: .* longer than 256 characters/)]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_REFS: 'env:AWS_\u202e*' }))).toEqual([expect.stringMatching(/^ATTACHE_ALLOW_REFS: .*bidirectional/)]);
+    expect(errorsOf(loadConfig({ ...base, ATTACHE_ALLOW_ENDPOINTS: `https://${'a'.repeat(300)}.example` }))[0]).toMatch(/^ATTACHE_ALLOW_ENDPOINTS: .* longer than 256 characters/);
   });
 });

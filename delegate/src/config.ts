@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { carrierFor, registeredSchemes } from './carriers/index.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { DelegatePolicy } from './policy/delegate-policy.js';
+import { parseOriginPatterns, type OriginPattern } from './policy/origin-pattern.js';
+import { DEFAULT_ALLOW_REFS, parseReferencePatterns } from './policy/reference-pattern.js';
 
 /**
  * Delegate configuration, parsed and validated once at the edge from the environment and the
@@ -29,6 +32,20 @@ export interface DelegateConfig {
   keyFiles: string[];
   /** Without key files, the group key is generated into (and later read from) this directory. */
   stateDir?: string;
+  /**
+   * Secret references this delegate resolves (ATTACHE_ALLOW_REFS): `env:` and `file:` patterns, `*`
+   * any run of characters including `/`. Default `env:AWS_*,file:/var/run/secrets/attache/*`;
+   * `none` resolves only sealed values.
+   */
+  allowRefs: string[];
+  /**
+   * Origins an account's endpoint overrides and SCAP/CAP portals may name (ATTACHE_ALLOW_ENDPOINTS),
+   * `*` in a host any run without `/` or `:`. Default none: overrides only to the partition's own
+   * endpoints over HTTPS, no portal.
+   */
+  allowEndpoints: OriginPattern[];
+  /** The policy built from the settings above, the token and the delegate's own files. */
+  policy: DelegatePolicy;
 }
 
 /** Raw flag values as commander yields them (strings, or undefined when not given). */
@@ -44,6 +61,8 @@ export interface ConfigFlags {
   logLevel?: string;
   keyFile?: string;
   stateDir?: string;
+  allowRefs?: string;
+  allowEndpoints?: string;
 }
 
 type Key = keyof ConfigFlags;
@@ -61,6 +80,8 @@ export const CONFIG_SOURCES: Record<Key, { env: string; flag: string }> = {
   logLevel: { env: 'ATTACHE_LOG_LEVEL', flag: '--log-level' },
   keyFile: { env: 'ATTACHE_KEY_FILE', flag: '--key-file' },
   stateDir: { env: 'ATTACHE_STATE_DIR', flag: '--state-dir' },
+  allowRefs: { env: 'ATTACHE_ALLOW_REFS', flag: '--allow-refs' },
+  allowEndpoints: { env: 'ATTACHE_ALLOW_ENDPOINTS', flag: '--allow-endpoints' },
 };
 
 /** Tag and name charset: DNS-label-like, so names are safe in subjects, URLs and metrics labels. */
@@ -134,17 +155,29 @@ const hostPortSchema = z.string().transform((value, ctx) => {
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 });
 
-const schema = z.object({
-  url: urlsSchema,
-  token: z.string().min(1, 'is required'),
-  name: labelSchema,
-  tags: tagsSchema.default([]),
-  maxConcurrency: intSchema(1, 1000).default(10),
+const allowRefsSchema = z.string().transform((value, ctx) => {
+  const parsed = parseReferencePatterns(value);
+  if ('errors' in parsed) {
+    for (const message of parsed.errors) ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  }
+  return parsed.patterns;
+});
+
+const allowEndpointsSchema = z.string().transform((value, ctx) => {
+  const parsed = parseOriginPatterns(value);
+  if ('errors' in parsed) {
+    for (const message of parsed.errors) ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  }
+  return parsed.origins;
+});
+
+/** The settings the policy is made of: also all that `attache-delegate policy` needs. */
+const policyShape = {
+  allowRefs: allowRefsSchema.default([...DEFAULT_ALLOW_REFS]),
+  allowEndpoints: allowEndpointsSchema.default([]),
   caFile: z.string().min(1).optional(),
-  healthAddr: hostPortSchema.optional(),
-  // A day is far beyond any sane grace; the bound catches a value given in milliseconds by mistake.
-  drainGraceSeconds: intSchema(0, 86_400).default(30),
-  logLevel: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   // Several files during a rotation: the first is published as current, all of them decrypt.
   keyFile: z
     .string()
@@ -152,15 +185,27 @@ const schema = z.object({
     .pipe(z.array(z.string().startsWith('/', 'key files must be absolute paths')))
     .default([]),
   stateDir: z.string().min(1).optional(),
+};
+
+const schema = z.object({
+  ...policyShape,
+  url: urlsSchema,
+  token: z.string().min(1, 'is required'),
+  name: labelSchema,
+  tags: tagsSchema.default([]),
+  maxConcurrency: intSchema(1, 1000).default(10),
+  healthAddr: hostPortSchema.optional(),
+  // A day is far beyond any sane grace; the bound catches a value given in milliseconds by mistake.
+  drainGraceSeconds: intSchema(0, 86_400).default(30),
+  logLevel: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
+
+const policySchema = z.object(policyShape);
 
 export type ConfigResult = { ok: true; config: DelegateConfig } | { ok: false; errors: string[] };
 
-/**
- * Merges flags over the environment and validates. Returns every problem at once, one line each,
- * naming the flag or variable the bad value came from. Never echoes the token.
- */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): ConfigResult {
+/** Flags over the environment, with the words that name where each value came from. */
+function gather(env: NodeJS.ProcessEnv, flags: ConfigFlags) {
   const raw: Partial<Record<Key, string>> = {};
   const origin: Partial<Record<Key, 'env' | 'flag'>> = {};
   for (const key of Object.keys(CONFIG_SOURCES) as Key[]) {
@@ -175,27 +220,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       origin[key] = 'env';
     }
   }
-
   const describe = (key: Key): string => {
     const { env: variable, flag } = CONFIG_SOURCES[key];
     if (origin[key] === 'flag') return flag;
     if (origin[key] === 'env') return variable;
     return `${variable} (or ${flag})`;
   };
-
-  const errors: string[] = [];
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+  const issues = (error: z.ZodError): string[] =>
+    error.issues.map((issue) => {
       const key = issue.path[0] as Key;
       const message = raw[key] === undefined && issue.code === 'invalid_type' ? 'is required' : issue.message;
-      errors.push(`${describe(key)}: ${message}`);
-    }
-    return { ok: false, errors };
-  }
+      return `${describe(key)}: ${message}`;
+    });
+  return { raw, describe, issues };
+}
+
+export type PolicyConfigResult = { ok: true; policy: DelegatePolicy } | { ok: false; errors: string[] };
+
+/**
+ * The delegate policy alone (ATTACHE_ALLOW_REFS, ATTACHE_ALLOW_ENDPOINTS and the delegate's own
+ * files it reserves), for `attache-delegate policy`: works without a URL or token.
+ */
+export function loadPolicyConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): PolicyConfigResult {
+  const { raw, issues } = gather(env, flags);
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, errors: issues(parsed.error) };
+  const { allowRefs, allowEndpoints, keyFile, stateDir, caFile } = parsed.data;
+  return { ok: true, policy: new DelegatePolicy({ allowRefs, allowEndpoints, keyFiles: keyFile, stateDir, caFile }) };
+}
+
+/**
+ * Merges flags over the environment and validates. Returns every problem at once, one line each,
+ * naming the flag or variable the bad value came from. Never echoes the token.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): ConfigResult {
+  const { raw, describe, issues } = gather(env, flags);
+  const errors: string[] = [];
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) return { ok: false, errors: issues(parsed.error) };
 
   const { url: urls, keyFile: keyFiles, ...rest } = parsed.data;
-  const config: DelegateConfig = { ...rest, urls, keyFiles, caFile: parsed.data.caFile, healthAddr: parsed.data.healthAddr };
+  const policy = new DelegatePolicy({ ...rest, keyFiles, token: rest.token });
+  const config: DelegateConfig = { ...rest, urls, keyFiles, caFile: parsed.data.caFile, healthAddr: parsed.data.healthAddr, policy };
   // The group name is always a tag: it is how a task is pinned to one gateway.
   if (!config.tags.includes(config.name)) config.tags = [config.name, ...config.tags];
 

@@ -27,11 +27,12 @@ export {
   type CarrierOptions,
   type CarrierRegistration,
 } from './carriers/index.js';
-export { loadConfig, CONFIG_SOURCES, type ConfigFlags, type ConfigResult, type DelegateConfig } from './config.js';
+export { loadConfig, loadPolicyConfig, CONFIG_SOURCES, type ConfigFlags, type ConfigResult, type DelegateConfig, type PolicyConfigResult } from './config.js';
+export { DelegatePolicy, type PolicySummary } from './policy/delegate-policy.js';
 export { echoExecutor } from './executors/echo.js';
 export type { ExecutionContext, Executor } from './executors/executor.js';
 export { ExecutorRegistry, builtinExecutors } from './executors/registry.js';
 export { TaskFailure } from './executors/task-failure.js';
 export { startHealthServer, type HealthServer } from './health-server.js';
 export { createLogger, type Logger, type LogLevel } from './log.js';
-export { Masker, MASK } from './masking.js';
+export { ENDED_SCOPE_RETENTION_MS, MASK, MAX_ENDED_SCOPES, Masker, type MaskerOptions, type SecretScope } from './masking.js';

@@ -1,45 +1,106 @@
+import { byteView, encodedForms } from './masking/encoded-forms.js';
+import { PatternIndex } from './masking/pattern-index.js';
+
 /**
  * Masks secret values out of everything that leaves the delegate: logs, task results, error
- * messages. A secret can leak verbatim, base64-encoded (HTTP Basic auth, Kubernetes secrets, SDK
- * debug output) or JSON-escaped (inside a log line), so each registered value is matched in all
- * of those forms.
+ * messages. Each registered value is matched in every form it can leak in (masking/encoded-forms.ts).
+ *
+ * Memory is bounded: a secret resolved by a task belongs to that task's scope and is masked
+ * everywhere (logs of the whole process included, since SDK and carrier logs know no task) while the
+ * task runs and for a bounded time after, then dropped. Only secrets with process lifetime (the
+ * delegate's own token) are kept for good, and there are few of them.
  */
 export const MASK = '***';
 
 /**
- * Base64 fragments shorter than this are not masked on their own: a 2-character fragment would
- * match almost any base64 text and destroy unrelated output while hiding nothing useful.
+ * How long a task's secrets stay masked after it ended: long enough for what may still print them
+ * late (an SDK retry or a socket error logged after the task settled, an executor that ignored its
+ * abort), short enough that a delegate validating fresh assumed-role credentials all day holds
+ * minutes of them, not hours.
  */
-const MIN_FRAGMENT_LENGTH = 6;
+export const ENDED_SCOPE_RETENTION_MS = 5 * 60_000;
+
+/**
+ * At most this many ended scopes are kept, oldest dropped first, whatever the rate: an assumed-role
+ * validation registers about 7 KB of encoded forms, so this caps the masker near 10 MB even when
+ * more than 1,000 tasks end within the retention time (over 3 a second for 5 minutes).
+ */
+export const MAX_ENDED_SCOPES = 1_000;
+
+export interface MaskerOptions {
+  /** Milliseconds since the epoch; injectable so that tests expire scopes without sleeping. */
+  now?: () => number;
+  endedScopeRetentionMs?: number;
+  maxEndedScopes?: number;
+}
+
+/** The secrets of one task: masked while it runs and for the retention time after `end()`. */
+export interface SecretScope {
+  /** Registers a resolved secret value; empty and whitespace-only values are ignored. */
+  register(value: string): void;
+  /** The task settled; its secrets stay masked for the retention time (or until the cap drops them). */
+  end(): void;
+}
 
 export class Masker {
-  private readonly secrets = new Set<string>();
-  private readonly forms = new Set<string>();
-  private pattern: RegExp | undefined;
+  private readonly index = new PatternIndex();
+  /** Secret value → how many holders (the permanent set, each scope) still want it masked, and its forms. */
+  private readonly holders = new Map<string, Held>();
+  private readonly permanent = new Set<string>();
+  /** Ended scopes, oldest end first (re-inserted when a late registration renews one). */
+  private readonly ended = new Map<ScopeState, number>();
+  private readonly now: () => number;
+  private readonly retentionMs: number;
+  private readonly maxEnded: number;
 
-  /** Registers a secret value. Empty and whitespace-only values are ignored (they would match everything). */
-  register(value: string): void {
-    if (value.trim() === '' || this.secrets.has(value)) return;
-    this.secrets.add(value);
-    for (const form of encodedForms(value)) this.forms.add(form);
-    // Longest first so that a full encoding is replaced before any of its fragments could split it.
-    const sorted = [...this.forms].sort((a, b) => b.length - a.length);
-    this.pattern = new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
+  constructor(options: MaskerOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.retentionMs = options.endedScopeRetentionMs ?? ENDED_SCOPE_RETENTION_MS;
+    this.maxEnded = options.maxEndedScopes ?? MAX_ENDED_SCOPES;
+    if (!(this.retentionMs >= 0) || !Number.isInteger(this.maxEnded) || this.maxEnded < 0) {
+      throw new RangeError('Masker: endedScopeRetentionMs must be a number of milliseconds >= 0, and maxEndedScopes an integer >= 0.');
+    }
   }
 
+  /**
+   * Registers a secret for the life of the process (the delegate's own token). Secrets a task
+   * resolves go to that task's scope instead (`openScope`), so that they do not pile up.
+   */
+  register(value: string): void {
+    if (!worthMasking(value) || this.permanent.has(value)) return;
+    this.permanent.add(value);
+    this.hold(value);
+  }
+
+  /** Opens the scope of one task attempt; the caller ends it when the attempt settles. */
+  openScope(): SecretScope {
+    const scope: ScopeState = { values: new Set(), running: true };
+    return {
+      register: (value) => this.registerIn(scope, value),
+      end: () => {
+        if (!scope.running) return;
+        scope.running = false;
+        this.markEnded(scope);
+      },
+    };
+  }
+
+  /** Distinct secret values currently masked. */
   get size(): number {
-    return this.secrets.size;
+    this.expire();
+    return this.holders.size;
   }
 
   /** Replaces every registered secret (raw, base64 and JSON-escaped forms) with `***`. */
   mask(text: string): string {
-    if (this.pattern === undefined || text === '') return text;
-    return text.replace(this.pattern, MASK);
+    this.expire();
+    return this.index.replace(text, MASK);
   }
 
   /** Masks every string inside a JSON-like value (keys included); returns a new value. */
   maskDeep<T>(value: T): T {
-    return maskValue(value, this) as T;
+    this.expire();
+    return maskValue(value, this.index) as T;
   }
 
   /**
@@ -47,53 +108,95 @@ export class Masker {
    * length prefixes would break), so the caller withholds them instead.
    */
   containsSecret(bytes: Uint8Array): boolean {
-    if (this.forms.size === 0 || bytes.length === 0) return false;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (const form of this.forms) if (buf.includes(form, 0, 'utf8')) return true;
-    return false;
+    this.expire();
+    if (bytes.length === 0) return false;
+    return this.index.occursIn(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), 'bytes');
+  }
+
+  private registerIn(scope: ScopeState, value: string): void {
+    if (!worthMasking(value)) return;
+    if (!scope.values.has(value)) {
+      scope.values.add(value);
+      this.hold(value);
+    }
+    // A task that keeps resolving after it settled (an executor ignoring its abort) is still
+    // printing: its secrets' retention starts again from now.
+    if (!scope.running) this.markEnded(scope);
+  }
+
+  private markEnded(scope: ScopeState): void {
+    this.ended.delete(scope);
+    this.ended.set(scope, this.now());
+    while (this.ended.size > this.maxEnded) this.drop(this.ended.keys().next().value!);
+    this.expire();
+  }
+
+  private hold(value: string): void {
+    const held = this.holders.get(value);
+    if (held !== undefined) {
+      held.count++;
+      return;
+    }
+    // Kept so that the drop removes exactly what was added; the strings are the index's own keys.
+    const forms = encodedForms(value).map((form) => ({ text: form, bytes: byteView(form) }));
+    this.holders.set(value, { count: 1, forms });
+    for (const form of forms) {
+      this.index.add(form.text, 'text');
+      this.index.add(form.bytes, 'bytes');
+    }
+  }
+
+  private release(value: string): void {
+    const held = this.holders.get(value);
+    if (held === undefined) return;
+    if (--held.count > 0) return;
+    this.holders.delete(value);
+    for (const form of held.forms) {
+      this.index.delete(form.text, 'text');
+      this.index.delete(form.bytes, 'bytes');
+    }
+  }
+
+  private drop(scope: ScopeState): void {
+    this.ended.delete(scope);
+    const values = scope.values;
+    scope.values = new Set();
+    for (const value of values) this.release(value);
+  }
+
+  /** Drops the scopes whose retention has passed; the oldest come first, so this stops at the first young one. */
+  private expire(): void {
+    if (this.ended.size === 0) return;
+    const cutoff = this.now() - this.retentionMs;
+    for (const [scope, endedAt] of this.ended) {
+      if (endedAt > cutoff) return;
+      this.drop(scope);
+    }
   }
 }
 
-function maskValue(value: unknown, masker: Masker): unknown {
-  if (typeof value === 'string') return masker.mask(value);
-  if (Array.isArray(value)) return value.map((v) => maskValue(v, masker));
+interface Held {
+  count: number;
+  readonly forms: ReadonlyArray<{ readonly text: string; readonly bytes: string }>;
+}
+
+interface ScopeState {
+  values: Set<string>;
+  running: boolean;
+}
+
+/** Empty and whitespace-only values are not secrets, and masking them would destroy every line. */
+function worthMasking(value: string): boolean {
+  return value.trim() !== '';
+}
+
+function maskValue(value: unknown, index: PatternIndex): unknown {
+  if (typeof value === 'string') return index.replace(value, MASK);
+  if (Array.isArray(value)) return value.map((v) => maskValue(v, index));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[masker.mask(k)] = maskValue(v, masker);
+    for (const [k, v] of Object.entries(value)) out[index.replace(k, MASK)] = maskValue(v, index);
     return out;
   }
   return value;
-}
-
-/**
- * The raw value, its JSON-escaped form, its base64/base64url encodings, and the stable middle of
- * its base64 encoding at each of the three byte alignments: a secret embedded in a larger encoded
- * blob (`user:secret` in Basic auth) only shares those aligned fragments with its own encoding.
- */
-function encodedForms(value: string): string[] {
-  const forms = new Set<string>([value]);
-  const jsonEscaped = JSON.stringify(value).slice(1, -1);
-  forms.add(jsonEscaped);
-  const bytes = Buffer.from(value, 'utf8');
-  const b64 = bytes.toString('base64');
-  forms.add(b64);
-  forms.add(bytes.toString('base64url'));
-  forms.add(b64.replace(/=+$/, ''));
-  for (let offset = 0; offset < 3; offset++) {
-    const shifted = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
-    // Characters whose 6 bits come only from the secret's bytes, whatever surrounds it.
-    const first = Math.ceil((offset * 8) / 6);
-    const end = Math.floor(((offset + bytes.length) * 8) / 6);
-    const fragment = shifted.slice(first, end);
-    if (fragment.length >= MIN_FRAGMENT_LENGTH) {
-      forms.add(fragment);
-      forms.add(fragment.replace(/\+/g, '-').replace(/\//g, '_'));
-    }
-  }
-  forms.delete('');
-  return [...forms];
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

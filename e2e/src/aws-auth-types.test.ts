@@ -139,6 +139,9 @@ describe('AWS auth types end to end', () => {
       name: 'eks',
       tags: ['eks'],
       env: {
+        // Its installer allows the SCAP user keys, the emulators and the portal the accounts name.
+        ATTACHE_ALLOW_REFS: `file:${clientCert.keyFile},file:${rogueCert.keyFile}`,
+        ATTACHE_ALLOW_ENDPOINTS: [webMoto.endpoint, tlsMoto.endpoint, portalUrl].map((u) => new URL(u).origin).join(','),
         AWS_EC2_METADATA_DISABLED: 'true',
         AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
         AWS_ROLE_ARN: irsaRoleArn,

@@ -49,11 +49,14 @@ describe('AWS partitions, regions, CA bundles and proxies end to end', () => {
       // Every partition resolves to the plain-HTTP moto unless the account overrides its endpoints.
       AWS_ENDPOINT_URL: moto.endpoint,
       AWS_EC2_METADATA_DISABLED: 'true',
-      STD_KEY_ID: ids.validUser.accessKeyId,
+      // Its installer allows the test's keys and the Secret-region emulator the accounts override to.
+      ATTACHE_ALLOW_REFS: 'env:STD_*,env:GOV_*,env:ISOB_*',
+      ATTACHE_ALLOW_ENDPOINTS: new URL(tlsMoto.endpoint).origin,
+      STD_ACCESS_KEY_ID: ids.validUser.accessKeyId,
       STD_SECRET: ids.validUser.secretAccessKey,
-      GOV_KEY_ID: gov.validUser.accessKeyId,
+      GOV_ACCESS_KEY_ID: gov.validUser.accessKeyId,
       GOV_SECRET: gov.validUser.secretAccessKey,
-      ISOB_KEY_ID: isob.validUser.accessKeyId,
+      ISOB_ACCESS_KEY_ID: isob.validUser.accessKeyId,
       ISOB_SECRET: isob.validUser.secretAccessKey,
     };
     const { token } = await createToken(tenant, 'partitions');
@@ -81,8 +84,8 @@ describe('AWS partitions, regions, CA bundles and proxies end to end', () => {
     expect(res.status, res.text).toBe(200);
     return res.body as { account: any; task: any };
   };
-  const govKeys = { type: 'static', accessKeyId: 'env:GOV_KEY_ID', secretAccessKey: 'env:GOV_SECRET' };
-  const isobKeys = { type: 'static', accessKeyId: 'env:ISOB_KEY_ID', secretAccessKey: 'env:ISOB_SECRET' };
+  const govKeys = { type: 'static', accessKeyId: 'env:GOV_ACCESS_KEY_ID', secretAccessKey: 'env:GOV_SECRET' };
+  const isobKeys = { type: 'static', accessKeyId: 'env:ISOB_ACCESS_KEY_ID', secretAccessKey: 'env:ISOB_SECRET' };
   const tlsEndpoints = () => ({ sts: tlsMoto.endpoint, ec2: tlsMoto.endpoint });
 
   it('GovCloud keys validate in aws-us-gov, in its default region, with GovCloud ARNs', async () => {
@@ -106,7 +109,7 @@ describe('AWS partitions, regions, CA bundles and proxies end to end', () => {
   });
 
   it('keys no partition knows stay INVALID_CREDENTIALS', async () => {
-    const id = await account({ name: 'nobody', partition: 'aws', auth: { type: 'static', accessKeyId: 'env:STD_KEY_ID', secretAccessKey: 'env:GOV_SECRET' } });
+    const id = await account({ name: 'nobody', partition: 'aws', auth: { type: 'static', accessKeyId: 'env:STD_ACCESS_KEY_ID', secretAccessKey: 'env:GOV_SECRET' } });
     const { task } = await validate(id);
     expect(task.error.code).toBe('INVALID_CREDENTIALS');
     expect(task.error.message).toMatch(/AWS was not able to validate the provided access credentials/);

@@ -70,14 +70,15 @@ describe('IAM policies and role setup end to end against moto_server with auth e
       name: 'vpc-east',
       tags: ['aws'],
       env: {
+        ATTACHE_ALLOW_REFS: 'env:LISTER_*,env:VALID_*',
         AWS_ENDPOINT_URL: moto.endpoint,
         AWS_EC2_METADATA_DISABLED: 'true',
         // The delegate's own chain: the valid user, which may validate but not list policies.
         AWS_ACCESS_KEY_ID: ids.validUser.accessKeyId,
         AWS_SECRET_ACCESS_KEY: ids.validUser.secretAccessKey,
-        LISTER_KEY_ID: lister.accessKeyId,
+        LISTER_ACCESS_KEY_ID: lister.accessKeyId,
         LISTER_SECRET: lister.secretAccessKey,
-        VALID_KEY_ID: ids.validUser.accessKeyId,
+        VALID_ACCESS_KEY_ID: ids.validUser.accessKeyId,
         VALID_SECRET: ids.validUser.secretAccessKey,
       },
     });
@@ -100,7 +101,7 @@ describe('IAM policies and role setup end to end against moto_server with auth e
     expect(res.body.account.status, JSON.stringify(res.body.task.error)).toBe('valid');
     return res.body;
   };
-  const listerAuth = { type: 'static', accessKeyId: 'env:LISTER_KEY_ID', secretAccessKey: 'env:LISTER_SECRET' };
+  const listerAuth = { type: 'static', accessKeyId: 'env:LISTER_ACCESS_KEY_ID', secretAccessKey: 'env:LISTER_SECRET' };
 
   it('refuses to list before a successful validation, with a 409 that says to validate first', async () => {
     const id = await account('not-yet-validated', listerAuth);
@@ -152,7 +153,7 @@ describe('IAM policies and role setup end to end against moto_server with auth e
   });
 
   it('a caller without iam:ListPolicies gets MISSING_PERMISSION naming it, and the account stays valid', async () => {
-    const id = await account('no-list', { type: 'static', accessKeyId: 'env:VALID_KEY_ID', secretAccessKey: 'env:VALID_SECRET' });
+    const id = await account('no-list', { type: 'static', accessKeyId: 'env:VALID_ACCESS_KEY_ID', secretAccessKey: 'env:VALID_SECRET' });
     const validated = await validate(id);
     const res = await tenant.api.get(`/v1/aws/accounts/${id}/available-policies?waitSeconds=30`);
     expect(res.status, res.text).toBe(424);

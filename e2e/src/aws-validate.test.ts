@@ -35,17 +35,19 @@ describe('aws.validate end to end against moto_server with auth enforced', () =>
       name: 'vpc-east',
       tags: ['aws'],
       env: {
+        // Its installer lets it read the test's variables and the secret file, nothing more.
+        ATTACHE_ALLOW_REFS: `env:GOOD_*,env:WRONG_*,env:NOPERM_*,env:SRC_*,env:NOT_SET_*,file:${secretFile}`,
         AWS_ENDPOINT_URL: moto.endpoint,
         AWS_EC2_METADATA_DISABLED: 'true',
         // The delegate's own chain (auth type "delegate") is the valid user.
         AWS_ACCESS_KEY_ID: ids.validUser.accessKeyId,
         AWS_SECRET_ACCESS_KEY: ids.validUser.secretAccessKey,
-        GOOD_KEY_ID: ids.validUser.accessKeyId,
+        GOOD_ACCESS_KEY_ID: ids.validUser.accessKeyId,
         GOOD_SECRET: ids.validUser.secretAccessKey,
         WRONG_SECRET: `${ids.validUser.secretAccessKey.slice(0, -4)}XXXX`,
-        NOPERM_KEY_ID: ids.userWithoutDescribeRegions.accessKeyId,
+        NOPERM_ACCESS_KEY_ID: ids.userWithoutDescribeRegions.accessKeyId,
         NOPERM_SECRET: ids.userWithoutDescribeRegions.secretAccessKey,
-        SRC_KEY_ID: ids.roleSourceUser.accessKeyId,
+        SRC_ACCESS_KEY_ID: ids.roleSourceUser.accessKeyId,
         SRC_SECRET: ids.roleSourceUser.secretAccessKey,
       },
     });
@@ -69,7 +71,7 @@ describe('aws.validate end to end against moto_server with auth enforced', () =>
   };
 
   it('valid static keys (env and file references): the account is valid with its ID, ARN and regions', async () => {
-    const id = await account('static-env', { type: 'static', accessKeyId: 'env:GOOD_KEY_ID', secretAccessKey: 'env:GOOD_SECRET' });
+    const id = await account('static-env', { type: 'static', accessKeyId: 'env:GOOD_ACCESS_KEY_ID', secretAccessKey: 'env:GOOD_SECRET' });
     const { account: acc, task } = await validate(id);
     expect(task.state).toBe('succeeded');
     expect(acc).toMatchObject({ status: 'valid', awsAccountId: ids.accountId, arn: ids.validUser.arn, lastError: null });
@@ -79,12 +81,12 @@ describe('aws.validate end to end against moto_server with auth enforced', () =>
     // GET reads back the recorded outcome.
     expect((await tenant.api.get(`/v1/aws/accounts/${id}`)).body.status).toBe('valid');
 
-    const fileId = await account('static-file', { type: 'static', accessKeyId: 'env:GOOD_KEY_ID', secretAccessKey: `file:${secretFile}` });
+    const fileId = await account('static-file', { type: 'static', accessKeyId: 'env:GOOD_ACCESS_KEY_ID', secretAccessKey: `file:${secretFile}` });
     expect((await validate(fileId)).account.status).toBe('valid');
   });
 
   it('a wrong secret is INVALID_CREDENTIALS, recorded on the account', async () => {
-    const id = await account('wrong-secret', { type: 'static', accessKeyId: 'env:GOOD_KEY_ID', secretAccessKey: 'env:WRONG_SECRET' });
+    const id = await account('wrong-secret', { type: 'static', accessKeyId: 'env:GOOD_ACCESS_KEY_ID', secretAccessKey: 'env:WRONG_SECRET' });
     const { account: acc, task } = await validate(id);
     expect(task.state).toBe('failed');
     expect(task.error.code).toBe('INVALID_CREDENTIALS');
@@ -93,14 +95,14 @@ describe('aws.validate end to end against moto_server with auth enforced', () =>
   });
 
   it('a user without ec2:DescribeRegions is MISSING_PERMISSION naming the action', async () => {
-    const id = await account('no-describe', { type: 'static', accessKeyId: 'env:NOPERM_KEY_ID', secretAccessKey: 'env:NOPERM_SECRET' });
+    const id = await account('no-describe', { type: 'static', accessKeyId: 'env:NOPERM_ACCESS_KEY_ID', secretAccessKey: 'env:NOPERM_SECRET' });
     const { task } = await validate(id);
     expect(task.error.code).toBe('MISSING_PERMISSION');
     expect(task.error.message).toContain('ec2:DescribeRegions');
   });
 
   it("AssumeRole with the tenant's external ID succeeds; a wrong external ID is ASSUME_ROLE_DENIED", async () => {
-    const source = { type: 'static', accessKeyId: 'env:SRC_KEY_ID', secretAccessKey: 'env:SRC_SECRET' };
+    const source = { type: 'static', accessKeyId: 'env:SRC_ACCESS_KEY_ID', secretAccessKey: 'env:SRC_SECRET' };
     const ok = await account('role', { type: 'assumeRole', roleArn: ids.role.roleArn, source });
     const good = await validate(ok);
     expect(good.task.state, JSON.stringify(good.task.error)).toBe('succeeded');
@@ -122,7 +124,7 @@ describe('aws.validate end to end against moto_server with auth enforced', () =>
   });
 
   it('a missing env reference is SECRET_UNRESOLVED naming the reference', async () => {
-    const id = await account('unresolved', { type: 'static', accessKeyId: 'env:GOOD_KEY_ID', secretAccessKey: 'env:NOT_SET_ANYWHERE' });
+    const id = await account('unresolved', { type: 'static', accessKeyId: 'env:GOOD_ACCESS_KEY_ID', secretAccessKey: 'env:NOT_SET_ANYWHERE' });
     const { task } = await validate(id);
     expect(task.error.code).toBe('SECRET_UNRESOLVED');
     expect(task.error.message).toContain('env:NOT_SET_ANYWHERE');

@@ -130,14 +130,18 @@ describe('canary, scale-out (PostgreSQL, NATS, two replicas): no secret reaches 
           tags: ['aws', `via-${carrier}`],
           env: {
             ATTACHE_KEY_FILE: keygen.keyFile,
+            // What its installer lets it read (the control reference included, so that it fails as
+            // unresolved), and the silent endpoint the cancellation case points at.
+            ATTACHE_ALLOW_REFS: `env:GOOD_*,env:WRONG_*,env:NOPERM_*,env:SRC_*,env:CANARY_CONTROL_*,file:${join(dir, 'aws-secret')}`,
+            ATTACHE_ALLOW_ENDPOINTS: `http://127.0.0.1:${(blackHole.address() as { port: number }).port}`,
             AWS_ENDPOINT_URL: moto.endpoint,
             AWS_EC2_METADATA_DISABLED: 'true',
-            GOOD_KEY_ID: ids.validUser.accessKeyId,
+            GOOD_ACCESS_KEY_ID: ids.validUser.accessKeyId,
             GOOD_SECRET: ids.validUser.secretAccessKey,
             WRONG_SECRET: wrongSecret,
-            NOPERM_KEY_ID: ids.userWithoutDescribeRegions.accessKeyId,
+            NOPERM_ACCESS_KEY_ID: ids.userWithoutDescribeRegions.accessKeyId,
             NOPERM_SECRET: ids.userWithoutDescribeRegions.secretAccessKey,
-            SRC_KEY_ID: ids.roleSourceUser.accessKeyId,
+            SRC_ACCESS_KEY_ID: ids.roleSourceUser.accessKeyId,
             SRC_SECRET: ids.roleSourceUser.secretAccessKey,
           },
         }),
@@ -192,14 +196,14 @@ describe('canary, scale-out (PostgreSQL, NATS, two replicas): no secret reaches 
       };
 
       it('succeeds with env, file and sealed secrets, and with an assumed role', async () => {
-        expect((await validate(await account('env', staticEnv('GOOD_KEY_ID', 'env:GOOD_SECRET')))).account.status).toBe('valid');
-        expect((await validate(await account('file', staticEnv('GOOD_KEY_ID', `file:${join(dir, 'aws-secret')}`)))).account.status).toBe('valid');
+        expect((await validate(await account('env', staticEnv('GOOD_ACCESS_KEY_ID', 'env:GOOD_SECRET')))).account.status).toBe('valid');
+        expect((await validate(await account('file', staticEnv('GOOD_ACCESS_KEY_ID', `file:${join(dir, 'aws-secret')}`)))).account.status).toBe('valid');
         const id = await newAccountId();
-        await account('sealed', staticEnv('GOOD_KEY_ID', await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey')), { id });
+        await account('sealed', staticEnv('GOOD_ACCESS_KEY_ID', await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey')), { id });
         const ok = await validate(id);
         expect(ok.task.selectors).toContain(`key:${keygen.keyId}`);
         expect(ok.account).toMatchObject({ status: 'valid', arn: ids.validUser.arn });
-        const role = await account('role', { type: 'assumeRole', roleArn: ids.role.roleArn, source: staticEnv('SRC_KEY_ID', 'env:SRC_SECRET') });
+        const role = await account('role', { type: 'assumeRole', roleArn: ids.role.roleArn, source: staticEnv('SRC_ACCESS_KEY_ID', 'env:SRC_SECRET') });
         expect((await validate(role)).account.status).toBe('valid');
       });
 
@@ -210,18 +214,18 @@ describe('canary, scale-out (PostgreSQL, NATS, two replicas): no secret reaches 
           expect(task.state, name).toBe('failed');
           codes.set(name, task.error.code);
         };
-        await fail('wrong-secret', staticEnv('GOOD_KEY_ID', 'env:WRONG_SECRET'));
-        await fail('no-permission', staticEnv('NOPERM_KEY_ID', 'env:NOPERM_SECRET'));
+        await fail('wrong-secret', staticEnv('GOOD_ACCESS_KEY_ID', 'env:WRONG_SECRET'));
+        await fail('no-permission', staticEnv('NOPERM_ACCESS_KEY_ID', 'env:NOPERM_SECRET'));
         // The positive control's reference: unresolvable, so the error names it on the way back.
-        await fail('unresolved', staticEnv('GOOD_KEY_ID', control));
-        await fail('wrong-external-id', { type: 'assumeRole', roleArn: ids.role.roleArn, externalId: 'not-the-right-one', source: staticEnv('SRC_KEY_ID', 'env:SRC_SECRET') });
+        await fail('unresolved', staticEnv('GOOD_ACCESS_KEY_ID', control));
+        await fail('wrong-external-id', { type: 'assumeRole', roleArn: ids.role.roleArn, externalId: 'not-the-right-one', source: staticEnv('SRC_ACCESS_KEY_ID', 'env:SRC_SECRET') });
         const wrongId = await newAccountId();
-        await fail('sealed-wrong-secret', staticEnv('GOOD_KEY_ID', await seal(canaries[3]!.value, wrongId, 'secretAccessKey')), { id: wrongId });
+        await fail('sealed-wrong-secret', staticEnv('GOOD_ACCESS_KEY_ID', await seal(canaries[3]!.value, wrongId, 'secretAccessKey')), { id: wrongId });
         const tamperedId = await newAccountId();
         const sealed = await seal(ids.validUser.secretAccessKey, tamperedId, 'secretAccessKey');
         const last = sealed.at(-2) === 'A' ? 'B' : 'A';
-        await fail('sealed-tampered', staticEnv('GOOD_KEY_ID', `${sealed.slice(0, -2)}${last}${sealed.at(-1)}`), { id: tamperedId });
-        await fail('sealed-replayed', staticEnv('GOOD_KEY_ID', sealed), { id: await newAccountId() });
+        await fail('sealed-tampered', staticEnv('GOOD_ACCESS_KEY_ID', `${sealed.slice(0, -2)}${last}${sealed.at(-1)}`), { id: tamperedId });
+        await fail('sealed-replayed', staticEnv('GOOD_ACCESS_KEY_ID', sealed), { id: await newAccountId() });
         const movedId = await newAccountId();
         const forKeyId = await seal(ids.validUser.secretAccessKey, movedId, 'secretAccessKey');
         await fail('sealed-moved-field', { type: 'static', accessKeyId: forKeyId, secretAccessKey: forKeyId }, { id: movedId });
@@ -241,7 +245,7 @@ describe('canary, scale-out (PostgreSQL, NATS, two replicas): no secret reaches 
       it('a validation cancelled (on replica A) while the delegate holds the opened secret', async () => {
         const id = await newAccountId();
         const hole = `http://127.0.0.1:${(blackHole.address() as { port: number }).port}`;
-        await account('cancelled', staticEnv('GOOD_KEY_ID', await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey')), { id, endpoints: { sts: hole, ec2: hole } });
+        await account('cancelled', staticEnv('GOOD_ACCESS_KEY_ID', await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey')), { id, endpoints: { sts: hole, ec2: hole } });
         const started = await record(api.post(`/v1/aws/accounts/${id}/validate?waitSeconds=0`));
         const taskId = started.body.task.id as string;
         await eventually(async () => ((await record(api.get(`/v1/tasks/${taskId}`))).body.state === 'running' ? true : undefined), 15_000, 'task running');
@@ -261,7 +265,7 @@ describe('canary, scale-out (PostgreSQL, NATS, two replicas): no secret reaches 
     const otherKey = JSON.parse((await runCli(['keygen', '--out', join(dir, 'other-key.pem')])).stdout) as { publicKeyFile: string; keyId: string };
     const strayId = await newAccountId();
     const stray = (await runCli(['seal', '--public-key-file', otherKey.publicKeyFile, '--tenant', tenant.id, '--account', strayId, '--field', 'secretAccessKey'], ids.validUser.secretAccessKey)).stdout.trim();
-    const created = await record(api.post('/v1/aws/accounts', { id: strayId, name: 'sealed-other-group', partition: 'aws', auth: staticEnv('GOOD_KEY_ID', stray), delegateSelectors: ['aws'] }));
+    const created = await record(api.post('/v1/aws/accounts', { id: strayId, name: 'sealed-other-group', partition: 'aws', auth: staticEnv('GOOD_ACCESS_KEY_ID', stray), delegateSelectors: ['aws'] }));
     expect(created.status, created.text).toBe(201);
     const { task } = (await record(api.post(`/v1/aws/accounts/${strayId}/validate?waitSeconds=30`))).body as { task: any };
     expect(task.error.code).toBe('NO_ELIGIBLE_DELEGATE');

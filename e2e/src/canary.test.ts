@@ -75,14 +75,17 @@ describe('canary: no secret reaches the control plane, whatever happens', () => 
       tags: ['aws'],
       env: {
         ATTACHE_KEY_FILE: keygen.keyFile,
+        // What its installer lets it read, and the silent endpoint the cancellation case points at.
+        ATTACHE_ALLOW_REFS: `env:GOOD_*,env:WRONG_*,env:NOPERM_*,env:SRC_*,env:NOT_SET_*,file:${secretFile}`,
+        ATTACHE_ALLOW_ENDPOINTS: `http://127.0.0.1:${(blackHole.address() as { port: number }).port}`,
         AWS_ENDPOINT_URL: moto.endpoint,
         AWS_EC2_METADATA_DISABLED: 'true',
-        GOOD_KEY_ID: ids.validUser.accessKeyId,
+        GOOD_ACCESS_KEY_ID: ids.validUser.accessKeyId,
         GOOD_SECRET: ids.validUser.secretAccessKey,
         WRONG_SECRET: wrongSecret,
-        NOPERM_KEY_ID: ids.userWithoutDescribeRegions.accessKeyId,
+        NOPERM_ACCESS_KEY_ID: ids.userWithoutDescribeRegions.accessKeyId,
         NOPERM_SECRET: ids.userWithoutDescribeRegions.secretAccessKey,
-        SRC_KEY_ID: ids.roleSourceUser.accessKeyId,
+        SRC_ACCESS_KEY_ID: ids.roleSourceUser.accessKeyId,
         SRC_SECRET: ids.roleSourceUser.secretAccessKey,
       },
     });
@@ -122,20 +125,20 @@ describe('canary: no secret reaches the control plane, whatever happens', () => 
   });
 
   it('succeeds with env, file and sealed secrets, and with an assumed role', async () => {
-    expect((await validate(await account('env', staticEnv('GOOD_KEY_ID', 'env:GOOD_SECRET')))).account.status).toBe('valid');
+    expect((await validate(await account('env', staticEnv('GOOD_ACCESS_KEY_ID', 'env:GOOD_SECRET')))).account.status).toBe('valid');
     const fileSecret = `file:${join(dir, 'aws-secret')}`;
-    expect((await validate(await account('file', staticEnv('GOOD_KEY_ID', fileSecret)))).account.status).toBe('valid');
+    expect((await validate(await account('file', staticEnv('GOOD_ACCESS_KEY_ID', fileSecret)))).account.status).toBe('valid');
 
     const id = await newAccountId();
     const sealed = await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey');
     expect(sealed).toMatch(new RegExp(`^sealed:v1:${keygen.keyId}:`));
-    await account('sealed', staticEnv('GOOD_KEY_ID', sealed), { id });
+    await account('sealed', staticEnv('GOOD_ACCESS_KEY_ID', sealed), { id });
     const ok = await validate(id);
     expect(ok.task.state, JSON.stringify(ok.task.error)).toBe('succeeded');
     expect(ok.task.selectors).toContain(`key:${keygen.keyId}`);
     expect(ok.account).toMatchObject({ status: 'valid', arn: ids.validUser.arn });
 
-    const role = await account('role', { type: 'assumeRole', roleArn: ids.role.roleArn, source: staticEnv('SRC_KEY_ID', 'env:SRC_SECRET') });
+    const role = await account('role', { type: 'assumeRole', roleArn: ids.role.roleArn, source: staticEnv('SRC_ACCESS_KEY_ID', 'env:SRC_SECRET') });
     expect((await validate(role)).account.status).toBe('valid');
 
     const usage = await record(api.get('/v1/delegate-groups/vpc-east/key-usage'));
@@ -150,24 +153,24 @@ describe('canary: no secret reaches the control plane, whatever happens', () => 
       expect(task.state, name).toBe('failed');
       codes.set(name, task.error.code);
     };
-    await fail('wrong-secret', staticEnv('GOOD_KEY_ID', 'env:WRONG_SECRET'));
-    await fail('no-permission', staticEnv('NOPERM_KEY_ID', 'env:NOPERM_SECRET'));
-    await fail('unresolved', staticEnv('GOOD_KEY_ID', 'env:NOT_SET_ANYWHERE'));
-    await fail('wrong-external-id', { type: 'assumeRole', roleArn: ids.role.roleArn, externalId: 'not-the-right-one', source: staticEnv('SRC_KEY_ID', 'env:SRC_SECRET') });
+    await fail('wrong-secret', staticEnv('GOOD_ACCESS_KEY_ID', 'env:WRONG_SECRET'));
+    await fail('no-permission', staticEnv('NOPERM_ACCESS_KEY_ID', 'env:NOPERM_SECRET'));
+    await fail('unresolved', staticEnv('GOOD_ACCESS_KEY_ID', 'env:NOT_SET_ANYWHERE'));
+    await fail('wrong-external-id', { type: 'assumeRole', roleArn: ids.role.roleArn, externalId: 'not-the-right-one', source: staticEnv('SRC_ACCESS_KEY_ID', 'env:SRC_SECRET') });
 
     // A sealed wrong secret: it opens, and AWS refuses it.
     const wrongId = await newAccountId();
-    await fail('sealed-wrong-secret', staticEnv('GOOD_KEY_ID', await seal(canaries[3]!.value, wrongId, 'secretAccessKey')), { id: wrongId });
+    await fail('sealed-wrong-secret', staticEnv('GOOD_ACCESS_KEY_ID', await seal(canaries[3]!.value, wrongId, 'secretAccessKey')), { id: wrongId });
 
     // Tampered: one ciphertext character changed, still well formed.
     const tamperedId = await newAccountId();
     const sealed = await seal(ids.validUser.secretAccessKey, tamperedId, 'secretAccessKey');
     const last = sealed.at(-2) === 'A' ? 'B' : 'A';
-    await fail('sealed-tampered', staticEnv('GOOD_KEY_ID', `${sealed.slice(0, -2)}${last}${sealed.at(-1)}`), { id: tamperedId });
+    await fail('sealed-tampered', staticEnv('GOOD_ACCESS_KEY_ID', `${sealed.slice(0, -2)}${last}${sealed.at(-1)}`), { id: tamperedId });
 
     // Replayed into another account (and into another field) of the same tenant.
     const replayId = await newAccountId();
-    await fail('sealed-replayed', staticEnv('GOOD_KEY_ID', sealed), { id: replayId });
+    await fail('sealed-replayed', staticEnv('GOOD_ACCESS_KEY_ID', sealed), { id: replayId });
     const movedId = await newAccountId();
     const forKeyId = await seal(ids.validUser.secretAccessKey, movedId, 'secretAccessKey');
     await fail('sealed-moved-field', { type: 'static', accessKeyId: forKeyId, secretAccessKey: forKeyId }, { id: movedId });
@@ -176,7 +179,7 @@ describe('canary: no secret reaches the control plane, whatever happens', () => 
     const otherKey = JSON.parse((await runCli(['keygen', '--out', join(dir, 'other-key.pem')])).stdout) as { publicKeyFile: string; keyId: string };
     const strayId = await newAccountId();
     const stray = (await runCli(['seal', '--public-key-file', otherKey.publicKeyFile, '--tenant', tenant.id, '--account', strayId, '--field', 'secretAccessKey'], ids.validUser.secretAccessKey)).stdout.trim();
-    const strayAccount = await account('sealed-other-group', staticEnv('GOOD_KEY_ID', stray), { id: strayId });
+    const strayAccount = await account('sealed-other-group', staticEnv('GOOD_ACCESS_KEY_ID', stray), { id: strayId });
     const { task: strayTask } = await validate(strayAccount);
     codes.set('sealed-other-group', strayTask.error.code);
     expect(strayTask.error.details.delegates[0].reasons).toContain(`missing tags: key:${otherKey.keyId}`);
@@ -198,7 +201,7 @@ describe('canary: no secret reaches the control plane, whatever happens', () => 
     const literal = await record(api.post('/v1/aws/accounts', { name: 'literal', partition: 'aws', auth: { type: 'static', accessKeyId: ids.validUser.accessKeyId, secretAccessKey: ids.validUser.secretAccessKey } }));
     expect(literal.status).toBe(400);
     const id = await newAccountId();
-    const unbound = await record(api.post('/v1/aws/accounts', { name: 'unbound', partition: 'aws', auth: staticEnv('GOOD_KEY_ID', await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey')) }));
+    const unbound = await record(api.post('/v1/aws/accounts', { name: 'unbound', partition: 'aws', auth: staticEnv('GOOD_ACCESS_KEY_ID', await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey')) }));
     expect(unbound.status, unbound.text).toBe(400);
     expect(unbound.text).toContain('new-account-id');
   });
@@ -207,7 +210,7 @@ describe('canary: no secret reaches the control plane, whatever happens', () => 
     const id = await newAccountId();
     const sealed = await seal(ids.validUser.secretAccessKey, id, 'secretAccessKey');
     const hole = `http://127.0.0.1:${(blackHole.address() as { port: number }).port}`;
-    await account('cancelled', staticEnv('GOOD_KEY_ID', sealed), { id, endpoints: { sts: hole, ec2: hole } });
+    await account('cancelled', staticEnv('GOOD_ACCESS_KEY_ID', sealed), { id, endpoints: { sts: hole, ec2: hole } });
     const started = await record(api.post(`/v1/aws/accounts/${id}/validate?waitSeconds=0`));
     const taskId = started.body.task.id as string;
     await eventually(async () => ((await record(api.get(`/v1/tasks/${taskId}`))).body.state === 'running' ? true : undefined), 15_000, 'task running');

@@ -1,18 +1,18 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { connect, headers, jwtAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { createUser } from '@nats-io/nkeys';
 import {
   ControlFrameSchema,
   DelegateFrameSchema,
   NATS_CREDENTIALS_PATH,
   NatsHeader,
-  type NatsCredentialsResponse,
 } from '@attache/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
 import { runCarrierConformance, type RawClient, type RawConnection } from './carriers.conformance.js';
 import { createTenant, createToken, eventually, spawnDelegate, startControlPlane, waitForDelegates, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
 import { jsonLines } from './support/process.js';
+import { openNatsSession } from './support/frame-client.js';
 import { startNats, type NatsHandle } from './support/nats.js';
 
 /**
@@ -39,23 +39,7 @@ afterAll(async () => {
 const natsUrlFor = (cp: ControlPlaneHandle) => `${nats.url}?api=${encodeURIComponent(cp.httpUrl)}`;
 
 /** What a delegate does before its first frame: credentials for a fresh user key, then NATS. */
-async function session(apiUrl: string, token: string): Promise<{ nc: NatsConnection; creds: NatsCredentialsResponse }> {
-  const user = createUser();
-  const res = await fetch(new URL(NATS_CREDENTIALS_PATH, apiUrl), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ publicKey: user.getPublicKey() }),
-  });
-  if (res.status !== 201) throw new Error(`credentials: ${res.status} ${await res.text()}`);
-  const creds = (await res.json()) as NatsCredentialsResponse;
-  const nc = await connect({
-    servers: [nats.url],
-    reconnect: false,
-    inboxPrefix: creds.subjects.inboxPrefix,
-    authenticator: jwtAuthenticator(creds.jwt, user.getSeed()),
-  });
-  return { nc, creds };
-}
+const session = (apiUrl: string, token: string) => openNatsSession(nats.url, apiUrl, token);
 
 /** Raw NATS session for the malformed-frame case: connect with the token, then send bytes as frames. */
 const rawNats: RawClient = (url, token): RawConnection => {

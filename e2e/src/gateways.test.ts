@@ -27,7 +27,8 @@ describe('gateways: delegate groups that pin an account’s tasks', () => {
     cp = await startControlPlane();
     tenant = await createTenant(cp, 'gateways-e2e');
     const { token } = await createToken(tenant, 'gateways');
-    const opts = (name: string) => ({ url: cp.grpcUrl, token, name, tags: ['aws'], maxConcurrency: 2 });
+    // The references are allowed but never set, so every validation fails quickly on the delegate.
+    const opts = (name: string) => ({ url: cp.grpcUrl, token, name, tags: ['aws'], maxConcurrency: 2, env: { ATTACHE_ALLOW_REFS: 'env:GW_E2E_*' } });
     procs.push(await startDelegate(tenant, opts('gw-east')));
     procs.push(await startDelegate(tenant, opts('gw-west')));
     procs.push(spawnDelegate(opts('gw-west')));
@@ -40,7 +41,7 @@ describe('gateways: delegate groups that pin an account’s tasks', () => {
     await cp?.stop();
   });
 
-  const unresolvable = { type: 'static', accessKeyId: 'env:GW_E2E_UNSET_KEY', secretAccessKey: 'env:GW_E2E_UNSET_SECRET' };
+  const unresolvable = { type: 'static', accessKeyId: 'env:GW_E2E_UNSET_ACCESS_KEY_ID', secretAccessKey: 'env:GW_E2E_UNSET_SECRET' };
   const validate = async (id: string) => {
     const res = await tenant.api.post(`/v1/aws/accounts/${id}/validate?waitSeconds=30`);
     expect(res.status, res.text).toBe(200);

@@ -1,11 +1,14 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.js';
-import { hashSecret } from '../security/secrets.js';
+import { hashSecret, secretsEqual } from '../security/secrets.js';
 import type { TenantService } from '../tenancy/tenant-service.js';
 import { authenticate, bearer } from './auth.js';
-import type { IncomingMessage } from 'node:http';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
+import { limitConnections, type ConnectionLimits } from './connection-limiter.js';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** Request bodies are small descriptions; anything larger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -15,23 +18,99 @@ export interface HttpServerOptions {
   operatorKey: string;
   tenants: TenantService;
   rateLimitPerSecond: number;
+  /** When set, GET /metrics needs it as a bearer token (ATTACHE_METRICS_TOKEN). */
+  metricsToken?: string | undefined;
+  /** Socket-level limits (see Config.http). */
+  limits: ConnectionLimits & { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
   /** Unauthenticated probes and metrics. */
   health: { ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>; metrics: () => Promise<{ contentType: string; body: string }> };
 }
 
 /**
- * The REST API (Fastify): authentication for every /v1 route, one error shape everywhere
- * (`{error: {code, message, details}}`), per-key rate limits and a body size limit.
+ * Who may call a route. Decided by the route the router matched (never by the raw request URL, so
+ * an absolute-form URL, doubled slashes, dot segments or percent-encoding cannot dodge it), and
+ * `api` unless the route says otherwise: a route, or a path no route matches, needs a key.
+ * - `api`: the operator key or a tenant API key;
+ * - `none`: liveness and readiness probes;
+ * - `metrics`: ATTACHE_METRICS_TOKEN when set, else open;
+ * - `delegate`: the route checks a delegate token itself.
+ */
+export type RouteAuth = 'api' | 'none' | 'metrics' | 'delegate';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+    /** The answer carries a new secret (an API key, a token): no cache may keep it. */
+    noStore?: boolean;
+  }
+}
+
+/** Every response: browsers must not guess a content type (a JSON error echoing input is not HTML). */
+const NOSNIFF = ['x-content-type-options', 'nosniff'] as const;
+
+/**
+ * The REST API (Fastify): authentication for every /v1 route, failed authentications limited per
+ * client address, one error shape everywhere (`{error: {code, message, details}}`), per-key rate
+ * limits, a body size limit, and socket limits (header and request timeouts, connection caps).
  */
 export async function createHttpServer(options: HttpServerOptions, routes: (app: FastifyInstance) => void): Promise<FastifyInstance> {
+  const limits = options.limits;
   const app = Fastify({
     loggerInstance: options.log.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: MAX_BODY_BYTES,
     // One line per request is written by our onResponse hook (method, path without query, status, time).
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    requestTimeout: 120_000,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks both timeouts on this interval (30 s by default, which would let a slow-header
+      // connection live far past headersTimeout).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 2))),
+    },
+    // Node's own answers to broken or timed-out requests: our error shape, and nosniff like every answer.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      // As Node does: answer unless an answer to this request has already begun.
+      const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !inProgress?.headersSent) {
+        const body = JSON.stringify({
+          error: {
+            code: ErrorCode.BAD_REQUEST,
+            message: status === 408 ? `The request was not received within the server's time limit.` : `The request could not be parsed (${err.code ?? 'malformed'}).`,
+            details: {},
+          },
+        });
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+            `${NOSNIFF[0]}: ${NOSNIFF[1]}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(err);
+    },
     ajv: { customOptions: { removeAdditional: false } },
+  });
+  limitConnections(app.server, limits);
+  const authFailures = new AuthFailureLimiter();
+  const routeAuth = (request: FastifyRequest): RouteAuth => (request.is404 ? 'api' : (request.routeOptions.config.auth ?? 'api'));
+
+  // First of all hooks, before the rate limiter and any route logic: an address that has failed
+  // authentication too often gets nothing but this answer until its window ends. The probes stay
+  // open, so a load balancer that shares the address with the guesser keeps seeing a live server.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(NOSNIFF[0], NOSNIFF[1]);
+    if (routeAuth(request) === 'none') return;
+    const waitMs = authFailures.blockedFor(request.ip);
+    if (waitMs > 0) {
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+      throw new AppError(
+        ErrorCode.AUTH_RATE_LIMITED,
+        `Too many failed authentications from ${request.ip} (${authFailures.maxFailures} within ${authFailures.windowSeconds} s): every request from this address is refused, even with a valid key, for the rest of the window. Retry after ${retryAfter} s, and check the key your clients send.`,
+        { retryAfter, limit: authFailures.maxFailures, windowSeconds: authFailures.windowSeconds },
+      );
+    }
   });
 
   await app.register(rateLimit, {
@@ -51,15 +130,23 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
   });
 
   app.addHook('onRequest', async (request) => {
-    // /v1/delegate/* authenticate delegates by their delegate token, in the route itself.
-    if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/delegate/')) return;
-    request.principal = await authenticate(request, options.operatorKey, options.tenants);
+    const auth = routeAuth(request);
+    if (auth === 'api') {
+      request.principal = await authenticate(request, options.operatorKey, options.tenants);
+    } else if (auth === 'metrics' && options.metricsToken !== undefined) {
+      const token = bearer(request);
+      if (token === null || !secretsEqual(token, options.metricsToken)) {
+        throw new AppError(ErrorCode.UNAUTHENTICATED, 'GET /metrics needs "Authorization: Bearer <token>" with the token the control plane has in ATTACHE_METRICS_TOKEN.');
+      }
+    }
   });
 
   // A request answered before its body was read (413, 401, 404, 429 with a body attached): read and
   // drop the rest first. Closing while the client is still sending makes its TCP stack reset the
   // connection, and the client then never sees the answer. Bodies past the drain budget are cut off.
-  app.addHook('onSend', async (request, _reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header(NOSNIFF[0], NOSNIFF[1]);
+    if (request.routeOptions.config?.noStore) reply.header('cache-control', 'no-store');
     await drainRequest(request.raw);
     return payload;
   });
@@ -73,7 +160,11 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
 
   app.setErrorHandler(async (error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
-      if (error.code === ErrorCode.RATE_LIMITED) reply.header('retry-after', String(error.details['retryAfter'] ?? '1'));
+      // Every failed authentication counts, whichever credential the route takes.
+      if (error.code === ErrorCode.UNAUTHENTICATED) authFailures.recordFailure(request.ip);
+      if (error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.AUTH_RATE_LIMITED) {
+        reply.header('retry-after', String(error.details['retryAfter'] ?? '1'));
+      }
       return reply.code(error.status).send({ error: error.toJSON() });
     }
     const status = error.statusCode ?? 500;
@@ -96,12 +187,12 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     reply.code(404).send({ error: { code: ErrorCode.NOT_FOUND, message: `No route ${request.method} ${request.url.split('?')[0]}.`, details: {} } }),
   );
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', { config: { auth: 'none' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { auth: 'none' } }, async (_request, reply) => {
     const r = await options.health.ready();
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
   });
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { auth: 'metrics' } }, async (_request, reply) => {
     const m = await options.health.metrics();
     return reply.header('content-type', m.contentType).send(m.body);
   });

@@ -32,6 +32,8 @@ export const tokenView = (t: DelegateToken) => ({
   createdAt: iso(t.createdAt),
   revokedAt: iso(t.revokedAt),
   status: t.revokedAt ? 'revoked' : 'active',
+  group: t.group,
+  tags: t.tags,
 });
 
 export const delegateView = (d: DelegateRecord, live?: { inFlight: number; status: string; lastHeartbeatAt: Date }) => ({
@@ -49,6 +51,8 @@ export const delegateView = (d: DelegateRecord, live?: { inFlight: number; statu
   connectedAt: iso(d.connectedAt),
   lastHeartbeatAt: iso(live?.lastHeartbeatAt ?? d.lastHeartbeatAt),
   disconnectedAt: iso(d.disconnectedAt),
+  // Reported by the delegate from its own configuration: what it may read and reach, never a secret.
+  policy: d.policy ? { digest: d.policy.digest, allowRefs: d.policy.allowRefs, allowEndpoints: d.policy.allowEndpoints } : null,
 });
 
 export const accountView = (a: AwsAccountRecord) => ({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GROUP_NAME, TAG } from '../names.js';
 import { literalSecretKind, SECRET_REF, SECRET_REF_HELP } from '../security/literal-secrets.js';
 import { isRegionInPartition, PARTITION_NAMES, PARTITIONS, type Partition } from './partitions.js';
 import { pemCertificateProblems } from './pem.js';
@@ -99,7 +100,7 @@ export type AccountAuth = z.infer<typeof authSchema>;
 const endpointUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
 const endpointsSchema = z.object({ sts: endpointUrl.optional(), ec2: endpointUrl.optional(), iam: endpointUrl.optional() }).strict();
 
-const tag = z.string().regex(/^[a-z0-9][a-z0-9._:/-]{0,62}$/, 'tags are lowercase letters, digits and . _ : / -, up to 63 characters');
+const tag = z.string().regex(TAG, 'tags are lowercase letters, digits and . _ : / -, up to 63 characters');
 
 const fields = {
   name: z.string().trim().min(1).max(128),
@@ -109,7 +110,7 @@ const fields = {
   testRegion: z.string().max(32).optional(),
   delegateSelectors: z.array(tag).max(32).optional(),
   /** A delegate group (a delegate's name) to run this account's tasks on only, like Palette's Private Cloud Gateway. */
-  gateway: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a gateway is a delegate group name: lowercase letters, digits and -, up to 63 characters').optional(),
+  gateway: z.string().regex(GROUP_NAME, 'a gateway is a delegate group name: lowercase letters, digits and -, up to 63 characters').optional(),
   endpoints: endpointsSchema.optional(),
   /** PEM trust store for every AWS call of the account (and its SCAP portal); required for aws-iso and aws-iso-b. */
   caBundle: pemCertificates.optional(),

@@ -12,6 +12,12 @@ export interface RoleSetupQuery {
 /** The actions validation and policy listing call with an account's (possibly assumed) credentials. */
 export const REQUIRED_ACTIONS = ['sts:GetCallerIdentity', 'ec2:DescribeRegions', 'iam:ListPolicies'] as const;
 
+/** The role's permission policy, as role setup returns it and as the CloudFormation template attaches it. */
+export const PERMISSION_POLICY = {
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'AttacheValidationAndPolicyListing', Effect: 'Allow', Action: [...REQUIRED_ACTIONS], Resource: '*' }],
+} as const;
+
 /**
  * What a tenant needs to create a role for Attaché in their account: the trust policy (which
  * principal may assume it, only with the tenant's external ID) and the permission policy. The
@@ -38,6 +44,8 @@ export async function roleSetup(store: Store, tenant: Tenant, query: RoleSetupQu
       return { group, identityArn: identity?.arn ?? null, reportedAt: identity?.reportedAt.toISOString() ?? null };
     }),
     principalIsPlaceholder,
+    /** The reported identities the trust policy names; empty while it names the placeholder. */
+    trustedPrincipalArns: principals,
     ...(principalIsPlaceholder
       ? {
           placeholderHelp:
@@ -55,10 +63,7 @@ export async function roleSetup(store: Store, tenant: Tenant, query: RoleSetupQu
         },
       ],
     },
-    permissionPolicy: {
-      Version: '2012-10-17',
-      Statement: [{ Sid: 'AttacheValidationAndPolicyListing', Effect: 'Allow', Action: [...REQUIRED_ACTIONS], Resource: '*' }],
-    },
+    permissionPolicy: PERMISSION_POLICY,
     notes: [
       'Attach permissionPolicy to the role; set trustPolicy as its trust relationship (assume-role policy).',
       "The delegates' own identity needs sts:AssumeRole on the role's ARN in an identity policy of its own.",

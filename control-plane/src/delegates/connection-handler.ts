@@ -1,21 +1,23 @@
 import type { Logger } from 'pino';
 import { create } from '@bufbuild/protobuf';
-import { ControlFrameSchema, newKeyChallenge, type DelegateFrame } from '@attache/proto';
+import { ControlFrameSchema, GoodbyeCode, newKeyChallenge, type DelegateFrame } from '@attache/proto';
+import type { Bus } from '../bus/bus.js';
 import type { DelegateConnection } from '../carriers/carrier.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { hashSecret } from '../security/secrets.js';
-import type { Store } from '../store/store.js';
+import type { DelegateToken, Store } from '../store/store.js';
 import type { Dispatcher } from '../tasks/dispatcher.js';
 import { delegateId } from './delegate-id.js';
 import { keyTag } from '../security/sealed-refs.js';
 import { normaliseTags } from '../tasks/eligibility.js';
-import { HELLO_LIMITS, validateHello } from './hello.js';
+import { HELLO_LIMITS, validateHello, validTaskRef, type ValidHello } from './hello.js';
 import { checkKeyProof } from './key-proof.js';
 import { DelegateSession } from './session.js';
+import { checkTokenBinding } from './token-binding.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
-const MAX_TASK_ID = 64;
+const REVOKED_MESSAGE = 'The delegate token this delegate used was revoked; create a new token and restart the delegate with it.';
 
 type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'replicaId' | 'maxDelegatesPerTenant'>;
 
@@ -30,14 +32,61 @@ export class ConnectionHandler {
    */
   private readonly watched = new Map<DelegateSession, DelegateConnection>();
   private watchdog: NodeJS.Timeout | null = null;
+  /**
+   * Every open connection whose token passed the first check, by token id, from then until it
+   * closes: in the handshake (before Hello, between Hello and KeyProof, while registering) and once
+   * registered. A revocation closes all of them, whatever phase they are in.
+   */
+  private readonly byToken = new Map<string, Set<DelegateConnection>>();
+  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly store: Store,
+    private readonly bus: Bus,
     private readonly dispatcher: Dispatcher,
     private readonly metrics: Metrics,
     private readonly timing: Timing,
     private readonly log: Logger,
   ) {}
+
+  /** Listens for revocations, published by whichever replica served the API call. */
+  start(): void {
+    this.unsubscribe ??= this.bus.subscribe('token.revoked', (m) => this.closeToken(m.tokenId));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /** Closes every connection of the token on this replica, registered or still in the handshake. */
+  closeToken(tokenId: string): void {
+    for (const connection of [...(this.byToken.get(tokenId) ?? [])]) connection.close({ code: GoodbyeCode.TOKEN_REVOKED, message: REVOKED_MESSAGE });
+  }
+
+  private track(tokenId: string, connection: DelegateConnection): void {
+    let set = this.byToken.get(tokenId);
+    if (!set) this.byToken.set(tokenId, (set = new Set()));
+    set.add(connection);
+    connection.onClose(() => {
+      set.delete(connection);
+      if (set.size === 0 && this.byToken.get(tokenId) === set) this.byToken.delete(tokenId);
+    });
+  }
+
+  /**
+   * The last word before a connection is registered (after Hello and any KeyProof, before any
+   * registration effect: presence row, group keys, re-adopted tasks). The token is read again, since
+   * it may have been revoked while the handshake ran and a revocation signal can be lost between
+   * replicas, where the store cannot; then its binding decides the group name and tags. A revocation
+   * after this point finds the connection tracked, and the checks of `closed` below stop it.
+   */
+  private async admit(token: DelegateToken, hash: string, h: ValidHello): Promise<{ code: string; message: string } | null> {
+    const current = await this.store.findDelegateTokenByHash(hash);
+    if (!current || current.revokedAt || current.id !== token.id) return { code: GoodbyeCode.TOKEN_REVOKED, message: REVOKED_MESSAGE };
+    const groupIsBound = current.group === null && (await this.store.isDelegateGroupBound(current.tenantId, h.name));
+    return checkTokenBinding(current, h.name, h.declaredTags, groupIsBound);
+  }
 
   accept(connection: DelegateConnection): void {
     const pending: DelegateFrame[] = [];
@@ -84,8 +133,9 @@ export class ConnectionHandler {
     connection.onFrame(handle);
 
     void (async () => {
-      const token = connection.token ? await this.store.findDelegateTokenByHash(hashSecret(connection.token)) : null;
-      if (!token || token.revokedAt || (connection.tenantId !== undefined && connection.tenantId !== token.tenantId)) {
+      const hash = connection.token ? hashSecret(connection.token) : null;
+      const token = hash ? await this.store.findDelegateTokenByHash(hash) : null;
+      if (!hash || !token || token.revokedAt || (connection.tenantId !== undefined && connection.tenantId !== token.tenantId)) {
         this.log.warn({ peer: connection.peer, transport: connection.transport }, 'delegate connection refused: unknown or revoked token');
         connection.reject(
           'UNAUTHENTICATED',
@@ -93,6 +143,10 @@ export class ConnectionHandler {
         );
         return;
       }
+      if (closed) return;
+      // From here on a revocation closes this connection at once (admit() covers one that came before).
+      this.track(token.id, connection);
+      this.log.debug({ tokenId: token.id, transport: connection.transport }, 'delegate connection authenticated; waiting for Hello');
       /** The next frame of the handshake (Hello, then KeyProof), or null once the connection closed. */
       const nextFrame = async (): Promise<DelegateFrame | null> => {
         while (!closed && pending.length === 0) await new Promise<void>((r) => (wake = r));
@@ -137,6 +191,13 @@ export class ConnectionHandler {
           return;
         }
       }
+      const refusal = await this.admit(token, hash, h);
+      if (closed) return;
+      if (refusal) {
+        this.log.warn({ tenantId: token.tenantId, tokenId: token.id, name: h.name, code: refusal.code }, 'delegate refused at registration');
+        connection.close(refusal);
+        return;
+      }
       const tags = normaliseTags([...h.tags, ...h.publicKeys.map((k) => keyTag(k.keyId))]);
       const s = new DelegateSession(
         { id, tenantId: token.tenantId, tokenId: token.id, ...h, tags },
@@ -161,6 +222,7 @@ export class ConnectionHandler {
         connectedAt: now,
         lastHeartbeatAt: now,
         disconnectedAt: null,
+        policy: h.policy,
       });
       // What GET /v1/delegate-groups/{name}/public-key serves: the keys as the group's delegates announce them.
       if (h.publicKeys.length > 0) {
@@ -262,6 +324,3 @@ export class ConnectionHandler {
   }
 }
 
-function validTaskRef(taskId: string): boolean {
-  return taskId.length > 0 && taskId.length <= MAX_TASK_ID;
-}

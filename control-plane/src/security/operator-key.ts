@@ -20,3 +20,15 @@ export async function loadOperatorKey(dataDir: string, fromEnv: string | undefin
   await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   return { key, generated: true, file };
 }
+
+/**
+ * What the person starting the control plane is told about a key generated for them. The key
+ * itself only goes to a terminal (stderr when it is a TTY), once: stderr that is not a terminal is
+ * usually a log collector, and a key in a log is a key for whoever reads logs. Otherwise the notice
+ * says where the file is. Never part of the JSON log.
+ */
+export function operatorKeyNotice(key: string, file: string, terminal: boolean): string {
+  return terminal
+    ? `\nOperator key (shown once; also saved in ${file}, mode 0600):\n  ${key}\n\n`
+    : `\nAn operator key was generated and saved in ${file} (mode 0600). It is not printed because this output is not a terminal; read it from that file.\n\n`;
+}

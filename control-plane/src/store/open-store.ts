@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { createPrivateFile } from '../security/data-dir.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -11,5 +12,7 @@ import type { Store } from './store.js';
  */
 export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Store> {
   if (config.databaseUrl) return PostgresStore.open({ url: config.databaseUrl });
-  return SqliteStore.open({ path: join(config.dataDir, 'attache.db') });
+  const path = join(config.dataDir, 'attache.db');
+  await createPrivateFile(path);
+  return SqliteStore.open({ path });
 }

@@ -38,6 +38,10 @@ export interface DelegateToken {
   hash: string;
   createdAt: Date;
   revokedAt: Date | null;
+  /** The only delegate group this token registers as; null when it is not bound to a group. */
+  group: string | null;
+  /** The only tags its delegates may declare (their name and key tags aside); null when any are allowed. */
+  tags: string[] | null;
 }
 
 export type DelegateStatus = 'connected' | 'draining' | 'disconnected';
@@ -66,6 +70,15 @@ export interface DelegateRecord {
   connectedAt: Date;
   lastHeartbeatAt: Date;
   disconnectedAt: Date | null;
+  /** The policy the delegate reported in Hello (its own configuration); null if it reported none. */
+  policy: DelegatePolicyRecord | null;
+}
+
+/** A delegate's policy as it reported it: reference patterns, allowed origins, their digest. */
+export interface DelegatePolicyRecord {
+  digest: string;
+  allowRefs: string[];
+  allowEndpoints: string[];
 }
 
 export interface TaskError {
@@ -102,6 +115,21 @@ export interface TaskRecord {
   endedAt: Date | null;
   /** An assigned or running task whose lease passes goes back to the queue. */
   leaseExpiresAt: Date | null;
+}
+
+/**
+ * What a task's payload weighs against its tenant's queued-payload quota: the UTF-8 bytes of its
+ * JSON text, as the stores keep it. Both stores record it at insert and the quota check adds the
+ * next task's with this same function.
+ */
+export function payloadBytes(payload: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(payload), 'utf8');
+}
+
+/** A tenant's tasks that have not ended yet (queued, assigned or running): what quotas count. */
+export interface OpenTaskUsage {
+  tasks: number;
+  payloadBytes: number;
 }
 
 export type AccountStatus = 'unvalidated' | 'validating' | 'valid' | 'invalid';

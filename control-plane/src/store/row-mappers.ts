@@ -1,4 +1,4 @@
-import type { AwsAccountRecord, DelegateIdentityRecord, DelegateRecord, DelegateStatus, DelegateToken, GroupKeyRecord, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
+import type { AwsAccountRecord, DelegateIdentityRecord, DelegatePolicyRecord, DelegateRecord, DelegateStatus, DelegateToken, GroupKeyRecord, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
 
 export type Row = Record<string, unknown>;
 
@@ -31,6 +31,8 @@ export function rowMappers(codec: ColumnCodec) {
       hash: r.hash as string,
       createdAt: date(r.created_at),
       revokedAt: dateOrNull(r.revoked_at),
+      group: (r.group_name as string | null) ?? null,
+      tags: decodeOrNull<string[]>(r.bound_tags),
     };
   }
 
@@ -53,6 +55,7 @@ export function rowMappers(codec: ColumnCodec) {
       connectedAt: date(r.connected_at),
       lastHeartbeatAt: date(r.last_heartbeat_at),
       disconnectedAt: dateOrNull(r.disconnected_at),
+      policy: decodeOrNull<DelegatePolicyRecord>(r.policy),
     };
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { payloadBytes } from './store.js';
 import type {
   AwsAccountRecord,
   ClaimingDelegate,
@@ -107,6 +108,7 @@ export function runStoreConformance(
         connectedAt: at(0),
         lastHeartbeatAt: at(0),
         disconnectedAt: null,
+        policy: null,
         ...over,
       };
     }
@@ -192,7 +194,7 @@ export function runStoreConformance(
     describe('delegate tokens', () => {
       function tokenRecord(tenantId: string, over: Partial<DelegateToken> = {}): DelegateToken {
         const id = uid('token');
-        return { id, tenantId, name: `tok-${id}`, hash: `th-${id}`, createdAt: at(0), revokedAt: null, ...over };
+        return { id, tenantId, name: `tok-${id}`, hash: `th-${id}`, createdAt: at(0), revokedAt: null, group: null, tags: null, ...over };
       }
 
       it('creates, lists per tenant and finds by hash', async () => {
@@ -230,6 +232,41 @@ export function runStoreConformance(
         expect((await store.findDelegateTokenByHash(t.hash))?.revokedAt).toEqual(at(5));
         expect(await store.revokeDelegateToken(a, uid('missing'), at(5))).toBeNull();
       });
+
+      it('keeps a token’s binding: group and tags, an empty tag set apart from none', async () => {
+        const a = await newTenant();
+        const bound = tokenRecord(a, { createdAt: at(1), group: 'vpc-east', tags: ['aws', 'team/a', 'env:prod'] });
+        const noTags = tokenRecord(a, { createdAt: at(2), group: 'vpc-east', tags: [] });
+        const tagsOnly = tokenRecord(a, { createdAt: at(3), tags: ['lab'] });
+        for (const t of [bound, noTags, tagsOnly]) await store.createDelegateToken(t);
+        expect(await store.listDelegateTokens(a)).toEqual([bound, noTags, tagsOnly]);
+        expect(await store.findDelegateTokenByHash(bound.hash)).toEqual(bound);
+        expect(await store.findDelegateTokenByHash(noTags.hash)).toEqual(noTags);
+        expect(await store.revokeDelegateToken(a, bound.id, at(4))).toEqual({ ...bound, revokedAt: at(4) });
+      });
+
+      it('a group is bound while a non-revoked token of the same tenant is bound to it', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const group = `g-${uid('grp').slice(-8).toLowerCase()}`;
+        await store.createDelegateToken(tokenRecord(a, { tags: ['x'] }));
+        await store.createDelegateToken(tokenRecord(a, { group: `${group}-other` }));
+        expect(await store.isDelegateGroupBound(a, group)).toBe(false);
+
+        const first = tokenRecord(a, { group });
+        const second = tokenRecord(a, { group });
+        await store.createDelegateToken(first);
+        await store.createDelegateToken(second);
+        expect(await store.isDelegateGroupBound(a, group)).toBe(true);
+        expect(await store.isDelegateGroupBound(b, group)).toBe(false);
+        expect(await store.isDelegateGroupBound(a, group.toUpperCase())).toBe(false);
+
+        // Rotation: the group stays bound while any of its bound tokens is live.
+        await store.revokeDelegateToken(a, first.id, at(5));
+        expect(await store.isDelegateGroupBound(a, group)).toBe(true);
+        await store.revokeDelegateToken(a, second.id, at(6));
+        expect(await store.isDelegateGroupBound(a, group)).toBe(false);
+      });
     });
 
     describe('delegates', () => {
@@ -245,6 +282,27 @@ export function runStoreConformance(
         await store.upsertDelegate(replaced);
         expect(await store.listDelegates(a, at(0))).toEqual([replaced]);
         expect((await store.listDelegates(b, at(0))).map((x) => x.tenantId)).toEqual([b]);
+      });
+
+      it('keeps the policy a delegate reported, replaces it on reconnect, and null for one that sent none', async () => {
+        const a = await newTenant();
+        const policy = { digest: `sha256:${'ab'.repeat(32)}`, allowRefs: ['env:AWS_*', 'file:/var/run/secrets/attache/*'], allowEndpoints: ['http://127.0.0.1:5000', 'https://*.internal.example:8443'] };
+        const withPolicy = delegateRecord(a, { policy });
+        const without = delegateRecord(a);
+        await store.upsertDelegate(withPolicy);
+        await store.upsertDelegate(without);
+        const listed = await store.listDelegates(a, at(0));
+        expect(listed.find((d) => d.id === withPolicy.id)?.policy).toEqual(policy);
+        expect(listed.find((d) => d.id === without.id)?.policy).toBeNull();
+
+        const narrower = { digest: `sha256:${'cd'.repeat(32)}`, allowRefs: [], allowEndpoints: [] };
+        await store.upsertDelegate({ ...withPolicy, policy: narrower, connectedAt: at(5) });
+        await store.upsertDelegate({ ...without, policy });
+        const again = await store.listDelegates(a, at(0));
+        expect(again.find((d) => d.id === withPolicy.id)?.policy).toEqual(narrower);
+        expect(again.find((d) => d.id === without.id)?.policy).toEqual(policy);
+        await store.upsertDelegate({ ...withPolicy, policy: null });
+        expect((await store.listDelegates(a, at(0))).find((d) => d.id === withPolicy.id)?.policy).toBeNull();
       });
 
       it('updates presence fields independently', async () => {
@@ -738,7 +796,82 @@ export function runStoreConformance(
       });
     });
 
+    describe('tasks: quotas and retention', () => {
+      it('counts a tenant’s tasks that have not ended and their payload bytes, and nothing else', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 0, payloadBytes: 0 });
+        const d = claimer(a);
+        const queued = await newTask(a, { payload: { message: 'x'.repeat(1000) } });
+        const claimed = await newTask(a, { payload: { message: 'ü'.repeat(10) } }); // multi-byte: bytes, not characters
+        const run = await newTask(a);
+        await newTask(a, { state: 'succeeded', result: {}, endedAt: at(1) });
+        await newTask(a, { state: 'failed', error: ERR, endedAt: at(1) });
+        await newTask(b, { payload: { message: 'other tenant' } });
+        expect(await store.claimTask(claimed.id, d, at(1), at(31))).not.toBeNull();
+        await running(run, d);
+
+        const bytes = [queued, claimed, run].reduce((sum, t) => sum + payloadBytes(t.payload), 0);
+        expect(payloadBytes(claimed.payload)).toBe(JSON.stringify(claimed.payload).length + 10);
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 3, payloadBytes: bytes });
+
+        // A requeue keeps the task open; an end takes it off.
+        expect(await store.requeueTask(claimed.id, 1, at(5), ERR)).not.toBeNull();
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 3, payloadBytes: bytes });
+        await store.completeTask(run.id, 1, d.id, { state: 'succeeded', result: {} }, at(6));
+        await store.finishTask(a, queued.id, ['queued'], 'cancelled', ERR, at(6));
+        expect(await store.openTaskUsage(a)).toEqual({ tasks: 1, payloadBytes: payloadBytes(claimed.payload) });
+        expect((await store.openTaskUsage(b)).tasks).toBe(1);
+      });
+
+      it('deletes ended tasks older than the cutoff in bounded batches, oldest first, keeping open and recent ones', async () => {
+        const a = await newTenant();
+        // Far older than any other test's tasks, so batches here are about these rows only.
+        const old = (seconds: number) => new Date(Date.UTC(2000, 0, 1) + seconds * 1000);
+        const ended = [];
+        for (let i = 1; i <= 5; i++) {
+          ended.push(await newTask(a, { state: i % 2 ? 'succeeded' : 'failed', result: i % 2 ? { i } : null, error: i % 2 ? null : ERR, createdAt: old(0), queuedAt: old(0), endedAt: old(i) }));
+        }
+        const recent = await newTask(a, { state: 'cancelled', error: ERR, createdAt: old(0), queuedAt: old(0), endedAt: old(10_000) });
+        const stillQueued = await newTask(a, { createdAt: old(0), queuedAt: old(0) });
+        const stillRunning = await running(await newTask(a, { createdAt: old(0), queuedAt: old(0) }), claimer(a));
+
+        const cutoff = old(100);
+        expect(await store.deleteEndedTasks(cutoff, 2)).toBe(2);
+        expect(await store.getTask(a, ended[0]!.id)).toBeNull();
+        expect(await store.getTask(a, ended[1]!.id)).toBeNull();
+        expect(await store.getTask(a, ended[2]!.id)).not.toBeNull();
+        expect(await store.deleteEndedTasks(cutoff, 10)).toBe(3);
+        expect(await store.deleteEndedTasks(cutoff, 10)).toBe(0);
+        for (const t of ended) expect(await store.getTask(a, t.id)).toBeNull();
+        for (const t of [recent, stillQueued, stillRunning]) expect(await store.getTask(a, t.id)).not.toBeNull();
+        expect((await store.listTasks(a, { limit: 100 })).map((t) => t.id).sort()).toEqual([recent.id, stillQueued.id, stillRunning.id].sort());
+      });
+    });
+
     describe('AWS accounts', () => {
+      it('keeps account ids unique per tenant: another tenant may take the same id, and neither sees or touches the other’s', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const mine = accountRecord(a, { name: 'prod' });
+        await store.createAccount(mine);
+        const theirs = accountRecord(b, { id: mine.id, name: 'prod', description: 'b' });
+        await store.createAccount(theirs);
+        // The same id again within one tenant still conflicts.
+        await expect(store.createAccount(accountRecord(a, { id: mine.id, name: 'other' }))).rejects.toBeInstanceOf(StoreConflictError);
+
+        expect(await store.getAccount(a, mine.id)).toEqual(mine);
+        expect(await store.getAccount(b, mine.id)).toEqual(theirs);
+        expect(await store.listAccounts(b)).toEqual([theirs]);
+        expect((await store.updateAccount(b, mine.id, { description: 'changed by b' }, at(5)))?.tenantId).toBe(b);
+        expect((await store.getAccount(a, mine.id))?.description).toBe(mine.description);
+        expect(await store.startValidation(b, mine.id, uid('task'), at(6))).not.toBeNull();
+        expect((await store.getAccount(a, mine.id))?.status).toBe('unvalidated');
+        expect(await store.deleteAccount(b, mine.id)).toBe(true);
+        expect(await store.getAccount(a, mine.id)).toEqual(mine);
+        expect(await store.getAccount(b, mine.id)).toBeNull();
+      });
+
       it('creates, gets, lists, updates and deletes within the tenant only', async () => {
         const a = await newTenant();
         const b = await newTenant();

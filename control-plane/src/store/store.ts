@@ -6,6 +6,7 @@ import type {
   DelegateStatus,
   DelegateToken,
   GroupKeyRecord,
+  OpenTaskUsage,
   TaskError,
   TaskRecord,
   TaskState,
@@ -91,6 +92,8 @@ export interface Store {
   findDelegateTokenByHash(hash: string): Promise<DelegateToken | null>;
   /** Marks the token revoked (idempotent); null when the tenant has no such token. */
   revokeDelegateToken(tenantId: string, id: string, at: Date): Promise<DelegateToken | null>;
+  /** Whether a non-revoked token of the tenant is bound to this delegate group (which then belongs to such tokens). */
+  isDelegateGroupBound(tenantId: string, group: string): Promise<boolean>;
 
   // Delegates (presence)
   /** Inserts or replaces the delegate row keyed by id. */
@@ -164,6 +167,17 @@ export interface Store {
     now: Date,
     attempt?: number,
   ): Promise<TaskRecord | null>;
+  /**
+   * The tenant's tasks that have not ended and the sum of their payloadBytes, read from an index
+   * over exactly those rows, so the quota check on every create stays cheap.
+   */
+  openTaskUsage(tenantId: string): Promise<OpenTaskUsage>;
+  /**
+   * Deletes at most `limit` ended tasks (any tenant) that ended before `endedBefore`, oldest first,
+   * in one statement; returns how many went. A task's result, error and attempts live in its row,
+   * so nothing else is left behind.
+   */
+  deleteEndedTasks(endedBefore: Date, limit: number): Promise<number>;
   queueStats(tenantId: string): Promise<QueueGroupStats[]>;
   globalTaskStats(): Promise<GlobalTaskStats>;
 

@@ -45,7 +45,6 @@ export class Dispatcher {
     this.unsubscribe.push(
       this.bus.subscribe('task.queued', (m) => void this.place(m.tenantId, m.taskId, m.type, m.selectors)),
       this.bus.subscribe('task.cancel', (m) => this.cancelLocal(m.taskId, m.attempt, m.delegateId, m.reason)),
-      this.bus.subscribe('token.revoked', (m) => this.closeToken(m.tokenId)),
     );
   }
 
@@ -376,14 +375,6 @@ export class Dispatcher {
     const held = session?.held.get(taskId);
     if (!session || !held || held.attempt !== attempt) return;
     session.send({ case: 'cancel', value: { taskId, attempt, reason } });
-  }
-
-  closeToken(tokenId: string): void {
-    for (const session of this.sessions.values()) {
-      if (session.identity.tokenId === tokenId) {
-        session.close('TOKEN_REVOKED', 'The delegate token this delegate used was revoked; create a new token and restart the delegate with it.');
-      }
-    }
   }
 
   /**

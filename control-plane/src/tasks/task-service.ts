@@ -9,6 +9,7 @@ import { keySelectors } from '../security/sealed-refs.js';
 import { normaliseTags } from './eligibility.js';
 import type { DelegateExplainer } from './explainer.js';
 import type { TaskLifecycle } from './lifecycle.js';
+import type { TaskQuota } from './quota.js';
 import { normalisePayload, taskType } from './task-types.js';
 import type { TaskWaiters } from './waiters.js';
 
@@ -33,6 +34,7 @@ export class TaskService {
     private readonly explainer: DelegateExplainer,
     private readonly waiters: TaskWaiters,
     private readonly metrics: Metrics,
+    private readonly quota: TaskQuota,
     private readonly defaults: Defaults,
     private readonly log: Logger,
   ) {}
@@ -58,6 +60,8 @@ export class TaskService {
     // Sealed values open only where their group key is: the key is a routing constraint like any tag,
     // derived here from the payload itself so no caller (API or account) can leave it out.
     const selectors = normaliseTags([...input.selectors, ...keySelectors(payload)]);
+    // Before anything is written (beforeInsert marks an account as validating).
+    await this.quota.check(tenantId, payload);
     const now = new Date();
     const task: TaskRecord = {
       id: newId('tsk'),

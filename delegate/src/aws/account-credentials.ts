@@ -1,5 +1,6 @@
 import type { aws } from '@attache/proto';
 import { TaskFailure } from '../executors/task-failure.js';
+import type { PermittedUrl } from '../policy/endpoint-policy.js';
 import type { RegisterSecret } from '../secrets/resolve.js';
 import { assumeRole, defaultSessionName } from './assume-role.js';
 import { resolveBaseCredentials, type AwsCredentials, type BaseAuthKind } from './credentials.js';
@@ -13,7 +14,8 @@ export interface AccountCredentialsContext {
   readonly taskId: string;
   readonly partition: Partition;
   readonly region: string;
-  readonly stsEndpoint: string | undefined;
+  readonly stsEndpoint: PermittedUrl | undefined;
+  readonly portalUrl: PermittedUrl | undefined;
   readonly caBundle: string | undefined;
   readonly signal: AbortSignal;
   readonly registerSecret: RegisterSecret;
@@ -47,6 +49,7 @@ export async function accountCredentials(
       partition: ctx.partition,
       region: ctx.region,
       stsEndpoint: ctx.stsEndpoint,
+      portalUrl: ctx.portalUrl,
       caBundle: ctx.caBundle,
       sessionName: (baseKind.case === 'irsa' && baseKind.value.sessionName) || defaultSessionName(ctx.taskId),
       onRequest: ctx.onRequest,

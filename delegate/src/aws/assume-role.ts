@@ -1,4 +1,5 @@
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import type { PermittedUrl } from '../policy/endpoint-policy.js';
 import type { RegisterSecret } from '../secrets/resolve.js';
 import { createStsClient } from './clients.js';
 import type { AwsCredentials } from './credentials.js';
@@ -12,7 +13,7 @@ export interface AssumeRoleParams {
   readonly durationSeconds: number;
   readonly base: AwsCredentials;
   readonly region: string;
-  readonly stsEndpoint?: string | undefined;
+  readonly stsEndpoint?: PermittedUrl | undefined;
   readonly caBundle?: string | undefined;
   readonly signal: AbortSignal;
   readonly onRequest?: ((url: string) => void) | undefined;

@@ -2,6 +2,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { PermittedUrl } from '../policy/endpoint-policy.js';
 import type { AwsCredentials } from './credentials.js';
 import { createHttpsAgent } from './https-agent.js';
 
@@ -26,10 +27,12 @@ export interface AwsClientOptions {
   /** Overrides MAX_ATTEMPTS (probes try once). */
   readonly maxAttempts?: number | undefined;
   /**
-   * Per-account endpoint override (VPC endpoint, emulator). Absent: the SDK's own resolution,
-   * which honours `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` on the delegate.
+   * Per-account endpoint override (VPC endpoint, emulator), let through by the delegate's endpoint
+   * policy. Absent: the SDK's own resolution, which honours `AWS_ENDPOINT_URL` /
+   * `AWS_ENDPOINT_URL_<SERVICE>` on the delegate. The SDK follows no redirect, so a request goes to
+   * this origin and nowhere else.
    */
-  readonly endpoint?: string | undefined;
+  readonly endpoint?: PermittedUrl | undefined;
   /** Called with the URL of every request sent, so failures can name the endpoint actually used. */
   readonly onRequest?: ((url: string) => void) | undefined;
 }

@@ -1,6 +1,7 @@
 import { fromHttp, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { aws } from '@attache/proto';
 import { TaskFailure } from '../executors/task-failure.js';
+import type { PermittedUrl } from '../policy/endpoint-policy.js';
 import { resolveSecretRef, type RegisterSecret } from '../secrets/resolve.js';
 import type { Partition } from './partitions.js';
 import { scapCredentials } from './scap.js';
@@ -26,7 +27,9 @@ export interface BaseCredentials {
 export interface BaseCredentialContext {
   readonly partition: Partition;
   readonly region: string;
-  readonly stsEndpoint?: string | undefined;
+  readonly stsEndpoint?: PermittedUrl | undefined;
+  /** The SCAP/CAP portal, checked against the endpoint policy. */
+  readonly portalUrl?: PermittedUrl | undefined;
   readonly caBundle?: string | undefined;
   readonly sessionName: string;
   readonly onRequest?: ((url: string) => void) | undefined;
@@ -57,7 +60,7 @@ export async function resolveBaseCredentials(
       const credentials =
         auth.case === 'irsa'
           ? await webIdentityCredentials(auth.value, { region: context.region, stsEndpoint: context.stsEndpoint, caBundle: context.caBundle, sessionName: context.sessionName, signal, onRequest: context.onRequest }, registerSecret)
-          : await scapCredentials(auth.value, { partition: context.partition, caBundle: context.caBundle, signal }, registerSecret);
+          : await scapCredentials(auth.value, { partition: context.partition, portalUrl: context.portalUrl, caBundle: context.caBundle, signal }, registerSecret);
       return { source: auth.case, credentials };
     }
   }

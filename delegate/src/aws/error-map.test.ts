@@ -11,6 +11,20 @@ const live: ErrorContext = { step: 'ec2:DescribeRegions', signal: new AbortContr
 const metadata = { httpStatusCode: 403, requestId: 'req-1' };
 
 describe('toTaskFailure', () => {
+  it('passes the policy refusals through unchanged, whatever the step and endpoint', () => {
+    for (const code of ['SECRET_NOT_ALLOWED', 'ENDPOINT_NOT_ALLOWED']) {
+      const refusal = new TaskFailure(code, 'refused by the delegate policy', { setting: 'ATTACHE_ALLOW_ENDPOINTS', field: 'endpoints.sts' });
+      const aborted = new AbortController();
+      aborted.abort();
+      for (const ctx of [live, { ...live, step: 'credentials' as const }, { ...live, signal: aborted.signal }]) {
+        const f = toTaskFailure(refusal, ctx);
+        expect(f).toBe(refusal);
+        expect(f.code).toBe(code);
+        expect(f.details).toEqual({ setting: 'ATTACHE_ALLOW_ENDPOINTS', field: 'endpoints.sts' });
+      }
+    }
+  });
+
   it('maps expired tokens to EXPIRED_CREDENTIALS with the AWS code and request ID', () => {
     const f = toTaskFailure(new ExpiredTokenException({ message: 'The security token included in the request is expired', $metadata: metadata }), { ...live, step: 'sts:GetCallerIdentity' });
     expect(f.code).toBe('EXPIRED_CREDENTIALS');

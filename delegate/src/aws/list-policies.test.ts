@@ -6,6 +6,8 @@ import { setupAwsIdentities, startMoto, type MotoIdentities, type MotoServer, ty
 import { awsListPoliciesExecutor } from '../executors/aws-list-policies.js';
 import type { ExecutionContext } from '../executors/executor.js';
 import { TaskFailure } from '../executors/task-failure.js';
+import { DelegatePolicy } from '../policy/delegate-policy.js';
+import { parseOriginPatterns } from '../policy/origin-pattern.js';
 
 const silent = pino({ level: 'silent' });
 let moto: MotoServer;
@@ -24,9 +26,9 @@ afterAll(async () => {
 let refs = 0;
 function staticAuth(keys: Pick<MotoUserKeys, 'accessKeyId' | 'secretAccessKey'>) {
   const n = ++refs;
-  process.env[`LP_KEY_${n}`] = keys.accessKeyId;
+  process.env[`LP_ACCESS_KEY_ID_${n}`] = keys.accessKeyId;
   process.env[`LP_SECRET_${n}`] = keys.secretAccessKey;
-  return { accessKeyIdRef: `env:LP_KEY_${n}`, secretAccessKeyRef: `env:LP_SECRET_${n}` };
+  return { accessKeyIdRef: `env:LP_ACCESS_KEY_ID_${n}`, secretAccessKeyRef: `env:LP_SECRET_${n}` };
 }
 
 function payload(auth: MessageInitShape<typeof aws.AwsAuthSchema>['kind'], scope = aws.PolicyScope.AWS): Uint8Array {
@@ -39,8 +41,15 @@ function payload(auth: MessageInitShape<typeof aws.AwsAuthSchema>['kind'], scope
   );
 }
 
-function context(signal = new AbortController().signal): ExecutionContext {
-  return { taskId: 'tsk_listpolicies', attempt: 1, deadline: new Date(Date.now() + 60_000), signal, log: silent, registerSecret: () => undefined };
+/** A delegate installed for these tests: their variables, and moto as an allowed endpoint. */
+function testPolicy(): DelegatePolicy {
+  const parsed = parseOriginPatterns(moto.endpoint);
+  if ('errors' in parsed) throw new Error(parsed.errors.join('; '));
+  return new DelegatePolicy({ allowRefs: ['env:LP_*'], allowEndpoints: parsed.origins });
+}
+
+function context(signal = new AbortController().signal, policy = testPolicy()): ExecutionContext {
+  return { taskId: 'tsk_listpolicies', attempt: 1, deadline: new Date(Date.now() + 60_000), signal, log: silent, registerSecret: () => undefined, policy };
 }
 
 async function failure(run: Promise<unknown>): Promise<TaskFailure> {
@@ -52,6 +61,12 @@ async function failure(run: Promise<unknown>): Promise<TaskFailure> {
 // None of the standard identities may call iam:ListPolicies, so these are the denial and abort
 // paths; listing across pages is exercised end to end (e2e/src/aws-policies.test.ts).
 describe('aws.listPolicies executor against moto_server with auth enforced', () => {
+  it('refuses an IAM endpoint override the policy does not allow, before any call', async () => {
+    const error = await failure(awsListPoliciesExecutor.run(payload({ case: 'static', value: staticAuth(ids.validUser) }), context(undefined, new DelegatePolicy({ allowRefs: ['env:LP_*'] }))));
+    expect(error.code).toBe('ENDPOINT_NOT_ALLOWED');
+    expect(error.details).toMatchObject({ endpoint: moto.endpoint, setting: 'ATTACHE_ALLOW_ENDPOINTS', field: 'endpoints.sts' });
+  });
+
   it('a user without iam:ListPolicies is MISSING_PERMISSION naming the action', async () => {
     const error = await failure(awsListPoliciesExecutor.run(payload({ case: 'static', value: staticAuth(ids.validUser) }), context()));
     expect(error.code).toBe('MISSING_PERMISSION');

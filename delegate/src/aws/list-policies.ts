@@ -4,7 +4,9 @@ import { aws } from '@attache/proto';
 import type { Logger } from 'pino';
 import { TaskFailure } from '../executors/task-failure.js';
 import type { RegisterSecret } from '../secrets/resolve.js';
+import type { EndpointPolicy } from '../policy/endpoint-policy.js';
 import { accountCredentials } from './account-credentials.js';
+import { accountEndpoints } from './account-endpoints.js';
 import { createIamClient } from './clients.js';
 import type { AwsCredentials } from './credentials.js';
 import { toTaskFailure, type ValidationStep } from './error-map.js';
@@ -15,6 +17,8 @@ export interface ListPoliciesOptions {
   readonly deadline: Date;
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** The delegate's endpoint policy: every address the account names is checked before any connection. */
+  readonly endpoints: EndpointPolicy;
   readonly registerSecret: RegisterSecret;
 }
 
@@ -47,7 +51,7 @@ export async function listPolicies(payload: aws.ListPoliciesPayload, options: Li
   if (auth === undefined || auth.case === undefined) {
     throw new TaskFailure('INVALID_PAYLOAD', "The account has no authentication configured; set static keys, the delegate's own credentials, or a role to assume.");
   }
-  const endpoints = { sts: account.endpoints?.sts || undefined, iam: account.endpoints?.iam || undefined };
+  const endpoints = accountEndpoints(account.endpoints, baseAuthOf(auth), partition, options.endpoints, ['sts', 'iam']);
   // The account's trust store applies to every AWS call of the account, listing included.
   const caBundle = account.caBundle || undefined;
   // Same reasoning as validation: hold the deadline even if only `deadline` were set.
@@ -77,6 +81,7 @@ export async function listPolicies(payload: aws.ListPoliciesPayload, options: Li
     partition,
     region,
     stsEndpoint: endpoints.sts,
+    portalUrl: endpoints.portal,
     caBundle,
     signal,
     registerSecret: options.registerSecret,

@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import { TaskFailure } from '../executors/task-failure.js';
+import type { PermittedUrl } from '../policy/endpoint-policy.js';
 import { resolveSecretRef, type RegisterSecret } from '../secrets/resolve.js';
 import type { aws } from '@attache/proto';
 import type { AwsCredentials } from './credentials.js';
@@ -14,6 +15,8 @@ import type { Partition } from './partitions.js';
  */
 export interface ScapContext {
   readonly partition: Partition;
+  /** `auth.portalUrl` as the delegate's endpoint policy let it through; absent when the account names none. */
+  readonly portalUrl: PermittedUrl | undefined;
   readonly caBundle?: string | undefined;
   readonly signal: AbortSignal;
 }
@@ -22,8 +25,8 @@ export interface ScapContext {
 const MAX_MESSAGE = 300;
 const PORTAL_TIMEOUT_MS = 15_000;
 
-export function scapRequestUrl(auth: aws.ScapAuth, partition: Partition): URL {
-  const url = new URL(auth.portalUrl);
+export function scapRequestUrl(auth: aws.ScapAuth, portalUrl: PermittedUrl, partition: Partition): URL {
+  const url = new URL(portalUrl);
   const query =
     partition === 'aws-iso'
       ? { agency: auth.agencyName, mission: auth.accountName, role: auth.roleName }
@@ -33,11 +36,12 @@ export function scapRequestUrl(auth: aws.ScapAuth, partition: Partition): URL {
 }
 
 export async function scapCredentials(auth: aws.ScapAuth, ctx: ScapContext, registerSecret: RegisterSecret): Promise<AwsCredentials> {
-  if (auth.portalUrl === '' || auth.userCertificate === '' || auth.userKeyRef === '') {
+  const portalUrl = ctx.portalUrl;
+  if (portalUrl === undefined || auth.userCertificate === '' || auth.userKeyRef === '') {
     throw new TaskFailure('INVALID_PAYLOAD', 'The SCAP account lacks its portal URL, user certificate or user key reference.');
   }
   const key = await resolveSecretRef(auth.userKeyRef, registerSecret, 'userKey');
-  const url = scapRequestUrl(auth, ctx.partition);
+  const url = scapRequestUrl(auth, portalUrl, ctx.partition);
   const portal = `${url.origin}${url.pathname}`;
   const denied = (message: string, details: Record<string, unknown> = {}, cause?: unknown) =>
     new TaskFailure('SCAP_DENIED', message, { step: 'scap:GetTemporaryCredentials', endpoint: portal, role: auth.roleName, ...details }, { cause });

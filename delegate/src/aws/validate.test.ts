@@ -13,6 +13,8 @@ import { setupAwsIdentities, startMoto, type MotoIdentities, type MotoServer, ty
 import { awsValidateExecutor } from '../executors/aws-validate.js';
 import type { ExecutionContext } from '../executors/executor.js';
 import { TaskFailure } from '../executors/task-failure.js';
+import { DelegatePolicy } from '../policy/delegate-policy.js';
+import { parseOriginPatterns } from '../policy/origin-pattern.js';
 
 type PayloadInit = MessageInitShape<typeof aws.ValidateAccountPayloadSchema>;
 
@@ -59,8 +61,8 @@ let refCounter = 0;
 function staticAuth(keys: Pick<MotoUserKeys, 'accessKeyId' | 'secretAccessKey'>): MessageInitShape<typeof aws.StaticAuthSchema> {
   const n = ++refCounter;
   return {
-    accessKeyIdRef: `env:${setEnv(`ATTACHE_T${n}_KEY_ID`, keys.accessKeyId)}`,
-    secretAccessKeyRef: `env:${setEnv(`ATTACHE_T${n}_SECRET`, keys.secretAccessKey)}`,
+    accessKeyIdRef: `env:${setEnv(`VT${n}_ACCESS_KEY_ID`, keys.accessKeyId)}`,
+    secretAccessKeyRef: `env:${setEnv(`VT${n}_SECRET`, keys.secretAccessKey)}`,
   };
 }
 
@@ -74,7 +76,25 @@ interface Run {
   readonly outcome: Promise<aws.ValidateAccountResult>;
 }
 
-function run(init: PayloadInit, options: { signal?: AbortSignal; deadlineMs?: number } = {}): Run {
+/**
+ * The policy of a delegate installed for these tests: the test's variables and files, and (unless
+ * `allowEndpoints` says otherwise) exactly the origins the payload's overrides name.
+ */
+function policyFor(init: PayloadInit, allowEndpoints?: string[]): DelegatePolicy {
+  const named = [init.endpoints?.sts, init.endpoints?.ec2].filter((u): u is string => !!u).map((u) => new URL(u).origin);
+  const parsed = parseOriginPatterns((allowEndpoints ?? named).join(','));
+  if ('errors' in parsed) throw new Error(parsed.errors.join('; '));
+  return new DelegatePolicy({ allowRefs: ['env:VT*', 'env:AWS_*', `file:${dir}/*`], allowEndpoints: parsed.origins });
+}
+
+interface RunOptions {
+  signal?: AbortSignal;
+  deadlineMs?: number;
+  /** Origins of ATTACHE_ALLOW_ENDPOINTS; default: those the payload names. */
+  allowEndpoints?: string[];
+}
+
+function run(init: PayloadInit, options: RunOptions = {}): Run {
   const registered: string[] = [];
   const ctx: ExecutionContext = {
     taskId: TASK_ID,
@@ -83,6 +103,7 @@ function run(init: PayloadInit, options: { signal?: AbortSignal; deadlineMs?: nu
     signal: options.signal ?? new AbortController().signal,
     log: silent,
     registerSecret: (value) => registered.push(value),
+    policy: policyFor(init, options.allowEndpoints),
   };
   const payload = toBinary(aws.ValidateAccountPayloadSchema, create(aws.ValidateAccountPayloadSchema, init));
   const outcome = awsValidateExecutor.run(payload, ctx).then((bytes) => fromBinary(aws.ValidateAccountResultSchema, bytes));
@@ -95,7 +116,7 @@ async function succeed(init: PayloadInit): Promise<{ result: aws.ValidateAccount
 }
 
 /** Runs to a TaskFailure and checks that nothing secret leaked into it. */
-async function fail(init: PayloadInit, secrets: string[], options?: { signal?: AbortSignal; deadlineMs?: number }): Promise<TaskFailure> {
+async function fail(init: PayloadInit, secrets: string[], options?: RunOptions): Promise<TaskFailure> {
   const { outcome, registered } = run(init, options);
   const error = await outcome.then(
     () => undefined,
@@ -211,12 +232,12 @@ describe('aws.validate against moto_server with auth enforced', () => {
 
   it('names a missing env reference as SECRET_UNRESOLVED', async () => {
     const f = await fail(
-      withMoto({ auth: { kind: { case: 'static', value: { accessKeyIdRef: 'env:ATTACHE_NOT_SET_KEY_ID', secretAccessKeyRef: 'env:ATTACHE_NOT_SET_SECRET' } } } }),
+      withMoto({ auth: { kind: { case: 'static', value: { accessKeyIdRef: 'env:VT_NOT_SET_ACCESS_KEY_ID', secretAccessKeyRef: 'env:VT_NOT_SET_SECRET' } } } }),
       [],
     );
     expect(f.code).toBe('SECRET_UNRESOLVED');
-    expect(f.message).toContain('env:ATTACHE_NOT_SET_KEY_ID');
-    expect(f.details).toMatchObject({ reference: 'env:ATTACHE_NOT_SET_KEY_ID' });
+    expect(f.message).toContain('env:VT_NOT_SET_ACCESS_KEY_ID');
+    expect(f.details).toMatchObject({ reference: 'env:VT_NOT_SET_ACCESS_KEY_ID' });
   });
 
   it('re-reads a file: reference after it is rewritten', async () => {
@@ -227,7 +248,7 @@ describe('aws.validate against moto_server with auth enforced', () => {
       auth: {
         kind: {
           case: 'static',
-          value: { accessKeyIdRef: `env:${setEnv('ATTACHE_FILE_KEY_ID', ids.validUser.accessKeyId)}`, secretAccessKeyRef: `file:${secretFile}` },
+          value: { accessKeyIdRef: `env:${setEnv('VT_FILE_ACCESS_KEY_ID', ids.validUser.accessKeyId)}`, secretAccessKeyRef: `file:${secretFile}` },
         },
       },
     });
@@ -357,3 +378,102 @@ async function closedPort(): Promise<number> {
   await once(server, 'close');
   return port;
 }
+
+describe('aws.validate under the delegate policy', () => {
+  /** A listener on another loopback address: it must never see a connection. */
+  let recorder: Server;
+  let recorderUrl: string;
+  let connections = 0;
+  let redirector: Server;
+  let redirectorUrl: string;
+  let portal: HttpsServer;
+  let portalUrl: string;
+  let portalCa: string;
+  let portalKeyFile: string;
+
+  beforeAll(async () => {
+    recorder = createTcpServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    recorder.listen(0, '127.0.0.2');
+    await once(recorder, 'listening');
+    recorderUrl = `http://127.0.0.2:${(recorder.address() as { port: number }).port}`;
+
+    // An allowed endpoint that sends every request on to the recorder.
+    const { createServer } = await import('node:http');
+    redirector = createServer((_req, res) => res.writeHead(302, { location: `${recorderUrl}/` }).end()) as unknown as Server;
+    redirector.listen(0, '127.0.0.1');
+    await once(redirector, 'listening');
+    redirectorUrl = `http://127.0.0.1:${(redirector.address() as { port: number }).port}`;
+
+    // An allowed SCAP portal over TLS that does the same.
+    portalKeyFile = join(dir, 'portal.key');
+    const certPath = join(dir, 'portal.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', portalKeyFile, '-out', certPath, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    portalCa = await readFile(certPath, 'utf8');
+    portal = createHttpsServer({ key: await readFile(portalKeyFile), cert: portalCa }, (_req, res) => res.writeHead(302, { location: `${recorderUrl}/` }).end());
+    portal.listen(0, '127.0.0.1');
+    await once(portal, 'listening');
+    portalUrl = `https://127.0.0.1:${(portal.address() as { port: number }).port}`;
+  });
+
+  afterAll(() => {
+    recorder?.close();
+    redirector?.close();
+    portal?.close();
+  });
+
+  it('refuses an endpoint override outside ATTACHE_ALLOW_ENDPOINTS without connecting anywhere', async () => {
+    const before = connections;
+    for (const endpoints of [{ sts: recorderUrl }, { sts: moto.endpoint, ec2: recorderUrl }]) {
+      const f = await fail({ partition: 'aws', endpoints, auth: { kind: { case: 'static', value: staticAuth(ids.validUser) } } }, [ids.validUser.secretAccessKey], {
+        allowEndpoints: [moto.endpoint],
+      });
+      expect(f.code).toBe('ENDPOINT_NOT_ALLOWED');
+      expect(f.details).toEqual({ endpoint: recorderUrl, setting: 'ATTACHE_ALLOW_ENDPOINTS', field: endpoints.ec2 ? 'endpoints.ec2' : 'endpoints.sts' });
+      expect(f.message).toContain(recorderUrl);
+    }
+    // IRSA's STS call and AssumeRole use the same override.
+    const irsa = await fail({ partition: 'aws', endpoints: { sts: recorderUrl }, auth: { kind: { case: 'irsa', value: { roleArn: ids.role.roleArn } } } }, [], { allowEndpoints: [] });
+    expect(irsa.code).toBe('ENDPOINT_NOT_ALLOWED');
+    expect(connections).toBe(before);
+  });
+
+  it('refuses a portal that is not listed, and does not follow a listed portal that redirects', async () => {
+    const before = connections;
+    const scap = (url: string): PayloadInit => ({
+      partition: 'aws-iso-b',
+      caBundle: portalCa,
+      auth: { kind: { case: 'scap', value: { portalUrl: `${url}/sc2s`, agencyName: 'A', accountName: 'B', roleName: 'R', userCertificate: portalCa, userKeyRef: `file:${portalKeyFile}` } } },
+    });
+    const unlisted = await fail(scap(portalUrl), [], { allowEndpoints: [] });
+    expect(unlisted.code).toBe('ENDPOINT_NOT_ALLOWED');
+    expect(unlisted.details).toMatchObject({ field: 'portalUrl', endpoint: `${portalUrl}/sc2s` });
+    const redirected = await fail(scap(portalUrl), [], { allowEndpoints: [portalUrl] });
+    expect(redirected.code).toBe('SCAP_DENIED');
+    expect(redirected.details).toMatchObject({ httpStatusCode: 302 });
+    expect(connections).toBe(before);
+  });
+
+  it('does not follow an allowed AWS endpoint that redirects', async () => {
+    const before = connections;
+    const f = await fail({ partition: 'aws', endpoints: { sts: redirectorUrl, ec2: redirectorUrl }, auth: { kind: { case: 'static', value: staticAuth(ids.validUser) } } }, [ids.validUser.secretAccessKey]);
+    expect(f.code).not.toBe('SUCCESS');
+    expect(f.details).toMatchObject({ step: 'sts:GetCallerIdentity' });
+    expect(connections).toBe(before);
+  });
+
+  it('refuses a signing secret routed into the access key id, before any connection', async () => {
+    const before = connections;
+    const secretVar = setEnv('VT_ROUTED_SECRET', ids.validUser.secretAccessKey);
+    const f = await fail(
+      { partition: 'aws', endpoints: { sts: recorderUrl }, auth: { kind: { case: 'static', value: { accessKeyIdRef: `env:${secretVar}`, secretAccessKeyRef: `env:${secretVar}` } } } },
+      [ids.validUser.secretAccessKey],
+      { allowEndpoints: [recorderUrl] },
+    );
+    expect(f.code).toBe('SECRET_NOT_ALLOWED');
+    expect(f.details).toMatchObject({ reference: `env:${secretVar}`, setting: 'ATTACHE_ALLOW_REFS', reason: 'field-not-allowed' });
+    expect(connections).toBe(before);
+  });
+});

@@ -5,7 +5,9 @@ import { aws } from '@attache/proto';
 import type { Logger } from 'pino';
 import { TaskFailure } from '../executors/task-failure.js';
 import type { RegisterSecret } from '../secrets/resolve.js';
+import type { EndpointPolicy } from '../policy/endpoint-policy.js';
 import { accountCredentials } from './account-credentials.js';
+import { accountEndpoints } from './account-endpoints.js';
 import { createEc2Client, createStsClient } from './clients.js';
 import { resolveBaseCredentials, type AwsCredentials, type BaseAuthKind } from './credentials.js';
 import { toTaskFailure, type ValidationStep } from './error-map.js';
@@ -18,6 +20,8 @@ export interface ValidateOptions {
   readonly deadline: Date;
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** The delegate's endpoint policy: every address the account names is checked before any connection. */
+  readonly endpoints: EndpointPolicy;
   readonly registerSecret: RegisterSecret;
 }
 
@@ -33,7 +37,7 @@ export async function validateAccount(payload: aws.ValidateAccountPayload, optio
   if (auth === undefined || auth.case === undefined) {
     throw new TaskFailure('INVALID_PAYLOAD', 'The account has no authentication configured; set static keys, the delegate\'s own credentials, or a role to assume.');
   }
-  const endpoints = { sts: payload.endpoints?.sts || undefined, ec2: payload.endpoints?.ec2 || undefined };
+  const endpoints = accountEndpoints(payload.endpoints, baseAuthOf(auth), partition, options.endpoints, ['sts', 'ec2']);
   const caBundle = payload.caBundle || undefined;
 
   // The runtime aborts `signal` at the deadline too; a timer of our own makes the deadline hold
@@ -87,6 +91,7 @@ export async function validateAccount(payload: aws.ValidateAccountPayload, optio
     partition,
     region,
     stsEndpoint: endpoints.sts,
+    portalUrl: endpoints.portal,
     caBundle,
     signal,
     registerSecret: options.registerSecret,

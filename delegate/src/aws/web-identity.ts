@@ -2,13 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
 import type { aws } from '@attache/proto';
 import { TaskFailure } from '../executors/task-failure.js';
+import type { PermittedUrl } from '../policy/endpoint-policy.js';
 import type { RegisterSecret } from '../secrets/resolve.js';
 import { createStsClient } from './clients.js';
 import type { AwsCredentials } from './credentials.js';
 
 export interface WebIdentityContext {
   readonly region: string;
-  readonly stsEndpoint?: string | undefined;
+  readonly stsEndpoint?: PermittedUrl | undefined;
   readonly caBundle?: string | undefined;
   readonly sessionName: string;
   readonly signal: AbortSignal;

@@ -27,6 +27,7 @@ export const awsListPoliciesExecutor: Executor = {
       deadline: ctx.deadline,
       signal: ctx.signal,
       log,
+      endpoints: ctx.policy.endpoints,
       registerSecret: accountSecrets(ctx, decoded.account?.accountId ?? ''),
     });
     const bytes = toBinary(aws.ListPoliciesResultSchema, result);

@@ -24,6 +24,7 @@ export const awsValidateExecutor: Executor = {
       deadline: ctx.deadline,
       signal: ctx.signal,
       log,
+      endpoints: ctx.policy.endpoints,
       registerSecret: accountSecrets(ctx, decoded.accountId),
     });
     return toBinary(aws.ValidateAccountResultSchema, result);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Keyring } from '../keys/keyring.js';
+import type { DelegatePolicy } from '../policy/delegate-policy.js';
 
 /**
  * What an executor may do while running one task attempt. `signal` aborts on cancel, on the
@@ -17,6 +18,8 @@ export interface ExecutionContext {
   readonly tenantId?: string;
   /** This delegate's group keys; absent or empty when it holds none. */
   readonly keyring?: Keyring;
+  /** What this delegate may read and where it may connect, whatever the task asks. */
+  readonly policy: DelegatePolicy;
 }
 
 /**

@@ -108,8 +108,8 @@ describe('sealed values', () => {
     });
     await expect(resolveSecretRef(sealed, register, 'secretAccessKey')).resolves.toBe(SECRET);
     expect(registered).toEqual([SECRET]);
-    // Without a field (a place that does not support sealed values) it is refused, not opened.
-    const f = await failure(resolveSecretRef(sealed, register));
+    // Without a scope (a task type that does not support sealed values) it is refused, not opened.
+    const f = await failure(resolveSecretRef(sealed, (v: string) => void registered.push(v), 'secretAccessKey'));
     expect(f.code).toBe('SECRET_UNRESOLVED');
     expect(f.details).toMatchObject({ reason: 'sealed-not-supported' });
     // Moved into another field, it does not open.

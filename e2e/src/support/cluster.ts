@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +31,12 @@ export interface ControlPlaneHandle {
   stop(): Promise<void>;
 }
 
-export async function startControlPlane(env: Record<string, string> = {}): Promise<ControlPlaneHandle> {
+export interface ControlPlaneOptions {
+  /** Open file descriptors the process may have (`ulimit -n`), as on hosts with a low default. */
+  fdLimit?: number;
+}
+
+export async function startControlPlane(env: Record<string, string> = {}, options: ControlPlaneOptions = {}): Promise<ControlPlaneHandle> {
   const dataDir = await mkdtemp(join(tmpdir(), 'attache-cp-'));
   const httpPort = await freePort();
   const grpcPort = await freePort();
@@ -46,7 +52,16 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
   };
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const launch = async (): Promise<Proc> => {
-    const proc = Proc.spawn('control-plane', [CONTROL_PLANE_CLI], fullEnv);
+    const proc =
+      options.fdLimit === undefined
+        ? Proc.spawn('control-plane', [CONTROL_PLANE_CLI], fullEnv)
+        : new Proc(
+            spawn('/bin/sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, process.execPath, CONTROL_PLANE_CLI], {
+              env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...fullEnv },
+              stdio: ['ignore', 'pipe', 'pipe'],
+            }),
+            'control-plane',
+          );
     await proc.waitForLine((l) => l.includes('control plane started'));
     return proc;
   };

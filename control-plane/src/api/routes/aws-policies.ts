@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { PARTITION_NAMES, type Partition } from '../../aws/partitions.js';
 import { MAX_POLICY_ARNS, POLICY_SCOPES, type PolicyScope, type PolicyService } from '../../aws/policy-service.js';
 import { roleSetup } from '../../aws/role-setup.js';
+import { validationRoleTemplate } from '../../aws/validation-role-template.js';
 import { ErrorCode } from '../../errors.js';
+import { GROUP_NAME, TAG } from '../../names.js';
 import type { Store } from '../../store/store.js';
 import { requireTenant } from '../auth.js';
 import { parseInput } from '../parse.js';
@@ -14,8 +16,8 @@ const tagList = z
   .string()
   .max(2048)
   .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
-  .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9._:/-]{0,62}$/, 'selectors are tags: lowercase letters, digits and . _ : / -')).max(32));
-const groupName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a gateway is a delegate group name');
+  .pipe(z.array(z.string().regex(TAG, 'selectors are tags: lowercase letters, digits and . _ : / -')).max(32));
+const groupName = z.string().regex(GROUP_NAME, 'a gateway is a delegate group name');
 
 const availableQuery = z
   .object({
@@ -31,6 +33,8 @@ const roleSetupQuery = z
     selectors: tagList.optional(),
     gateway: groupName.optional(),
     partition: z.enum(PARTITION_NAMES as [Partition, ...Partition[]]).default('aws'),
+    // cloudformation: the role as a template (YAML) with this tenant's values as parameter defaults.
+    format: z.enum(['json', 'cloudformation']).default('json'),
   })
   .strict();
 
@@ -79,10 +83,17 @@ export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicySe
     return accountView(await deps.policies.choose(tenant.id, id, policyArns));
   });
 
-  app.get('/v1/aws/role-setup', async (request) => {
+  app.get('/v1/aws/role-setup', async (request, reply) => {
     const tenant = requireTenant(request);
     const query = parseInput(roleSetupQuery, request.query, 'query');
     const since = new Date(Date.now() - deps.retentionSeconds * 1000);
-    return roleSetup(deps.store, tenant, { partition: query.partition, selectors: query.selectors ?? [], gateway: query.gateway }, since);
+    const setup = await roleSetup(deps.store, tenant, { partition: query.partition, selectors: query.selectors ?? [], gateway: query.gateway }, since);
+    if (query.format === 'json') return setup;
+    // With no reported identity the principal parameter has no default: the admin fills it in.
+    const template = validationRoleTemplate({ externalId: setup.externalId, trustedPrincipalArns: setup.trustedPrincipalArns });
+    return reply
+      .header('content-type', 'application/yaml; charset=utf-8')
+      .header('content-disposition', 'inline; filename="attache-validation-role.yaml"')
+      .send(template);
   });
 }

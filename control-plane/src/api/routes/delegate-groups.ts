@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
+import { GROUP_NAME } from '../../names.js';
 import { sealedUses } from '../../security/sealed-refs.js';
 import type { GroupKeyRecord, Store } from '../../store/store.js';
 import { requireTenant } from '../auth.js';
 import { parseInput } from '../parse.js';
 
-const groupParam = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a delegate group name') });
+const groupParam = z.object({ name: z.string().regex(GROUP_NAME, 'must be a delegate group name') });
 const keyParam = groupParam.extend({ keyId: z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)') });
 
 /**

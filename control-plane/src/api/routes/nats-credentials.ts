@@ -12,7 +12,7 @@ const body = z.object({ publicKey: z.string().min(1).max(64) }).strict();
  * JWT for the public key it generated, confined to one session's subjects under its tenant.
  */
 export function natsCredentialRoutes(app: FastifyInstance, issuer: NatsCredentialIssuer): void {
-  app.post(NATS_CREDENTIALS_PATH, async (request, reply) => {
+  app.post(NATS_CREDENTIALS_PATH, { config: { auth: 'delegate', noStore: true } }, async (request, reply) => {
     const { publicKey } = parseInput(body, request.body, 'NATS credentials request');
     return reply.code(201).send(await issuer.issue(bearer(request), publicKey));
   });

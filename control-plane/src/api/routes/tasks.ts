@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { TAG } from '../../names.js';
 import type { Store } from '../../store/store.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { requireTenant } from '../auth.js';
 import { parseInput } from '../parse.js';
 import { taskView } from '../views.js';
 
-const tag = z.string().regex(/^[a-z0-9][a-z0-9._:/-]{0,62}$/, 'selectors are lowercase tags: letters, digits and . _ : / -');
+const tag = z.string().regex(TAG, 'selectors are lowercase tags: letters, digits and . _ : / -');
 
 const createTask = z
   .object({

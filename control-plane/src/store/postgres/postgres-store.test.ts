@@ -9,7 +9,7 @@ import { openStore } from '../open-store.js';
 import { startPostgres, type PostgresServer } from '../../../../e2e/src/support/postgres.js';
 import { runStoreConformance } from '../store.conformance.js';
 import type { ClaimingDelegate, TaskRecord } from '../store.js';
-import { MIGRATIONS } from './schema.js';
+import { migrate, MIGRATIONS } from './schema.js';
 import { PostgresStore } from './postgres-store.js';
 
 // One real server for the file; each group of tests gets its own database so the migration race
@@ -91,6 +91,26 @@ describe('PostgresStore (PostgreSQL only)', () => {
       for (const s of stores) expect((await s.getTenant('tenant-m'))?.name).toBe('tenant-m');
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('migration 7 reads the tokens made before it as unbound', async () => {
+    const url = await freshDatabase('tokens_before_binding');
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await migrate(pool, MIGRATIONS.filter((m) => m.version < 7));
+      await pool.query(`INSERT INTO tenants (id, name, external_id, created_at) VALUES ('t1', 'acme', 'ext', now())`);
+      await pool.query(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at) VALUES ('tok_old', 't1', 'old', 'h-old', now())`);
+    } finally {
+      await pool.end();
+    }
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      expect(await store.findDelegateTokenByHash('h-old')).toMatchObject({ id: 'tok_old', group: null, tags: null });
+      expect(await store.isDelegateGroupBound('t1', 'old')).toBe(false);
+    } finally {
+      await store.close();
     }
   });
 
@@ -240,6 +260,50 @@ describe('PostgresStore (PostgreSQL only)', () => {
       expect(() => loadConfig({ ATTACHE_DATABASE_URL: 'mysql://db/attache' })).toThrow(ConfigError);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('migration 8 keeps accounts and open tasks of an older database: ids become per tenant, payload sizes are filled in, the quota read is index-only', async () => {
+    const url = await freshDatabase('migrate_v8');
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await migrate(pool, MIGRATIONS.filter((m) => m.version <= 5));
+      await pool.query(`
+        INSERT INTO tenants (id, name, external_id, created_at) VALUES ('ta', 'a', 'x', now()), ('tb', 'b', 'y', now());
+        INSERT INTO aws_accounts (id, tenant_id, name, description, partition, auth, test_region, delegate_selectors,
+            endpoints, status, created_at, updated_at, gateway, policy_arns)
+          VALUES ('acc_shared', 'ta', 'prod', 'kept', 'aws', '{"type":"delegate"}', 'us-east-1', '{}', '{}', 'valid', now(), now(), 'gw', '{arn:aws:iam::aws:policy/ReadOnlyAccess}');
+        INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
+            queue_timeout_seconds, run_timeout_seconds, created_at, queued_at)
+          VALUES ('t1', 'ta', 'echo', '{"message":"héllo"}', '{}', 0, 'queued', 1, 3, 60, 60, now(), now());
+      `);
+    } finally {
+      await pool.end();
+    }
+    const store = await PostgresStore.open({ url });
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    try {
+      await store.migrate();
+      const kept = await store.getAccount('ta', 'acc_shared');
+      expect(kept).toMatchObject({ name: 'prod', description: 'kept', gateway: 'gw', policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'] });
+      await store.createAccount({ ...kept!, tenantId: 'tb', description: 'b' });
+      expect((await store.getAccount('tb', 'acc_shared'))?.description).toBe('b');
+      expect((await store.getAccount('ta', 'acc_shared'))?.description).toBe('kept');
+      // jsonb's text form, as the store measures new payloads (JSON.stringify) within a few bytes.
+      const usage = await store.openTaskUsage('ta');
+      expect(usage.tasks).toBe(1);
+      expect(usage.payloadBytes).toBeGreaterThanOrEqual(Buffer.byteLength('{"message":"héllo"}'));
+
+      await raw.query('SET enable_seqscan = off');
+      const plan = await raw.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT COUNT(*)::int AS tasks, COALESCE(SUM(payload_bytes), 0)::bigint AS bytes FROM tasks
+         WHERE tenant_id = 'ta' AND state IN ('queued', 'assigned', 'running')`,
+      );
+      expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Only Scan using tasks_tenant_open/);
+    } finally {
+      await raw.end();
+      await store.close();
     }
   });
 

@@ -11,6 +11,7 @@ import type {
   GlobalTaskStats,
   GroupKeyRecord,
   ListTasksQuery,
+  OpenTaskUsage,
   QueueGroupStats,
   Store,
   TaskError,
@@ -20,6 +21,7 @@ import type {
   Tenant,
   ValidationOutcome,
 } from '../store.js';
+import { payloadBytes } from '../store.js';
 import { StoreConflictError } from '../store-errors.js';
 import { migrate } from './schema.js';
 import { rowMappers, type Row } from '../row-mappers.js';
@@ -240,8 +242,9 @@ export class PostgresStore implements Store {
   async createDelegateToken(token: DelegateToken): Promise<void> {
     await conflicting('delegate token', () =>
       this.pool.query(
-        'INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)',
-        [token.id, token.tenantId, token.name, token.hash, token.createdAt, token.revokedAt],
+        `INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at, group_name, bound_tags)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [token.id, token.tenantId, token.name, token.hash, token.createdAt, token.revokedAt, token.group, token.tags],
       ),
     );
   }
@@ -266,21 +269,29 @@ export class PostgresStore implements Store {
     return row ? tokenFromRow(row) : null;
   }
 
+  async isDelegateGroupBound(tenantId: string, group: string): Promise<boolean> {
+    const row = await this.one(
+      'SELECT 1 FROM delegate_tokens WHERE tenant_id = $1 AND group_name = $2 AND revoked_at IS NULL LIMIT 1',
+      [tenantId, group],
+    );
+    return row !== undefined;
+  }
+
   // Delegates
 
   async upsertDelegate(d: DelegateRecord): Promise<void> {
     await this.pool.query(
       `INSERT INTO delegates (id, tenant_id, token_id, name, instance_id, tags, task_types, max_concurrency,
          version, transport, status, in_flight, replica_id, connected_at, last_heartbeat_at, disconnected_at,
-         session_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         session_id, policy)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::jsonb)
        ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, token_id = excluded.token_id,
          name = excluded.name, instance_id = excluded.instance_id, tags = excluded.tags,
          task_types = excluded.task_types, max_concurrency = excluded.max_concurrency,
          version = excluded.version, transport = excluded.transport, status = excluded.status,
          in_flight = excluded.in_flight, replica_id = excluded.replica_id,
          connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at,
-         disconnected_at = excluded.disconnected_at, session_id = excluded.session_id`,
+         disconnected_at = excluded.disconnected_at, session_id = excluded.session_id, policy = excluded.policy`,
       [
         d.id,
         d.tenantId,
@@ -299,6 +310,7 @@ export class PostgresStore implements Store {
         d.lastHeartbeatAt,
         d.disconnectedAt,
         d.sessionId,
+        jsonOrNull(d.policy),
       ],
     );
   }
@@ -373,8 +385,8 @@ export class PostgresStore implements Store {
       this.pool.query(
         `INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
            delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id, created_at,
-           queued_at, assigned_at, started_at, ended_at, lease_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+           queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
         [
           t.id,
           t.tenantId,
@@ -397,6 +409,7 @@ export class PostgresStore implements Store {
           t.startedAt,
           t.endedAt,
           t.leaseExpiresAt,
+          payloadBytes(t.payload),
         ],
       ),
     );
@@ -553,6 +566,27 @@ export class PostgresStore implements Store {
       queued: r.queued as number,
       oldestQueuedAt: date(r.oldest),
     }));
+  }
+
+  async openTaskUsage(tenantId: string): Promise<OpenTaskUsage> {
+    // Same WHERE as the partial index tasks_tenant_open (payload_bytes INCLUDEd): an index-only scan.
+    const row = await this.one(
+      `SELECT COUNT(*)::int AS tasks, COALESCE(SUM(payload_bytes), 0)::bigint AS bytes FROM tasks
+       WHERE tenant_id = $1 AND state IN ('queued', 'assigned', 'running')`,
+      [tenantId],
+    );
+    return { tasks: Number(row?.tasks ?? 0), payloadBytes: Number(row?.bytes ?? 0) };
+  }
+
+  async deleteEndedTasks(endedBefore: Date, limit: number): Promise<number> {
+    // SKIP LOCKED: replicas running retention at the same time delete disjoint batches, never wait.
+    const res = await this.pool.query(
+      `DELETE FROM tasks WHERE id IN (
+         SELECT id FROM tasks WHERE ended_at IS NOT NULL AND ended_at < $1
+         ORDER BY ended_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [endedBefore, Math.max(0, Math.trunc(limit))],
+    );
+    return res.rowCount ?? 0;
   }
 
   async globalTaskStats(): Promise<GlobalTaskStats> {

@@ -180,6 +180,41 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'trust in delegate group keys: a key announced without a trusted one waits for an admin',
     sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted boolean NOT NULL DEFAULT true;`,
   },
+  {
+    version: 6,
+    description: "delegate policies: what each delegate's installer lets it read and reach, as its Hello reported it",
+    sql: `ALTER TABLE delegates ADD COLUMN policy jsonb;`,
+  },
+  {
+    version: 7,
+    description: 'delegate tokens bound to a group and a set of tags',
+    sql: `
+      ALTER TABLE delegate_tokens ADD COLUMN group_name text COLLATE "C";
+      -- NULL allows any tags.
+      ALTER TABLE delegate_tokens ADD COLUMN bound_tags text[];
+      -- Every registration of a token not bound to a group asks whether its group name is owned.
+      CREATE INDEX delegate_tokens_bound_group ON delegate_tokens (tenant_id, group_name)
+        WHERE group_name IS NOT NULL AND revoked_at IS NULL;
+    `,
+  },
+  {
+    version: 8,
+    description: 'account ids unique per tenant; task payload sizes for quotas; index for retention',
+    sql: `
+      -- A client-chosen account id (needed for sealed values) must neither collide with nor reveal
+      -- another tenant's: the key is (tenant_id, id).
+      ALTER TABLE aws_accounts DROP CONSTRAINT aws_accounts_pkey;
+      ALTER TABLE aws_accounts ADD PRIMARY KEY (tenant_id, id);
+
+      -- Bytes of the stored payload, so a tenant's queued payload total is a sum over an index.
+      ALTER TABLE tasks ADD COLUMN payload_bytes integer NOT NULL DEFAULT 0;
+      UPDATE tasks SET payload_bytes = octet_length(payload::text) WHERE state IN ('queued', 'assigned', 'running');
+      -- Quotas: a tenant's tasks that have not ended (count and payload bytes from the index alone).
+      CREATE INDEX tasks_tenant_open ON tasks (tenant_id) INCLUDE (payload_bytes) WHERE state IN ('queued', 'assigned', 'running');
+      -- Retention: ended tasks, oldest first.
+      CREATE INDEX tasks_ended_at ON tasks (ended_at) WHERE ended_at IS NOT NULL;
+    `,
+  },
 ];
 
 /**

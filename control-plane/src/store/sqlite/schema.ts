@@ -169,6 +169,72 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'trust in delegate group keys: a key announced without a trusted one waits for an admin',
     sql: `ALTER TABLE delegate_group_keys ADD COLUMN trusted INTEGER NOT NULL DEFAULT 1;`,
   },
+  {
+    version: 6,
+    description: "delegate policies: what each delegate's installer lets it read and reach, as its Hello reported it",
+    sql: `ALTER TABLE delegates ADD COLUMN policy TEXT;`,
+  },
+  {
+    version: 7,
+    description: 'delegate tokens bound to a group and a set of tags',
+    sql: `
+      ALTER TABLE delegate_tokens ADD COLUMN group_name TEXT;
+      -- JSON array of tags; NULL allows any.
+      ALTER TABLE delegate_tokens ADD COLUMN bound_tags TEXT;
+      -- Every registration of a token not bound to a group asks whether its group name is owned.
+      CREATE INDEX delegate_tokens_bound_group ON delegate_tokens (tenant_id, group_name)
+        WHERE group_name IS NOT NULL AND revoked_at IS NULL;
+    `,
+  },
+  {
+    version: 8,
+    description: 'account ids unique per tenant; task payload sizes for quotas; index for retention',
+    sql: `
+      -- The primary key becomes (tenant_id, id): a client-chosen account id (needed for sealed
+      -- values) must neither collide with nor reveal another tenant's. SQLite cannot change a
+      -- primary key in place, so the table is rebuilt; nothing references it.
+      CREATE TABLE aws_accounts_v8 (
+        id                 TEXT NOT NULL,
+        tenant_id          TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name               TEXT NOT NULL,
+        description        TEXT NOT NULL,
+        partition          TEXT NOT NULL,
+        auth               TEXT NOT NULL,
+        test_region        TEXT NOT NULL,
+        delegate_selectors TEXT NOT NULL,
+        endpoints          TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        last_task_id       TEXT,
+        last_checked_at    INTEGER,
+        aws_account_id     TEXT,
+        arn                TEXT,
+        last_error         TEXT,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        gateway            TEXT,
+        policy_arns        TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, name)
+      );
+      INSERT INTO aws_accounts_v8 (id, tenant_id, name, description, partition, auth, test_region,
+          delegate_selectors, endpoints, status, last_task_id, last_checked_at, aws_account_id, arn,
+          last_error, created_at, updated_at, gateway, policy_arns)
+        SELECT id, tenant_id, name, description, partition, auth, test_region, delegate_selectors,
+          endpoints, status, last_task_id, last_checked_at, aws_account_id, arn, last_error,
+          created_at, updated_at, gateway, policy_arns
+        FROM aws_accounts;
+      DROP TABLE aws_accounts;
+      ALTER TABLE aws_accounts_v8 RENAME TO aws_accounts;
+
+      -- Bytes of the stored payload, so a tenant's queued payload total is a sum over an index.
+      ALTER TABLE tasks ADD COLUMN payload_bytes INTEGER NOT NULL DEFAULT 0;
+      UPDATE tasks SET payload_bytes = length(CAST(payload AS BLOB)) WHERE state IN ('queued', 'assigned', 'running');
+      -- Quotas: a tenant's tasks that have not ended (count and payload bytes from the index alone).
+      CREATE INDEX tasks_tenant_open ON tasks (tenant_id, state, payload_bytes) WHERE state IN ('queued', 'assigned', 'running');
+      -- Retention: ended tasks, oldest first.
+      CREATE INDEX tasks_ended_at ON tasks (ended_at) WHERE ended_at IS NOT NULL;
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runStoreConformance } from '../store.conformance.js';
-import { MIGRATIONS } from './schema.js';
+import { migrate, MIGRATIONS } from './schema.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attache-sqlite-store-'));
@@ -88,12 +88,54 @@ describe('SqliteStore (SQLite only)', () => {
     }
   });
 
+  it('migration 7 reads the tokens made before it as unbound', async () => {
+    const path = tempPath();
+    const raw = new Database(path);
+    migrate(raw, MIGRATIONS.filter((m) => m.version < 7));
+    raw.prepare(`INSERT INTO tenants (id, name, external_id, created_at) VALUES ('t1', 'acme', 'ext', 0)`).run();
+    raw.prepare(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at) VALUES ('tok_old', 't1', 'old', 'h-old', 0, NULL)`).run();
+    raw.close();
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    expect(await store.findDelegateTokenByHash('h-old')).toMatchObject({ id: 'tok_old', group: null, tags: null });
+    await store.close();
+  });
+
+  it('migration 8 keeps accounts and open tasks of an older database: ids become per tenant, payload sizes are filled in', async () => {
+    const path = tempPath();
+    const old = new Database(path);
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 5));
+    old.exec(`
+      INSERT INTO tenants (id, name, external_id, created_at) VALUES ('ta', 'a', 'x', 0), ('tb', 'b', 'y', 0);
+      INSERT INTO aws_accounts (id, tenant_id, name, description, partition, auth, test_region, delegate_selectors,
+          endpoints, status, created_at, updated_at, gateway, policy_arns)
+        VALUES ('acc_shared', 'ta', 'prod', 'kept', 'aws', '{"type":"delegate"}', 'us-east-1', '[]', '{}', 'valid', 1, 2, 'gw', '["arn:aws:iam::aws:policy/ReadOnlyAccess"]');
+      INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
+          queue_timeout_seconds, run_timeout_seconds, created_at, queued_at)
+        VALUES ('t1', 'ta', 'echo', '{"message":"héllo"}', '[]', 0, 'queued', 1, 3, 60, 60, 0, 0);
+    `);
+    old.close();
+
+    const store = SqliteStore.open({ path });
+    try {
+      await store.migrate();
+      const kept = await store.getAccount('ta', 'acc_shared');
+      expect(kept).toMatchObject({ name: 'prod', description: 'kept', gateway: 'gw', policyArns: ['arn:aws:iam::aws:policy/ReadOnlyAccess'], status: 'valid' });
+      await store.createAccount({ ...kept!, tenantId: 'tb', description: 'b' });
+      expect((await store.getAccount('tb', 'acc_shared'))?.description).toBe('b');
+      expect((await store.getAccount('ta', 'acc_shared'))?.description).toBe('kept');
+      expect(await store.openTaskUsage('ta')).toEqual({ tasks: 1, payloadBytes: Buffer.byteLength('{"message":"héllo"}') });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('enforces foreign keys on its own connection', async () => {
     const store = SqliteStore.open({ path: ':memory:' });
     await store.migrate();
     const at = new Date(0);
     await expect(
-      store.createDelegateToken({ id: 'x', tenantId: 'no-such-tenant', name: 'n', hash: 'h', createdAt: at, revokedAt: null }),
+      store.createDelegateToken({ id: 'x', tenantId: 'no-such-tenant', name: 'n', hash: 'h', createdAt: at, revokedAt: null, group: null, tags: null }),
     ).rejects.toThrow(/FOREIGN KEY/);
     await store.close();
   });

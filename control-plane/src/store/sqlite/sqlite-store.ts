@@ -11,6 +11,7 @@ import type {
   GlobalTaskStats,
   GroupKeyRecord,
   ListTasksQuery,
+  OpenTaskUsage,
   QueueGroupStats,
   Store,
   TaskError,
@@ -20,6 +21,7 @@ import type {
   Tenant,
   ValidationOutcome,
 } from '../store.js';
+import { payloadBytes } from '../store.js';
 import { StoreConflictError } from '../store-errors.js';
 import { migrate } from './schema.js';
 import { rowMappers, type Row } from '../row-mappers.js';
@@ -84,8 +86,10 @@ function prepareAll(db: Database.Database) {
     getTenant: p(`SELECT * FROM tenants WHERE id = ?`),
     tenantByKeyHash: p(`SELECT t.* FROM tenants t JOIN api_keys k ON k.tenant_id = t.id WHERE k.hash = ?`),
 
-    insertToken: p(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at)
-      VALUES (?, ?, ?, ?, ?, ?)`),
+    insertToken: p(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at, group_name, bound_tags)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    groupBound: p(`SELECT 1 FROM delegate_tokens
+      WHERE tenant_id = ? AND group_name = ? AND revoked_at IS NULL LIMIT 1`),
     listTokens: p(`SELECT * FROM delegate_tokens WHERE tenant_id = ? ORDER BY created_at, id`),
     tokenByHash: p(`SELECT * FROM delegate_tokens WHERE hash = ?`),
     // The first revocation time stands: revoking again must not move it.
@@ -94,16 +98,16 @@ function prepareAll(db: Database.Database) {
 
     upsertDelegate: p(`INSERT INTO delegates (id, tenant_id, token_id, name, instance_id, tags, task_types,
         max_concurrency, version, transport, status, in_flight, replica_id, connected_at, last_heartbeat_at,
-        disconnected_at, session_id)
+        disconnected_at, session_id, policy)
       VALUES (@id, @tenantId, @tokenId, @name, @instanceId, @tags, @taskTypes, @maxConcurrency, @version,
-        @transport, @status, @inFlight, @replicaId, @connectedAt, @lastHeartbeatAt, @disconnectedAt, @sessionId)
+        @transport, @status, @inFlight, @replicaId, @connectedAt, @lastHeartbeatAt, @disconnectedAt, @sessionId, @policy)
       ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, token_id = excluded.token_id,
         name = excluded.name, instance_id = excluded.instance_id, tags = excluded.tags,
         task_types = excluded.task_types, max_concurrency = excluded.max_concurrency,
         version = excluded.version, transport = excluded.transport, status = excluded.status,
         in_flight = excluded.in_flight, replica_id = excluded.replica_id,
         connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at,
-        disconnected_at = excluded.disconnected_at, session_id = excluded.session_id`),
+        disconnected_at = excluded.disconnected_at, session_id = excluded.session_id, policy = excluded.policy`),
     endSession: p(`UPDATE delegates SET status = 'disconnected', disconnected_at = ?, in_flight = 0
       WHERE id = ? AND session_id = ?`),
     updatePresence: p(`UPDATE delegates SET
@@ -123,10 +127,10 @@ function prepareAll(db: Database.Database) {
 
     insertTask: p(`INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt,
         max_attempts, delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id,
-        created_at, queued_at, assigned_at, started_at, ended_at, lease_expires_at)
+        created_at, queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes)
       VALUES (@id, @tenantId, @type, @payload, @selectors, @priority, @state, @attempt, @maxAttempts,
         @delegateId, @queueTimeoutSeconds, @runTimeoutSeconds, @result, @error, @accountId, @createdAt,
-        @queuedAt, @assignedAt, @startedAt, @endedAt, @leaseExpiresAt)`),
+        @queuedAt, @assignedAt, @startedAt, @endedAt, @leaseExpiresAt, @payloadBytes)`),
     getTask: p(`SELECT * FROM tasks WHERE tenant_id = ? AND id = ?`),
     listTasks: p(`SELECT * FROM tasks WHERE tenant_id = @tenantId
         AND (@state IS NULL OR state = @state)
@@ -179,6 +183,12 @@ function prepareAll(db: Database.Database) {
     queueStats: p(`SELECT selectors, type, COUNT(*) AS queued, MIN(queued_at) AS oldest FROM tasks
       WHERE tenant_id = ? AND state = 'queued'
       GROUP BY selectors, type ORDER BY oldest, type, selectors`),
+    // Same WHERE as the partial index tasks_tenant_open, which holds the tenant and payload_bytes:
+    // the count reads the index alone, never the rows (INDEXED BY: fail loudly if it could not).
+    openTaskUsage: p(`SELECT COUNT(*) AS tasks, COALESCE(SUM(payload_bytes), 0) AS bytes FROM tasks INDEXED BY tasks_tenant_open
+      WHERE tenant_id = ? AND state IN ('queued', 'assigned', 'running')`),
+    deleteEnded: p(`DELETE FROM tasks WHERE id IN (
+        SELECT id FROM tasks WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?)`),
     statsByTypeAndState: p(`SELECT type, state, COUNT(*) AS count FROM tasks
       GROUP BY type, state ORDER BY type, state`),
     statsQueued: p(`SELECT COUNT(*) AS queued, MIN(queued_at) AS oldest FROM tasks WHERE state = 'queued'`),
@@ -260,6 +270,7 @@ const WRITE_METHODS = [
   'requeueTask',
   'extendLeases',
   'finishTask',
+  'deleteEndedTasks',
   'createAccount',
   'updateAccount',
   'deleteAccount',
@@ -397,7 +408,16 @@ export class SqliteStore implements Store {
 
   async createDelegateToken(token: DelegateToken): Promise<void> {
     conflicting('delegate token', () =>
-      this.q.insertToken.run(token.id, token.tenantId, token.name, token.hash, ms(token.createdAt), msOrNull(token.revokedAt)),
+      this.q.insertToken.run(
+        token.id,
+        token.tenantId,
+        token.name,
+        token.hash,
+        ms(token.createdAt),
+        msOrNull(token.revokedAt),
+        token.group,
+        token.tags === null ? null : JSON.stringify(token.tags),
+      ),
     );
   }
 
@@ -413,6 +433,10 @@ export class SqliteStore implements Store {
   async revokeDelegateToken(tenantId: string, id: string, at: Date): Promise<DelegateToken | null> {
     const row = this.q.revokeToken.get(ms(at), tenantId, id) as Row | undefined;
     return row ? tokenFromRow(row) : null;
+  }
+
+  async isDelegateGroupBound(tenantId: string, group: string): Promise<boolean> {
+    return this.q.groupBound.get(tenantId, group) !== undefined;
   }
 
   // Delegates
@@ -436,6 +460,7 @@ export class SqliteStore implements Store {
       lastHeartbeatAt: ms(d.lastHeartbeatAt),
       disconnectedAt: msOrNull(d.disconnectedAt),
       sessionId: d.sessionId,
+      policy: d.policy ? json(d.policy) : null,
     });
   }
 
@@ -502,6 +527,7 @@ export class SqliteStore implements Store {
         startedAt: msOrNull(t.startedAt),
         endedAt: msOrNull(t.endedAt),
         leaseExpiresAt: msOrNull(t.leaseExpiresAt),
+        payloadBytes: payloadBytes(t.payload),
       }),
     );
   }
@@ -624,6 +650,15 @@ export class SqliteStore implements Store {
       queued: r.queued,
       oldestQueuedAt: date(r.oldest),
     }));
+  }
+
+  async openTaskUsage(tenantId: string): Promise<OpenTaskUsage> {
+    const row = this.q.openTaskUsage.get(tenantId) as { tasks: number; bytes: number };
+    return { tasks: row.tasks, payloadBytes: row.bytes };
+  }
+
+  async deleteEndedTasks(endedBefore: Date, limit: number): Promise<number> {
+    return this.q.deleteEnded.run(ms(endedBefore), Math.max(0, Math.trunc(limit))).changes;
   }
 
   async globalTaskStats(): Promise<GlobalTaskStats> {

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attache/delegate/v1/delegate.proto.
  */
 export const file_attache_delegate_v1_delegate: GenFile = /*@__PURE__*/
-  fileDesc("CiJhdHRhY2hlL2RlbGVnYXRlL3YxL2RlbGVnYXRlLnByb3RvEhNhdHRhY2hlLmRlbGVnYXRlLnYxIsMCCg1EZWxlZ2F0ZUZyYW1lEisKBWhlbGxvGAEgASgLMhouYXR0YWNoZS5kZWxlZ2F0ZS52MS5IZWxsb0gAEjMKCWhlYXJ0YmVhdBgCIAEoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuSGVhcnRiZWF0SAASMQoIYWNjZXB0ZWQYAyABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLkFjY2VwdGVkSAASLQoGcmVzdWx0GAQgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5SZXN1bHRIABIxCghkcmFpbmluZxgFIAEoCzIdLmF0dGFjaGUuZGVsZWdhdGUudjEuRHJhaW5pbmdIABIyCglrZXlfcHJvb2YYBiABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLktleVByb29mSABCBwoFZnJhbWUikwIKDENvbnRyb2xGcmFtZRIvCgd3ZWxjb21lGAEgASgLMhwuYXR0YWNoZS5kZWxlZ2F0ZS52MS5XZWxjb21lSAASLQoGYXNzaWduGAIgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Bc3NpZ25IABItCgZjYW5jZWwYAyABKAsyGy5hdHRhY2hlLmRlbGVnYXRlLnYxLkNhbmNlbEgAEi8KB2dvb2RieWUYBCABKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLkdvb2RieWVIABI6Cg1rZXlfY2hhbGxlbmdlGAUgASgLMiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlDaGFsbGVuZ2VIAEIHCgVmcmFtZSLcAQoFSGVsbG8SDAoEbmFtZRgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRIMCgR0YWdzGAMgAygJEhIKCnRhc2tfdHlwZXMYBCADKAkSFwoPbWF4X2NvbmN1cnJlbmN5GAUgASgNEg8KB3ZlcnNpb24YBiABKAkSMwoLcHVibGljX2tleXMYByADKAsyHi5hdHRhY2hlLmRlbGVnYXRlLnYxLlB1YmxpY0tleRIvCglpbl9mbGlnaHQYCCADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYiQgoJUHVibGljS2V5Eg4KBmtleV9pZBgBIAEoCRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDCIrCgdUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJeCglIZWFydGJlYXQSEQoJaW5fZmxpZ2h0GAEgASgNEioKBGhlbGQYAiADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYSEgoKbGlzdHNfaGVsZBgDIAEoCCIsCghBY2NlcHRlZBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0ijgEKBlJlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoHc3VjY2VzcxgDIAEoDEgAEi8KBWVycm9yGAQgASgLMh4uYXR0YWNoZS5kZWxlZ2F0ZS52MS5UYXNrRXJyb3JIABITCgtkdXJhdGlvbl9tcxgFIAEoDUIJCgdvdXRjb21lIlQKCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSKAoHZGV0YWlscxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiGgoIRHJhaW5pbmcSDgoGcmVhc29uGAEgASgJIiwKDEtleUNoYWxsZW5nZRIcChRlcGhlbWVyYWxfcHVibGljX2tleRgBIAEoDCI8CghLZXlQcm9vZhIwCgRrZXlzGAEgAygLMiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlQb3NzZXNzaW9uIiwKDUtleVBvc3Nlc3Npb24SDgoGa2V5X2lkGAEgASgJEgsKA21hYxgCIAEoDCJuCgdXZWxjb21lEhMKC2RlbGVnYXRlX2lkGAEgASgJEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgCIAEoDRIcChRoZWFydGJlYXRfdGltZW91dF9tcxgDIAEoDRIRCgl0ZW5hbnRfaWQYBCABKAkiYwoGQXNzaWduEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIMCgR0eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSGAoQZGVhZGxpbmVfdW5peF9tcxgFIAEoBCI6CgZDYW5jZWwSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEg4KBnJlYXNvbhgDIAEoCSInCgdHb29kYnllEgwKBGNvZGUYASABKAkSDgoGcmVhc29uGAIgASgJMmcKD0RlbGVnYXRlU2VydmljZRJUCgdDb25uZWN0EiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5EZWxlZ2F0ZUZyYW1lGiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Db250cm9sRnJhbWUoATABYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("CiJhdHRhY2hlL2RlbGVnYXRlL3YxL2RlbGVnYXRlLnByb3RvEhNhdHRhY2hlLmRlbGVnYXRlLnYxIsMCCg1EZWxlZ2F0ZUZyYW1lEisKBWhlbGxvGAEgASgLMhouYXR0YWNoZS5kZWxlZ2F0ZS52MS5IZWxsb0gAEjMKCWhlYXJ0YmVhdBgCIAEoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuSGVhcnRiZWF0SAASMQoIYWNjZXB0ZWQYAyABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLkFjY2VwdGVkSAASLQoGcmVzdWx0GAQgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5SZXN1bHRIABIxCghkcmFpbmluZxgFIAEoCzIdLmF0dGFjaGUuZGVsZWdhdGUudjEuRHJhaW5pbmdIABIyCglrZXlfcHJvb2YYBiABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLktleVByb29mSABCBwoFZnJhbWUikwIKDENvbnRyb2xGcmFtZRIvCgd3ZWxjb21lGAEgASgLMhwuYXR0YWNoZS5kZWxlZ2F0ZS52MS5XZWxjb21lSAASLQoGYXNzaWduGAIgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Bc3NpZ25IABItCgZjYW5jZWwYAyABKAsyGy5hdHRhY2hlLmRlbGVnYXRlLnYxLkNhbmNlbEgAEi8KB2dvb2RieWUYBCABKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLkdvb2RieWVIABI6Cg1rZXlfY2hhbGxlbmdlGAUgASgLMiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlDaGFsbGVuZ2VIAEIHCgVmcmFtZSKRAgoFSGVsbG8SDAoEbmFtZRgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRIMCgR0YWdzGAMgAygJEhIKCnRhc2tfdHlwZXMYBCADKAkSFwoPbWF4X2NvbmN1cnJlbmN5GAUgASgNEg8KB3ZlcnNpb24YBiABKAkSMwoLcHVibGljX2tleXMYByADKAsyHi5hdHRhY2hlLmRlbGVnYXRlLnYxLlB1YmxpY0tleRIvCglpbl9mbGlnaHQYCCADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYSMwoGcG9saWN5GAkgASgLMiMuYXR0YWNoZS5kZWxlZ2F0ZS52MS5EZWxlZ2F0ZVBvbGljeSJNCg5EZWxlZ2F0ZVBvbGljeRISCgphbGxvd19yZWZzGAEgAygJEhcKD2FsbG93X2VuZHBvaW50cxgCIAMoCRIOCgZkaWdlc3QYAyABKAkiQgoJUHVibGljS2V5Eg4KBmtleV9pZBgBIAEoCRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDCIrCgdUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJeCglIZWFydGJlYXQSEQoJaW5fZmxpZ2h0GAEgASgNEioKBGhlbGQYAiADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYSEgoKbGlzdHNfaGVsZBgDIAEoCCIsCghBY2NlcHRlZBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0ijgEKBlJlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoHc3VjY2VzcxgDIAEoDEgAEi8KBWVycm9yGAQgASgLMh4uYXR0YWNoZS5kZWxlZ2F0ZS52MS5UYXNrRXJyb3JIABITCgtkdXJhdGlvbl9tcxgFIAEoDUIJCgdvdXRjb21lIlQKCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSKAoHZGV0YWlscxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiGgoIRHJhaW5pbmcSDgoGcmVhc29uGAEgASgJIiwKDEtleUNoYWxsZW5nZRIcChRlcGhlbWVyYWxfcHVibGljX2tleRgBIAEoDCI8CghLZXlQcm9vZhIwCgRrZXlzGAEgAygLMiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlQb3NzZXNzaW9uIiwKDUtleVBvc3Nlc3Npb24SDgoGa2V5X2lkGAEgASgJEgsKA21hYxgCIAEoDCJuCgdXZWxjb21lEhMKC2RlbGVnYXRlX2lkGAEgASgJEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgCIAEoDRIcChRoZWFydGJlYXRfdGltZW91dF9tcxgDIAEoDRIRCgl0ZW5hbnRfaWQYBCABKAkiYwoGQXNzaWduEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIMCgR0eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSGAoQZGVhZGxpbmVfdW5peF9tcxgFIAEoBCI6CgZDYW5jZWwSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEg4KBnJlYXNvbhgDIAEoCSInCgdHb29kYnllEgwKBGNvZGUYASABKAkSDgoGcmVhc29uGAIgASgJMmcKD0RlbGVnYXRlU2VydmljZRJUCgdDb25uZWN0EiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5EZWxlZ2F0ZUZyYW1lGiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Db250cm9sRnJhbWUoATABYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * @generated from message attache.delegate.v1.DelegateFrame
@@ -167,6 +167,14 @@ export type Hello = Message<"attache.delegate.v1.Hello"> & {
    * @generated from field: repeated attache.delegate.v1.TaskRef in_flight = 8;
    */
   inFlight: TaskRef[];
+
+  /**
+   * What this delegate's installer lets it read and where it lets it connect (its own
+   * configuration; the control plane cannot change it). Absent from delegates that predate it.
+   *
+   * @generated from field: attache.delegate.v1.DelegatePolicy policy = 9;
+   */
+  policy?: DelegatePolicy | undefined;
 };
 
 /**
@@ -175,6 +183,37 @@ export type Hello = Message<"attache.delegate.v1.Hello"> & {
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
   messageDesc(file_attache_delegate_v1_delegate, 2);
+
+/**
+ * A delegate's policy, without secrets: the reference patterns (ATTACHE_ALLOW_REFS), the allowed
+ * origins (ATTACHE_ALLOW_ENDPOINTS), and `sha256:` + hex of the canonical JSON
+ * {"allowEndpoints":[...],"allowRefs":[...]} (lists sorted and deduplicated).
+ *
+ * @generated from message attache.delegate.v1.DelegatePolicy
+ */
+export type DelegatePolicy = Message<"attache.delegate.v1.DelegatePolicy"> & {
+  /**
+   * @generated from field: repeated string allow_refs = 1;
+   */
+  allowRefs: string[];
+
+  /**
+   * @generated from field: repeated string allow_endpoints = 2;
+   */
+  allowEndpoints: string[];
+
+  /**
+   * @generated from field: string digest = 3;
+   */
+  digest: string;
+};
+
+/**
+ * Describes the message attache.delegate.v1.DelegatePolicy.
+ * Use `create(DelegatePolicySchema)` to create a new message.
+ */
+export const DelegatePolicySchema: GenMessage<DelegatePolicy> = /*@__PURE__*/
+  messageDesc(file_attache_delegate_v1_delegate, 3);
 
 /**
  * @generated from message attache.delegate.v1.PublicKey
@@ -201,7 +240,7 @@ export type PublicKey = Message<"attache.delegate.v1.PublicKey"> & {
  * Use `create(PublicKeySchema)` to create a new message.
  */
 export const PublicKeySchema: GenMessage<PublicKey> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 3);
+  messageDesc(file_attache_delegate_v1_delegate, 4);
 
 /**
  * @generated from message attache.delegate.v1.TaskRef
@@ -223,7 +262,7 @@ export type TaskRef = Message<"attache.delegate.v1.TaskRef"> & {
  * Use `create(TaskRefSchema)` to create a new message.
  */
 export const TaskRefSchema: GenMessage<TaskRef> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 4);
+  messageDesc(file_attache_delegate_v1_delegate, 5);
 
 /**
  * @generated from message attache.delegate.v1.Heartbeat
@@ -258,7 +297,7 @@ export type Heartbeat = Message<"attache.delegate.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 5);
+  messageDesc(file_attache_delegate_v1_delegate, 6);
 
 /**
  * @generated from message attache.delegate.v1.Accepted
@@ -280,7 +319,7 @@ export type Accepted = Message<"attache.delegate.v1.Accepted"> & {
  * Use `create(AcceptedSchema)` to create a new message.
  */
 export const AcceptedSchema: GenMessage<Accepted> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 6);
+  messageDesc(file_attache_delegate_v1_delegate, 7);
 
 /**
  * @generated from message attache.delegate.v1.Result
@@ -328,7 +367,7 @@ export type Result = Message<"attache.delegate.v1.Result"> & {
  * Use `create(ResultSchema)` to create a new message.
  */
 export const ResultSchema: GenMessage<Result> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 7);
+  messageDesc(file_attache_delegate_v1_delegate, 8);
 
 /**
  * @generated from message attache.delegate.v1.TaskError
@@ -359,7 +398,7 @@ export type TaskError = Message<"attache.delegate.v1.TaskError"> & {
  * Use `create(TaskErrorSchema)` to create a new message.
  */
 export const TaskErrorSchema: GenMessage<TaskError> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 8);
+  messageDesc(file_attache_delegate_v1_delegate, 9);
 
 /**
  * @generated from message attache.delegate.v1.Draining
@@ -376,7 +415,7 @@ export type Draining = Message<"attache.delegate.v1.Draining"> & {
  * Use `create(DrainingSchema)` to create a new message.
  */
 export const DrainingSchema: GenMessage<Draining> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 9);
+  messageDesc(file_attache_delegate_v1_delegate, 10);
 
 /**
  * Sent after a Hello that announces public keys, before Welcome: the delegate must prove it holds
@@ -398,7 +437,7 @@ export type KeyChallenge = Message<"attache.delegate.v1.KeyChallenge"> & {
  * Use `create(KeyChallengeSchema)` to create a new message.
  */
 export const KeyChallengeSchema: GenMessage<KeyChallenge> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 10);
+  messageDesc(file_attache_delegate_v1_delegate, 11);
 
 /**
  * The answer to KeyChallenge: one entry per key announced in Hello.
@@ -417,7 +456,7 @@ export type KeyProof = Message<"attache.delegate.v1.KeyProof"> & {
  * Use `create(KeyProofSchema)` to create a new message.
  */
 export const KeyProofSchema: GenMessage<KeyProof> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 11);
+  messageDesc(file_attache_delegate_v1_delegate, 12);
 
 /**
  * @generated from message attache.delegate.v1.KeyPossession
@@ -442,7 +481,7 @@ export type KeyPossession = Message<"attache.delegate.v1.KeyPossession"> & {
  * Use `create(KeyPossessionSchema)` to create a new message.
  */
 export const KeyPossessionSchema: GenMessage<KeyPossession> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 12);
+  messageDesc(file_attache_delegate_v1_delegate, 13);
 
 /**
  * @generated from message attache.delegate.v1.Welcome
@@ -476,7 +515,7 @@ export type Welcome = Message<"attache.delegate.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 13);
+  messageDesc(file_attache_delegate_v1_delegate, 14);
 
 /**
  * @generated from message attache.delegate.v1.Assign
@@ -517,7 +556,7 @@ export type Assign = Message<"attache.delegate.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 14);
+  messageDesc(file_attache_delegate_v1_delegate, 15);
 
 /**
  * @generated from message attache.delegate.v1.Cancel
@@ -544,14 +583,17 @@ export type Cancel = Message<"attache.delegate.v1.Cancel"> & {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 15);
+  messageDesc(file_attache_delegate_v1_delegate, 16);
 
 /**
  * @generated from message attache.delegate.v1.Goodbye
  */
 export type Goodbye = Message<"attache.delegate.v1.Goodbye"> & {
   /**
-   * Stable code: TOKEN_REVOKED, SERVER_SHUTDOWN, PROTOCOL_ERROR, UNAUTHENTICATED, REPLACED.
+   * Stable code (proto/src/goodbye.ts): TOKEN_REVOKED, UNAUTHENTICATED, GROUP_NOT_ALLOWED,
+   * TAGS_NOT_ALLOWED, SERVER_SHUTDOWN, PROTOCOL_ERROR, KEY_PROOF_FAILED, RESOURCE_EXHAUSTED,
+   * HEARTBEAT_TIMEOUT, REPLACED, SESSION_REPLACED, UNAVAILABLE, INTERNAL. GROUP_NOT_ALLOWED and
+   * TAGS_NOT_ALLOWED mean the delegate's own configuration (name, tags) is refused for its token.
    *
    * @generated from field: string code = 1;
    */
@@ -568,7 +610,7 @@ export type Goodbye = Message<"attache.delegate.v1.Goodbye"> & {
  * Use `create(GoodbyeSchema)` to create a new message.
  */
 export const GoodbyeSchema: GenMessage<Goodbye> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 16);
+  messageDesc(file_attache_delegate_v1_delegate, 17);
 
 /**
  * @generated from service attache.delegate.v1.DelegateService

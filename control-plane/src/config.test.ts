@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('control-plane config: edge limits', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect({
+      tasks: c.maxQueuedTasksPerTenant,
+      bytes: c.maxQueuedPayloadBytesPerTenant,
+      days: c.taskRetentionDays,
+      interval: c.taskRetentionIntervalSeconds,
+      metrics: c.metricsToken,
+      http: c.http,
+    }).toEqual({
+      tasks: 10_000,
+      bytes: 64 * 1024 * 1024,
+      days: 30,
+      interval: 3_600,
+      metrics: undefined,
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, maxConnections: 10_000, maxConnectionsPerAddress: 256 },
+    });
+  });
+
+  it('refuses limits that contradict each other or make no sense, naming the variables', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems.join('\n');
+        throw err;
+      }
+      return '';
+    };
+    expect(problems({ ATTACHE_HTTP_MAX_CONNECTIONS: '10', ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS: '20' })).toMatch(/ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS must not be larger than ATTACHE_HTTP_MAX_CONNECTIONS/);
+    expect(problems({ ATTACHE_HTTP_HEADERS_TIMEOUT_MS: '20000', ATTACHE_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toMatch(/ATTACHE_HTTP_REQUEST_TIMEOUT_MS/);
+    expect(problems({ ATTACHE_TASK_RETENTION_DAYS: '0' })).toMatch(/ATTACHE_TASK_RETENTION_DAYS/);
+    expect(problems({ ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: 'lots' })).toMatch(/ATTACHE_MAX_QUEUED_TASKS_PER_TENANT/);
+    expect(problems({ ATTACHE_METRICS_TOKEN: 'short' })).toMatch(/ATTACHE_METRICS_TOKEN/);
+  });
+});
