@@ -82,11 +82,14 @@ describe('attache CLI end to end', () => {
     expect((await ok(['context', 'current'])).stdout).toMatch(/^e2e\s/);
   });
 
-  it('tokens create -o json prints the API\'s token; a delegate connects with it', async () => {
-    const token = await json(['tokens', 'create', 'cli-delegate']);
-    expect(Object.keys(token).sort()).toEqual(['createdAt', 'id', 'name', 'revokedAt', 'status', 'token'].sort());
-    expect(token).toMatchObject({ name: 'cli-delegate', status: 'active', revokedAt: null });
+  it('tokens create -o json prints the API\'s token, with the group and tags it is bound to; a delegate connects with it', async () => {
+    const token = await json(['tokens', 'create', 'cli-delegate', '--group', GROUP, '--tags', 'aws']);
+    expect(token).toMatchObject({ name: 'cli-delegate', status: 'active', revokedAt: null, group: GROUP, tags: ['aws'] });
     expect(token.token).toMatch(/^atd_/);
+    // Field for field the API's token view (as the API lists it), plus the token itself.
+    const listed = (await tenant.api.get('/v1/delegate-tokens')).body.items.find((t: any) => t.id === token.id);
+    const { token: _secret, ...view } = token;
+    expect(view).toEqual(listed);
     delegate = await startDelegate(tenant, {
       url: cp.grpcUrl,
       token: token.token,

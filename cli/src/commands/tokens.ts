@@ -23,12 +23,12 @@ export function tokensCommand(): Command {
     .command('create')
     .description('create a delegate token; it is shown once')
     .argument('<name>', 'token name')
-    .option('--group <group>', 'delegate group the token is for')
-    .option('--tags <tags>', 'tags for delegates connecting with it, comma-separated', list)
+    .option('--group <group>', 'bind the token to this delegate group: its delegates must register under this name')
+    .option('--tags <tags>', 'bind the token to these tags (comma-separated): its delegates may declare no others', list)
     .addOption(outputOption())
     .action(async (name: string, opts: { group?: string; tags?: string[] }, cmd: Command) => {
       const rt = runtime(cmd);
-      // group and tags only when given: a control plane without them refuses unknown fields.
+      // group and tags only when given: an unbound token stays unbound.
       const body = { name, ...(opts.group !== undefined ? { group: opts.group } : {}), ...(opts.tags !== undefined ? { tags: opts.tags } : {}) };
       // -o json|yaml prints the API's answer field for field, the token included: it is shown once.
       const { body: t } = await (await rt.api()).post<Token>('/v1/delegate-tokens', body);
@@ -48,6 +48,9 @@ export function tokensCommand(): Command {
             { header: 'name', value: (t: Token) => t.name },
             { header: 'id', value: (t: Token) => t.id },
             { header: 'status', value: (t: Token) => t.status },
+            // Bindings: the group its delegates must register as, the only tags they may declare.
+            { header: 'group', value: (t: Token) => t['group'] },
+            { header: 'tags', value: (t: Token) => t['tags'] },
             { header: 'created', value: (t: Token) => t.createdAt },
             { header: 'revoked', value: (t: Token) => t.revokedAt },
           ],
