@@ -1,13 +1,16 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { runCli, startCli, type CliRun } from './support/cli.js';
-import { createTenant, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
+import { createTenant, REPO_ROOT, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
 import { setupAwsIdentities, startMoto, type MotoIdentities, type MotoServer } from './support/moto.js';
 import type { Proc } from './support/process.js';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * The built `attache` CLI as a user runs it: a process against a real control plane, a real
@@ -206,6 +209,26 @@ describe('attache CLI end to end', () => {
     const again = await cli(['tasks', 'cancel', id]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^error: CONFLICT: /m);
+  });
+
+  it('on a terminal, watch draws a spinner in colour; --no-color and NO_COLOR keep the spinner without colour', async () => {
+    // `script` (util-linux, essential on Debian) gives the CLI a pseudo-terminal, as a person's shell would.
+    const inTerminal = async (extraArgs: string[], extraEnv: Record<string, string> = {}) => {
+      const created = await tenant.api.post('/v1/tasks', { type: 'echo', payload: { message: 'tty', delayMs: 2_500 }, selectors: ['aws'] });
+      expect(created.status, created.text).toBe(201);
+      const command = [process.execPath, join(REPO_ROOT, 'cli/dist/main.js'), ...extraArgs, 'tasks', 'watch', created.body.id].join(' ');
+      const { stdout } = await execFileAsync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env['PATH'] ?? '', ...env, ...extraEnv } });
+      return stdout;
+    };
+    const colored = await inTerminal([]);
+    expect(colored).toContain('\r\x1b[2K');
+    expect(colored).toMatch(/\x1b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\x1b\[39m task tsk_\w+ \(echo\): (queued|assigned|running)/);
+    expect(colored).toMatch(/state:\x1b\[22m\s+succeeded/);
+    for (const plain of [await inTerminal(['--no-color']), await inTerminal([], { NO_COLOR: '1' })]) {
+      expect(plain).toMatch(/\r\x1b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] task tsk_\w+ \(echo\): (queued|assigned|running)/);
+      expect(plain).not.toMatch(/\x1b\[(36|1|2|22|39)m/);
+      expect(plain).toMatch(/state:\s+succeeded/);
+    }
   });
 
   it('role-setup prints the trust and permission policies; -o json is the API\'s answer', async () => {
