@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{control-plane,delegate,proto}/src/**/*.test.ts'],
+          include: ['{control-plane,delegate,proto,cli}/src/**/*.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

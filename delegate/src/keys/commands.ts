@@ -1,8 +1,8 @@
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { sealValue } from '../secrets/sealed.js';
-import { keyIdOf, rawPublicKey, SEALING_ALGORITHM, writeNewKeyFile } from './group-key.js';
+import { newAccountId, sealingKeyFrom, sealValue, secretFromInput, type GroupPublicKeyAnswer, type SealingKey } from '@attache/proto/sealed-value';
+import { rawPublicKey, SEALING_ALGORITHM, writeNewKeyFile } from './group-key.js';
 
 /**
  * `keygen` and `seal`: the two key commands an operator or a tenant runs by hand. They never take a
@@ -32,8 +32,7 @@ export function registerKeyCommands(program: Command, fail: (message: string) =>
     .command('new-account-id')
     .description('print a fresh AWS account id to create an account with, so values can be sealed for it first')
     .action(() => {
-      const bytes = randomBytes(26);
-      process.stdout.write(`acc_${[...bytes].map((b) => ID_ALPHABET[b & 31]).join('')}\n`);
+      process.stdout.write(`${newAccountId()}\n`);
     });
 
   program
@@ -51,7 +50,7 @@ export function registerKeyCommands(program: Command, fail: (message: string) =>
     .action(async (opts: SealOptions) => {
       try {
         const key = await groupPublicKey(opts);
-        const secret = (await readStdin()).replace(/(\r?\n)+$/, '');
+        const secret = secretFromInput(await readStdin());
         const sealed = await sealValue(key.publicKey, key.keyId, secret, { tenantId: key.tenantId, accountId: opts.account, field: opts.field });
         process.stdout.write(`${sealed}\n`);
       } catch (err) {
@@ -59,9 +58,6 @@ export function registerKeyCommands(program: Command, fail: (message: string) =>
       }
     });
 }
-
-/** The control plane's id alphabet (Crockford base32, lower case): 26 characters carry 130 random bits. */
-const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 interface SealOptions {
   publicKeyFile?: string;
@@ -72,38 +68,23 @@ interface SealOptions {
   field: string;
 }
 
-interface PublicKeyAnswer {
-  tenantId?: string;
-  current?: { keyId?: string; algorithm?: string; publicKey?: string } | null;
-}
-
-async function groupPublicKey(opts: SealOptions): Promise<{ keyId: string; publicKey: Uint8Array; tenantId: string }> {
+async function groupPublicKey(opts: SealOptions): Promise<SealingKey> {
   if ((opts.publicKeyFile === undefined) === (opts.apiUrl === undefined)) throw new Error('give exactly one of --public-key-file and --api-url');
-  let answer: PublicKeyAnswer;
+  let answer: GroupPublicKeyAnswer;
   if (opts.apiUrl !== undefined) {
     if (opts.group === undefined) throw new Error('--api-url needs --group');
     const apiKey = process.env.ATTACHE_API_KEY;
     if (!apiKey) throw new Error('--api-url needs the tenant API key in ATTACHE_API_KEY');
     const url = new URL(`/v1/delegate-groups/${encodeURIComponent(opts.group)}/public-key`, opts.apiUrl);
     const res = await fetch(url, { headers: { authorization: `Bearer ${apiKey}` } });
-    const body = (await res.json().catch(() => ({}))) as PublicKeyAnswer & { error?: { message?: string } };
+    const body = (await res.json().catch(() => ({}))) as GroupPublicKeyAnswer & { error?: { message?: string } };
     if (!res.ok) throw new Error(`GET ${url.pathname}: ${res.status} ${body.error?.message ?? ''}`.trim());
     answer = body;
   } else {
     const text = await readFile(opts.publicKeyFile!, 'utf8');
-    answer = text.trimStart().startsWith('{') ? (JSON.parse(text) as PublicKeyAnswer) : { current: pemPublicKey(text) };
+    answer = text.trimStart().startsWith('{') ? (JSON.parse(text) as GroupPublicKeyAnswer) : { current: pemPublicKey(text) };
   }
-  const current = answer.current;
-  if (!current?.publicKey) throw new Error('no current public key: no delegate of the group has connected with a key yet');
-  if (current.algorithm !== undefined && current.algorithm !== SEALING_ALGORITHM) throw new Error(`unsupported key algorithm ${current.algorithm}`);
-  const publicKey = Buffer.from(current.publicKey, 'base64url');
-  const keyId = keyIdOf(publicKey);
-  // The id is derived, never trusted: a key id that did not match its key would route to the wrong group.
-  if (current.keyId !== undefined && current.keyId !== keyId) throw new Error(`the answer names key ${current.keyId} but its public key has id ${keyId}`);
-  const tenantId = opts.tenant ?? answer.tenantId;
-  if (tenantId === undefined) throw new Error('--tenant is required with a public key file');
-  if (answer.tenantId !== undefined && tenantId !== answer.tenantId) throw new Error(`--tenant ${tenantId} differs from the key's tenant ${answer.tenantId}`);
-  return { keyId, publicKey, tenantId };
+  return sealingKeyFrom(answer, opts.tenant ?? answer.tenantId);
 }
 
 function pemPublicKey(pem: string): { publicKey: string; algorithm: string } {

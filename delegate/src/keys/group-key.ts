@@ -1,4 +1,5 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { keyIdOf, SEALING_ALGORITHM } from '@attache/proto/sealed-value';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -21,8 +22,8 @@ export interface GroupKey {
   readonly source: string;
 }
 
-/** RFC 9180 names: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM. */
-export const SEALING_ALGORITHM = 'HPKE-X25519-HKDF-SHA256-AES-256-GCM';
+/** The suite and the key id are defined beside sealing itself, which clients share. */
+export { keyIdOf, SEALING_ALGORITHM };
 
 /** A key file that cannot be used; the message names the file and what to do. */
 export class KeyFileError extends Error {
@@ -32,10 +33,6 @@ export class KeyFileError extends Error {
     this.name = 'KeyFileError';
     this.path = path;
   }
-}
-
-export function keyIdOf(publicKey: Uint8Array): string {
-  return createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
 }
 
 /** Raw X25519 public key from a PEM (SPKI) public key or private key. */
