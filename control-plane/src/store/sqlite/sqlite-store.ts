@@ -10,6 +10,7 @@ import type {
   DelegateToken,
   GlobalTaskStats,
   GroupKeyRecord,
+  ListPage,
   ListTasksQuery,
   QueueGroupStats,
   Store,
@@ -39,6 +40,12 @@ const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ?
 const json = (v: unknown): string => JSON.stringify(v);
 const jsonOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T => JSON.parse(v as string) as T;
+/** A list's page as named parameters; LIMIT -1 is SQLite's "no limit". */
+const pageParams = <K extends string | Date>(page: ListPage<K> | undefined, key: (k: K) => string | number) => ({
+  limit: page ? Math.max(0, Math.trunc(page.limit)) : -1,
+  afterKey: page?.after ? key(page.after.key) : null,
+  afterId: page?.after?.id ?? null,
+});
 
 /** Selectors are compared as JSON text when grouping queue stats, so one spelling per set. */
 const normalizeSelectors = (selectors: readonly string[]): string[] => [...new Set(selectors)].sort();
@@ -86,7 +93,9 @@ function prepareAll(db: Database.Database) {
 
     insertToken: p(`INSERT INTO delegate_tokens (id, tenant_id, name, hash, created_at, revoked_at)
       VALUES (?, ?, ?, ?, ?, ?)`),
-    listTokens: p(`SELECT * FROM delegate_tokens WHERE tenant_id = ? ORDER BY created_at, id`),
+    listTokens: p(`SELECT * FROM delegate_tokens WHERE tenant_id = @tenantId
+        AND (@afterKey IS NULL OR created_at > @afterKey OR (created_at = @afterKey AND id > @afterId))
+      ORDER BY created_at, id LIMIT @limit`),
     tokenByHash: p(`SELECT * FROM delegate_tokens WHERE hash = ?`),
     // The first revocation time stands: revoking again must not move it.
     revokeToken: p(`UPDATE delegate_tokens SET revoked_at = COALESCE(revoked_at, ?)
@@ -112,9 +121,10 @@ function prepareAll(db: Database.Database) {
         last_heartbeat_at = COALESCE(@lastHeartbeatAt, last_heartbeat_at),
         disconnected_at = CASE WHEN @setDisconnectedAt THEN @disconnectedAt ELSE disconnected_at END
       WHERE id = @id`),
-    listDelegates: p(`SELECT * FROM delegates WHERE tenant_id = ?
-        AND (status <> 'disconnected' OR disconnected_at >= ?)
-      ORDER BY name, id`),
+    listDelegates: p(`SELECT * FROM delegates WHERE tenant_id = @tenantId
+        AND (status <> 'disconnected' OR disconnected_at >= @since)
+        AND (@afterKey IS NULL OR name > @afterKey OR (name = @afterKey AND id > @afterId))
+      ORDER BY name, id LIMIT @limit`),
     disconnectReplica: p(`UPDATE delegates SET status = 'disconnected', disconnected_at = ?
       WHERE replica_id = ? AND status <> 'disconnected'`),
     countConnected: p(`SELECT COUNT(*) AS count FROM delegates WHERE tenant_id = ? AND status <> 'disconnected' AND id <> ?`),
@@ -190,7 +200,9 @@ function prepareAll(db: Database.Database) {
         @endpoints, @status, @lastTaskId, @lastCheckedAt, @awsAccountId, @arn, @lastError, @createdAt,
         @updatedAt, @gateway, @policyArns)`),
     getAccount: p(`SELECT * FROM aws_accounts WHERE tenant_id = ? AND id = ?`),
-    listAccounts: p(`SELECT * FROM aws_accounts WHERE tenant_id = ? ORDER BY name, id`),
+    listAccounts: p(`SELECT * FROM aws_accounts WHERE tenant_id = @tenantId
+        AND (@afterKey IS NULL OR name > @afterKey OR (name = @afterKey AND id > @afterId))
+      ORDER BY name, id LIMIT @limit`),
     updateAccount: p(`UPDATE aws_accounts SET
         name = COALESCE(@name, name),
         description = COALESCE(@description, description),
@@ -401,8 +413,8 @@ export class SqliteStore implements Store {
     );
   }
 
-  async listDelegateTokens(tenantId: string): Promise<DelegateToken[]> {
-    return (this.q.listTokens.all(tenantId) as Row[]).map(tokenFromRow);
+  async listDelegateTokens(tenantId: string, page?: ListPage<Date>): Promise<DelegateToken[]> {
+    return (this.q.listTokens.all({ tenantId, ...pageParams(page, ms) }) as Row[]).map(tokenFromRow);
   }
 
   async findDelegateTokenByHash(hash: string): Promise<DelegateToken | null> {
@@ -458,8 +470,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listDelegates(tenantId: string, disconnectedSince: Date): Promise<DelegateRecord[]> {
-    return (this.q.listDelegates.all(tenantId, ms(disconnectedSince)) as Row[]).map(delegateFromRow);
+  async listDelegates(tenantId: string, disconnectedSince: Date, page?: ListPage<string>): Promise<DelegateRecord[]> {
+    return (this.q.listDelegates.all({ tenantId, since: ms(disconnectedSince), ...pageParams(page, String) }) as Row[]).map(delegateFromRow);
   }
 
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
@@ -673,8 +685,8 @@ export class SqliteStore implements Store {
     return row ? accountFromRow(row) : null;
   }
 
-  async listAccounts(tenantId: string): Promise<AwsAccountRecord[]> {
-    return (this.q.listAccounts.all(tenantId) as Row[]).map(accountFromRow);
+  async listAccounts(tenantId: string, page?: ListPage<string>): Promise<AwsAccountRecord[]> {
+    return (this.q.listAccounts.all({ tenantId, ...pageParams(page, String) }) as Row[]).map(accountFromRow);
   }
 
   async updateAccount(tenantId: string, id: string, patch: AccountPatch, now: Date): Promise<AwsAccountRecord | null> {
