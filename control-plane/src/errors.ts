@@ -18,6 +18,7 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   CANCELLED: 'CANCELLED',
   NOT_READY: 'NOT_READY',
+  UPGRADE_REQUIRED: 'UPGRADE_REQUIRED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -38,6 +39,7 @@ const STATUS: Record<ErrorCode, number> = {
   TIMEOUT: 504,
   CANCELLED: 409,
   NOT_READY: 503,
+  UPGRADE_REQUIRED: 426,
   INTERNAL: 500,
 };
 

@@ -9,6 +9,8 @@ import { delegateRoutes } from './api/routes/delegates.js';
 import { delegateGroupRoutes } from './api/routes/delegate-groups.js';
 import { taskRoutes } from './api/routes/tasks.js';
 import { tenantRoutes } from './api/routes/tenants.js';
+import { delegateConnectRoutes } from './api/routes/delegate-connect.js';
+import { openApiRoutes } from './api/routes/openapi.js';
 import { AccountService } from './aws/account-service.js';
 import { DelegateIdentities } from './aws/delegate-identities.js';
 import { PolicyService } from './aws/policy-service.js';
@@ -115,11 +117,13 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       tenantRoutes(app, tenants);
       delegateRoutes(app, { tokens, store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
       taskRoutes(app, { tasks, store });
-      awsAccountRoutes(app, accounts);
+      awsAccountRoutes(app, accounts, store);
       awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
       gatewayRoutes(app, { store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds });
       delegateGroupRoutes(app, { store });
       if (natsIssuer) natsCredentialRoutes(app, natsIssuer);
+      delegateConnectRoutes(app);
+      openApiRoutes(app);
     },
   );
 

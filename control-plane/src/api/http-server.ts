@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../errors.js';
 import { hashSecret } from '../security/secrets.js';
 import type { TenantService } from '../tenancy/tenant-service.js';
 import { authenticate, bearer } from './auth.js';
+import { OPENAPI_PATH } from './openapi/operations.js';
 import type { IncomingMessage } from 'node:http';
 
 /** Request bodies are small descriptions; anything larger is refused before it is parsed. */
@@ -51,8 +52,8 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
   });
 
   app.addHook('onRequest', async (request) => {
-    // /v1/delegate/* authenticate delegates by their delegate token, in the route itself.
-    if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/delegate/')) return;
+    // /v1/delegate/* authenticate delegates by their delegate token, in the route itself; the API's description is public.
+    if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/delegate/') || request.url.split('?')[0] === OPENAPI_PATH) return;
     request.principal = await authenticate(request, options.operatorKey, options.tenants);
   });
 

@@ -862,6 +862,20 @@ export function runStoreConformance(
       });
     });
 
+    describe('delegate names', () => {
+      it('names the tenant’s delegates among the ids asked for, and only those', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const d1 = delegateRecord(a, { name: 'east' });
+        const d2 = delegateRecord(a, { name: 'west' });
+        const foreign = delegateRecord(b, { name: 'other' });
+        for (const d of [d1, d2, foreign]) await store.upsertDelegate(d);
+        const names = await store.delegateNames(a, [d1.id, d2.id, d1.id, foreign.id, uid('missing')]);
+        expect([...names.entries()].sort()).toEqual([[d1.id, 'east'], [d2.id, 'west']].sort());
+        expect(await store.delegateNames(a, [])).toEqual(new Map());
+      });
+    });
+
     describe('list pages', () => {
       /** Walks a list page by page, each page starting after the previous page's last row. */
       async function walk<R extends { id: string }, K extends string | Date>(

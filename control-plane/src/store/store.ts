@@ -119,6 +119,8 @@ export interface Store {
   endDelegateSession(id: string, sessionId: string, at: Date): Promise<boolean>;
   /** Marks every delegate held by `replicaId` disconnected (used when a replica starts or stops). */
   disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void>;
+  /** Names of the tenant's delegates among `ids` (task views name the delegate that ran them); unknown ids are absent. */
+  delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>>;
   /** The tenant's delegates not disconnected, other than `exceptId` (a reconnecting instance). */
   countConnectedDelegates(tenantId: string, exceptId: string): Promise<number>;
   /** Per status and transport, over all tenants (metrics). */

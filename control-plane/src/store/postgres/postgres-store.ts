@@ -357,6 +357,13 @@ export class PostgresStore implements Store {
     return rows.map(delegateFromRow);
   }
 
+  async delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = await this.all('SELECT id, name FROM delegates WHERE tenant_id = $1 AND id = ANY($2::text[])', [tenantId, unique]);
+    return new Map(rows.map((r) => [String(r['id']), String(r['name'])]));
+  }
+
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
     await this.pool.query(
       `UPDATE delegates SET status = 'disconnected', disconnected_at = $2 WHERE replica_id = $1 AND status <> 'disconnected'`,

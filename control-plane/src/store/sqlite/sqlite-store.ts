@@ -125,6 +125,8 @@ function prepareAll(db: Database.Database) {
         AND (status <> 'disconnected' OR disconnected_at >= @since)
         AND (@afterKey IS NULL OR name > @afterKey OR (name = @afterKey AND id > @afterId))
       ORDER BY name, id LIMIT @limit`),
+    // json_each: one statement for any number of ids, no SQL built from input.
+    delegateNames: p(`SELECT id, name FROM delegates WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`),
     disconnectReplica: p(`UPDATE delegates SET status = 'disconnected', disconnected_at = ?
       WHERE replica_id = ? AND status <> 'disconnected'`),
     countConnected: p(`SELECT COUNT(*) AS count FROM delegates WHERE tenant_id = ? AND status <> 'disconnected' AND id <> ?`),
@@ -472,6 +474,13 @@ export class SqliteStore implements Store {
 
   async listDelegates(tenantId: string, disconnectedSince: Date, page?: ListPage<string>): Promise<DelegateRecord[]> {
     return (this.q.listDelegates.all({ tenantId, since: ms(disconnectedSince), ...pageParams(page, String) }) as Row[]).map(delegateFromRow);
+  }
+
+  async delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = this.q.delegateNames.all(tenantId, JSON.stringify(unique)) as Array<{ id: string; name: string }>;
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
