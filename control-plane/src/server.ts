@@ -137,6 +137,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   await http.listen({ host: config.httpHost, port: config.httpPort }).catch((err: unknown) => {
     throw new ListenError('the HTTP API', `${config.httpHost}:${config.httpPort}`, 'ATTACHE_HTTP_ADDR', err);
   });
+  // The route table, for operators checking what a build serves (and the test that compares it with the OpenAPI document).
+  log.debug({ routes: http.printRoutes({ commonPrefix: false }) }, 'HTTP routes');
   const addr = http.server.address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const shownHost = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
