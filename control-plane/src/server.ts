@@ -24,6 +24,7 @@ import { NatsAccountSigner } from './nats/account.js';
 import { connectNats } from './nats/connect.js';
 import type { CarrierServer } from './carriers/carrier.js';
 import { GrpcCarrierServer } from './carriers/grpc-carrier.js';
+import { GrpcHealth } from './carriers/grpc-health.js';
 import { WebSocketCarrierServer } from './carriers/websocket-carrier.js';
 import type { Config } from './config.js';
 import { ConnectionHandler } from './delegates/connection-handler.js';
@@ -81,7 +82,22 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   lifecycle.onEnded((task) => identities.taskEnded(task));
   const sweeper = new Sweeper(store, bus, dispatcher, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
   const handler = new ConnectionHandler(store, dispatcher, metrics, config, log.child({ component: 'delegates' }));
-  const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log })];
+  let accepting = false;
+  /** Readiness, for /readyz and the gRPC health service alike. */
+  const readiness = async (): Promise<{ ready: boolean; checks: Record<string, string> }> => {
+    const checks: Record<string, string> = {};
+    try {
+      await store.ping();
+      checks['store'] = 'ok';
+    } catch (err) {
+      checks['store'] = `failing: ${(err as Error).message}`;
+    }
+    checks['carriers'] = accepting ? 'ok' : 'not listening';
+    if (bus instanceof NatsBus) checks['bus'] = bus.health.check();
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  };
+  const grpcHealth = new GrpcHealth(readiness, log.child({ component: 'grpc-health' }));
+  const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log, health: grpcHealth })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
   const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
   if (natsServers && natsSigner) {
@@ -90,7 +106,6 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     carriers.push(new NatsCarrierServer({ nc, log: natsLog, pingIntervalMs: config.heartbeatIntervalMs }));
   }
 
-  let accepting = false;
   const http: FastifyInstance = await createHttpServer(
     {
       log,
@@ -98,18 +113,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       tenants,
       rateLimitPerSecond: config.apiRateLimit,
       health: {
-        ready: async () => {
-          const checks: Record<string, string> = {};
-          try {
-            await store.ping();
-            checks['store'] = 'ok';
-          } catch (err) {
-            checks['store'] = `failing: ${(err as Error).message}`;
-          }
-          checks['carriers'] = accepting ? 'ok' : 'not listening';
-          if (bus instanceof NatsBus) checks['bus'] = bus.health.check();
-          return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
-        },
+        ready: readiness,
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       },
     },
@@ -133,6 +137,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   dispatcher.start();
   for (const carrier of carriers) await carrier.start((connection) => handler.accept(connection));
   accepting = true;
+  grpcHealth.start();
   sweeper.start();
   await http.listen({ host: config.httpHost, port: config.httpPort }).catch((err: unknown) => {
     throw new ListenError('the HTTP API', `${config.httpHost}:${config.httpPort}`, 'ATTACHE_HTTP_ADDR', err);
@@ -155,6 +160,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     stop: () =>
       (stopping ??= (async () => {
         accepting = false;
+        grpcHealth.stop();
         sweeper.stop();
         // Tell connected delegates to go elsewhere (or wait) before the listeners close.
         for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');

@@ -11,6 +11,7 @@ import {
 import type { Logger } from 'pino';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
 import { ListenError } from '../listen-error.js';
+import type { GrpcHealth } from './grpc-health.js';
 
 type Call = grpc.ServerDuplexStream<DelegateFrame, ControlFrame>;
 
@@ -92,6 +93,8 @@ export interface GrpcCarrierOptions {
   port: number;
   tls?: { certFile: string; keyFile: string } | undefined;
   log: Logger;
+  /** Served beside DelegateService on the same port: grpc.health.v1.Health. */
+  health?: GrpcHealth | undefined;
 }
 
 /** The gRPC carrier: DelegateService.Connect bidi streams over HTTP/2, optionally TLS. */
@@ -126,6 +129,7 @@ export class GrpcCarrierServer implements CarrierServer {
         }
       },
     });
+    this.options.health?.addTo(this.server);
     const credentials = this.options.tls
       ? grpc.ServerCredentials.createSsl(null, [
           {
