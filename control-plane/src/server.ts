@@ -42,6 +42,7 @@ import { TaskService } from './tasks/task-service.js';
 import { TaskWaiters } from './tasks/waiters.js';
 import { TenantService } from './tenancy/tenant-service.js';
 import { ListenError } from './listen-error.js';
+import { reasonOf, redactedUrl, StartupError } from './startup-error.js';
 
 export interface RunningControlPlane {
   readonly httpUrl: string;
@@ -59,8 +60,16 @@ export interface RunningControlPlane {
 export async function startControlPlane(config: Config, log: Logger = createLogger(config.logLevel, { replica: config.replicaId })): Promise<RunningControlPlane> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const operator = await loadOperatorKey(config.dataDir, config.operatorKey);
-  const store: Store = await openStore(config);
-  await store.migrate();
+  const store: Store = await openStore(config)
+    .then(async (opened) => {
+      await opened.migrate();
+      return opened;
+    })
+    .catch((err: unknown) => {
+      throw config.databaseUrl
+        ? new StartupError('ATTACHE_DATABASE_URL', `Cannot use the PostgreSQL database ${redactedUrl(config.databaseUrl)} (ATTACHE_DATABASE_URL): ${reasonOf(err)}.`, { cause: err })
+        : new StartupError('ATTACHE_DATA_DIR', `Cannot open the SQLite store in ${config.dataDir} (ATTACHE_DATA_DIR): ${reasonOf(err)}.`, { cause: err });
+    });
   await store.disconnectReplicaDelegates(config.replicaId, new Date());
   const natsServers = config.natsUrl?.split(',').map((s) => s.trim()).filter(Boolean);
   const natsSigner = config.nats.signingSeed ? new NatsAccountSigner(config.nats.signingSeed, config.nats.account) : undefined;
@@ -126,7 +135,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       gatewayRoutes(app, { store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds });
       delegateGroupRoutes(app, { store });
       if (natsIssuer) natsCredentialRoutes(app, natsIssuer);
-      delegateConnectRoutes(app);
+      delegateConnectRoutes(app, { grpcPort: () => carriers[0]!.address().port });
       openApiRoutes(app);
     },
   );

@@ -7,14 +7,15 @@ import { defineOperations } from '../openapi/operation.js';
  * The WebSocket carrier's path answers upgrades on the HTTP server itself; a plain request reaching
  * it (a browser, curl, a proxy that strips Upgrade) learns what it needs instead of a 404.
  */
-export function delegateConnectRoutes(app: FastifyInstance): void {
+export function delegateConnectRoutes(app: FastifyInstance, deps: { grpcPort: () => number }): void {
   app.get(WEBSOCKET_CONNECT_PATH, async (_request, reply) => {
     reply.header('upgrade', 'websocket');
     reply.header('connection', 'Upgrade');
     throw new AppError(
       ErrorCode.UPGRADE_REQUIRED,
-      `${WEBSOCKET_CONNECT_PATH} is the delegates' WebSocket endpoint: connect with a WebSocket client (attache-delegate with ATTACHE_URL=ws://... or wss://...). If a proxy is in the way, let it pass the Upgrade header.`,
-      { upgrade: 'websocket' },
+      `${WEBSOCKET_CONNECT_PATH} is the delegates' WebSocket endpoint: connect with a WebSocket client (attache-delegate with ATTACHE_URL=ws://... or wss://...), or with gRPC on port ${deps.grpcPort()}. If a proxy is in the way, let it pass the Upgrade header.`,
+      // grpcPort lets a delegate that aimed a grpc:// URL at this port say which port it meant.
+      { upgrade: 'websocket', grpcPort: deps.grpcPort() },
     );
   });
 }
