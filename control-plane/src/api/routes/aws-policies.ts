@@ -31,7 +31,7 @@ export const availableQuery = z
 export const chooseBody = z.object({ policyArns: z.array(z.string().max(2048)).max(MAX_POLICY_ARNS) }).strict();
 export const roleSetupQuery = z
   .object({
-    selectors: tagList.optional(),
+    selectors: tagList.optional().meta({ description: 'Comma-separated tags of the delegates that will assume the role.' }),
     gateway: groupName.optional(),
     partition: z.enum(PARTITION_NAMES as [Partition, ...Partition[]]).default('aws'),
   })
