@@ -58,7 +58,9 @@ export interface RunningControlPlane {
  * reads configuration or constructs services, so the wiring is all in one place.
  */
 export async function startControlPlane(config: Config, log: Logger = createLogger(config.logLevel, { replica: config.replicaId })): Promise<RunningControlPlane> {
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    throw new StartupError('ATTACHE_DATA_DIR', `Cannot create the data directory ${config.dataDir} (ATTACHE_DATA_DIR): ${reasonOf(err)}.`, { cause: err });
+  });
   const operator = await loadOperatorKey(config.dataDir, config.operatorKey);
   const store: Store = await openStore(config)
     .then(async (opened) => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,22 @@ describe('first contact', () => {
     expect(code).toBe(2);
     const lines = output.split('\n').filter((l) => l.trim() !== '');
     expect(lines).toEqual([`attache-control-plane: Cannot read the gRPC TLS certificate ${missing} (ATTACHE_GRPC_TLS_CERT): no such file or directory.`]);
+  });
+
+  it('a data directory it cannot create is one sentence naming ATTACHE_DATA_DIR, exit 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'attache-first-file-'));
+    try {
+      // A path below a regular file cannot be a directory, whoever runs the test.
+      const file = join(dir, 'plain-file');
+      await writeFile(file, '');
+      const { code, output } = await controlPlaneRefuses([], { ATTACHE_DATA_DIR: join(file, 'data') });
+      expect(code).toBe(2);
+      expect(output.split('\n').filter((l) => l.trim() !== '')).toEqual([
+        `attache-control-plane: Cannot create the data directory ${join(file, 'data')} (ATTACHE_DATA_DIR): not a directory.`,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a bad flag value is reported by the flag's name", async () => {
