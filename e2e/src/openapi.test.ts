@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
 import { Api, type ApiResponse } from './support/api.js';
+import { Browser } from './support/browser.js';
 import { createTenant, createToken, REPO_ROOT, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
 import { startMoto, type MotoServer } from './support/moto.js';
 import { startNats, type NatsHandle } from './support/nats.js';
@@ -17,6 +18,7 @@ import { jsonLines, type Proc } from './support/process.js';
 
 const run = promisify(execFile);
 const REDOCLY = join(REPO_ROOT, 'node_modules/.bin/redocly');
+const PASSWORD = 'describe every route';
 
 /**
  * The OpenAPI document against the running control plane: a real linter finds no error in it,
@@ -131,7 +133,7 @@ describe('OpenAPI document', () => {
     const anon = new Api(cp.httpUrl, '');
     const api = tenant.api;
     /** Calls, checks the answer against the document (`template` names the operation), returns it. */
-    const call = async (client: Api, method: string, template: string, path: string, body?: unknown): Promise<ApiResponse> => {
+    const call = async (client: Pick<Api, 'request'> | Browser, method: string, template: string, path: string, body?: unknown): Promise<ApiResponse> => {
       const res = await client.request(method, path, body);
       oa.check(method, template, res);
       return res;
@@ -150,7 +152,7 @@ describe('OpenAPI document', () => {
     await expectStatus(200, call(anon, 'GET', '/v1/openapi.json', '/v1/openapi.json'));
 
     // Tenants.
-    await expectStatus(201, call(cp.operator, 'POST', '/v1/tenants', '/v1/tenants', { name: 'openapi-other' }));
+    const other = await expectStatus(201, call(cp.operator, 'POST', '/v1/tenants', '/v1/tenants', { name: 'openapi-other' }));
     await expectStatus(409, call(cp.operator, 'POST', '/v1/tenants', '/v1/tenants', { name: 'openapi-other' }));
     await expectStatus(403, call(api, 'POST', '/v1/tenants', '/v1/tenants', { name: 'sneaky' }));
 
@@ -231,6 +233,9 @@ describe('OpenAPI document', () => {
     await expectStatus(200, call(api, 'PUT', '/v1/aws/accounts/{id}/policies', `/v1/aws/accounts/${id}/policies`, { policyArns: [chosen] }));
     await expectStatus(400, call(api, 'PUT', '/v1/aws/accounts/{id}/policies', `/v1/aws/accounts/${id}/policies`, { policyArns: ['not-an-arn'] }));
     await expectStatus(200, call(api, 'GET', '/v1/aws/role-setup', '/v1/aws/role-setup?selectors=aws'));
+    const template = await api.request('GET', '/v1/aws/role-setup?selectors=aws&format=cloudformation');
+    expect(template.status, template.text).toBe(200);
+    oa.check('GET', '/v1/aws/role-setup', template, 'application/yaml');
     await expectStatus(400, call(api, 'GET', '/v1/aws/role-setup', '/v1/aws/role-setup?partition=mars'));
 
     // Delegate groups' keys (the delegate generated one in its state directory).
@@ -243,6 +248,86 @@ describe('OpenAPI document', () => {
     await expectStatus(404, call(api, 'POST', '/v1/delegate-groups/{name}/keys/{keyId}/trust', '/v1/delegate-groups/oa-east/keys/0000000000000000/trust'));
     await expectStatus(200, call(api, 'GET', '/v1/delegate-groups/{name}/key-usage', '/v1/delegate-groups/oa-east/key-usage'));
     await expectStatus(400, call(api, 'GET', '/v1/delegate-groups/{name}/key-usage', '/v1/delegate-groups/Not_A_Group/key-usage'));
+
+    // Tenants as the operator manages them: pages, suspension, admin credentials.
+    const errorCode = (res: ApiResponse) => res.body.error.code as string;
+    const tenantPage = await expectStatus(200, call(cp.operator, 'GET', '/v1/tenants', '/v1/tenants?limit=1'));
+    expect(tenantPage.body.nextCursor).toEqual(expect.any(String));
+    const tenantIds = [tenantPage.body.items[0].id];
+    for (let cursor = tenantPage.body.nextCursor; cursor; ) {
+      const page = await expectStatus(200, call(cp.operator, 'GET', '/v1/tenants', `/v1/tenants?limit=1&cursor=${cursor}`));
+      tenantIds.push(...page.body.items.map((t: any) => t.id));
+      cursor = page.body.nextCursor;
+    }
+    expect(tenantIds.sort()).toEqual([tenant.id, other.body.id].sort());
+    await expectStatus(400, call(cp.operator, 'GET', '/v1/tenants', `/v1/tenants?cursor=${tasks.body.nextCursor}`));
+    await expectStatus(403, call(api, 'GET', '/v1/tenants', '/v1/tenants'));
+    await expectStatus(200, call(cp.operator, 'GET', '/v1/tenants/{id}', `/v1/tenants/${other.body.id}`));
+    await expectStatus(404, call(cp.operator, 'GET', '/v1/tenants/{id}', '/v1/tenants/ten_missing'));
+    const otherApi = cp.operator.withKey(other.body.apiKey);
+    const suspended = await expectStatus(200, call(cp.operator, 'POST', '/v1/tenants/{id}/suspend', `/v1/tenants/${other.body.id}/suspend`));
+    expect(suspended.body.status).toBe('suspended');
+    expect(errorCode(await expectStatus(403, call(otherApi, 'GET', '/v1/me', '/v1/me')))).toBe('TENANT_SUSPENDED');
+    await expectStatus(404, call(cp.operator, 'POST', '/v1/tenants/{id}/suspend', '/v1/tenants/ten_missing/suspend'));
+    await expectStatus(200, call(cp.operator, 'POST', '/v1/tenants/{id}/resume', `/v1/tenants/${other.body.id}/resume`));
+    await expectStatus(404, call(cp.operator, 'POST', '/v1/tenants/{id}/resume', '/v1/tenants/ten_missing/resume'));
+    const root = await expectStatus(
+      201,
+      call(cp.operator, 'POST', '/v1/tenants/{id}/admin-credentials', `/v1/tenants/${other.body.id}/admin-credentials`, { user: { email: 'root@example.com', name: 'Root', password: PASSWORD } }),
+    );
+    await expectStatus(404, call(cp.operator, 'POST', '/v1/tenants/{id}/admin-credentials', '/v1/tenants/ten_missing/admin-credentials', {}));
+    // The only admin user cannot be demoted.
+    const lastAdmin = await expectStatus(409, call(otherApi, 'PATCH', '/v1/users/{id}', `/v1/users/${root.body.user.id}`, { role: 'viewer' }));
+    expect(errorCode(lastAdmin)).toBe('LAST_ADMIN');
+
+    // Sign-in, who am I, CSRF, sign-out.
+    const browser = new Browser(cp.httpUrl);
+    expect(errorCode(await expectStatus(401, call(browser, 'POST', '/v1/session', '/v1/session', { email: 'root@example.com', password: 'not the password' })))).toBe('SIGN_IN_FAILED');
+    await expectStatus(201, call(browser, 'POST', '/v1/session', '/v1/session', { email: 'root@example.com', password: PASSWORD }));
+    expect((await expectStatus(200, call(browser, 'GET', '/v1/me', '/v1/me'))).body.kind).toBe('user');
+    expect((await expectStatus(200, call(api, 'GET', '/v1/me', '/v1/me'))).body.kind).toBe('apiKey');
+    expect((await expectStatus(200, call(cp.operator, 'GET', '/v1/me', '/v1/me'))).body.kind).toBe('operator');
+    const withoutCsrf = await browser.delete('/v1/session', { csrf: false });
+    oa.check('DELETE', '/v1/session', withoutCsrf);
+    expect(withoutCsrf.status).toBe(403);
+    expect(errorCode(withoutCsrf)).toBe('CSRF_TOKEN_INVALID');
+    await expectStatus(204, call(browser, 'DELETE', '/v1/session', '/v1/session'));
+    await expectStatus(401, call(browser, 'GET', '/v1/me', '/v1/me'));
+
+    // Users, in pages by email.
+    const ed = await expectStatus(201, call(api, 'POST', '/v1/users', '/v1/users', { email: 'ed@example.com', name: 'Ed', role: 'editor' }));
+    await expectStatus(409, call(api, 'POST', '/v1/users', '/v1/users', { email: 'ed@example.com', name: 'Ed again', role: 'editor' }));
+    const vi = await expectStatus(201, call(api, 'POST', '/v1/users', '/v1/users', { email: 'vi@example.com', name: 'Vi', role: 'viewer', password: PASSWORD }));
+    const users = await expectStatus(200, call(api, 'GET', '/v1/users', '/v1/users?limit=1'));
+    expect(users.body.items.map((u: any) => u.id)).toEqual([ed.body.id]);
+    const moreUsers = await expectStatus(200, call(api, 'GET', '/v1/users', `/v1/users?limit=1&cursor=${users.body.nextCursor}`));
+    expect(moreUsers.body.items.map((u: any) => u.id)).toEqual([vi.body.id]);
+    expect(moreUsers.body.nextCursor).toBeNull();
+    await expectStatus(400, call(api, 'GET', '/v1/users', `/v1/users?cursor=${tasks.body.nextCursor}`));
+    await expectStatus(200, call(api, 'GET', '/v1/users/{id}', `/v1/users/${ed.body.id}`));
+    await expectStatus(404, call(api, 'GET', '/v1/users/{id}', '/v1/users/usr_missing'));
+    await expectStatus(200, call(api, 'PATCH', '/v1/users/{id}', `/v1/users/${ed.body.id}`, { role: 'viewer' }));
+    await expectStatus(400, call(api, 'PATCH', '/v1/users/{id}', `/v1/users/${ed.body.id}`, { role: 'owner' }));
+    await expectStatus(200, call(api, 'POST', '/v1/users/{id}/sessions/revoke', `/v1/users/${vi.body.id}/sessions/revoke`));
+    await expectStatus(404, call(api, 'POST', '/v1/users/{id}/sessions/revoke', '/v1/users/usr_missing/sessions/revoke'));
+    await expectStatus(204, call(api, 'DELETE', '/v1/users/{id}', `/v1/users/${ed.body.id}`));
+    await expectStatus(404, call(api, 'DELETE', '/v1/users/{id}', `/v1/users/${ed.body.id}`));
+
+    // API keys: pages, roles, rotation, revocation.
+    const viewerKey = await expectStatus(201, call(api, 'POST', '/v1/api-keys', '/v1/api-keys', { name: 'oa-viewer', role: 'viewer', expiresInDays: 1 }));
+    await expectStatus(400, call(api, 'POST', '/v1/api-keys', '/v1/api-keys', { name: 'oa-owner', role: 'owner' }));
+    const keyPage = await expectStatus(200, call(api, 'GET', '/v1/api-keys', '/v1/api-keys?limit=1'));
+    const nextKeys = await expectStatus(200, call(api, 'GET', '/v1/api-keys', `/v1/api-keys?limit=1&cursor=${keyPage.body.nextCursor}`));
+    expect(nextKeys.body.items.map((k: any) => k.id)).toEqual([viewerKey.body.id]);
+    expect(nextKeys.body.nextCursor).toBeNull();
+    const viewer = api.withKey(viewerKey.body.apiKey);
+    expect(errorCode(await expectStatus(403, call(viewer, 'GET', '/v1/api-keys', '/v1/api-keys')))).toBe('FORBIDDEN');
+    expect(errorCode(await expectStatus(403, call(viewer, 'GET', '/v1/users', '/v1/users')))).toBe('FORBIDDEN');
+    const rotated = await expectStatus(200, call(api, 'POST', '/v1/api-keys/{id}/rotate', `/v1/api-keys/${viewerKey.body.id}/rotate`, { graceSeconds: 0 }));
+    await expectStatus(404, call(api, 'POST', '/v1/api-keys/{id}/rotate', '/v1/api-keys/key_missing/rotate', {}));
+    await expectStatus(200, call(api, 'POST', '/v1/api-keys/{id}/revoke', `/v1/api-keys/${viewerKey.body.id}/revoke`));
+    await expectStatus(404, call(api, 'POST', '/v1/api-keys/{id}/revoke', '/v1/api-keys/key_missing/revoke'));
+    expect(errorCode(await expectStatus(401, call(api.withKey(rotated.body.apiKey), 'GET', '/v1/me', '/v1/me')))).toBe('API_KEY_REVOKED');
 
     // What delegates call: NATS credentials, and the WebSocket carrier's path.
     const delegateApi = new Api(cp.httpUrl, delegateToken);

@@ -129,7 +129,9 @@ function errorStatuses(op: ApiOperation, access: Access): number[] {
 
 function responseOf(response: ApiResponse, schemaOf: (s: z.ZodType, io: 'input' | 'output') => Json): Json {
   if (!response.schema) return { description: response.description };
-  return { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: schemaOf(response.schema, 'output') } } };
+  const content: Json = { [response.contentType ?? 'application/json']: { schema: schemaOf(response.schema, 'output') } };
+  for (const [type, schema] of Object.entries(response.alternatives ?? {})) content[type] = { schema: schemaOf(schema, 'output') };
+  return { description: response.description, content };
 }
 
 function parametersOf(object: z.ZodObject | undefined, where: 'path' | 'query', schemaOf: (s: z.ZodType, io: 'input' | 'output') => Json): Json[] {

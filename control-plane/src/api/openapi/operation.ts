@@ -30,6 +30,8 @@ export interface ApiResponse {
   schema?: z.ZodType;
   /** Another media type than application/json (then `schema` describes it as a string). */
   contentType?: string;
+  /** More media types the same status can answer with, chosen by the request (a `format` query). */
+  alternatives?: Record<string, z.ZodType>;
 }
 
 export const API_TAGS = {

@@ -128,6 +128,7 @@ export const roleSetupSchema = z.object({
   selectors: z.array(z.string()),
   delegateGroups: z.array(z.object({ group: z.string(), identityArn: z.string().nullable(), reportedAt: z.iso.datetime().nullable() })),
   principalIsPlaceholder: z.boolean(),
+  trustedPrincipalArns: z.array(z.string()).meta({ description: 'The identities the chosen delegates reported; empty when the trust policy has the placeholder.' }),
   placeholderHelp: z.string().optional(),
   trustPolicy: policyDocument,
   permissionPolicy: policyDocument,
@@ -158,6 +159,12 @@ export const awsPolicyOperations = defineOperations([
   {
     method: 'GET', path: '/v1/aws/role-setup', operationId: 'getRoleSetup', tag: 'aws',
     summary: 'The trust and permission policies of a role for Attaché to assume.', query: roleSetupQuery,
-    responses: { 200: { description: 'The role setup.', schema: roleSetupSchema } },
+    responses: {
+      200: {
+        description: 'The role setup; with `format=cloudformation`, the role as a CloudFormation template (YAML) with this tenant’s values as parameter defaults.',
+        schema: roleSetupSchema,
+        alternatives: { 'application/yaml': z.string() },
+      },
+    },
   },
 ]);
