@@ -8,16 +8,36 @@ export class Proc {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(readonly child: ChildProcess, readonly label: string) {
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line) continue;
-        this.lines.push(line);
-        for (const l of this.listeners) l(line);
-        if (process.env['E2E_VERBOSE']) process.stderr.write(`[${label}] ${line}\n`);
-      }
+    const emit = (line: string) => {
+      if (!line) return;
+      this.lines.push(line);
+      for (const l of this.listeners) l(line);
+      if (process.env['E2E_VERBOSE']) process.stderr.write(`[${label}] ${line}\n`);
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    // A pipe delivers chunks, not lines: on a busy machine one log line can arrive in two chunks,
+    // and splitting each chunk on its own would turn it into two fragments that match nothing.
+    const lineReader = () => {
+      let partial = '';
+      return {
+        data: (chunk: string) => {
+          const parts = (partial + chunk).split('\n');
+          partial = parts.pop() ?? '';
+          for (const line of parts) emit(line);
+        },
+        end: () => {
+          emit(partial);
+          partial = '';
+        },
+      };
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      const reader = lineReader();
+      // Decoded as a stream, so a character split across chunks is not mangled either.
+      stream.setEncoding('utf8');
+      stream.on('data', reader.data);
+      stream.on('end', reader.end);
+    }
     this.exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   }
 
