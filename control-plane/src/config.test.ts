@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DELEGATE_RELEASE } from '@attache/proto';
 import { ConfigError, loadConfig } from './config.js';
 
 describe('control-plane config: edge limits', () => {
@@ -36,5 +37,11 @@ describe('control-plane config: edge limits', () => {
     expect(problems({ ATTACHE_TASK_RETENTION_DAYS: '0' })).toMatch(/ATTACHE_TASK_RETENTION_DAYS/);
     expect(problems({ ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: 'lots' })).toMatch(/ATTACHE_MAX_QUEUED_TASKS_PER_TENANT/);
     expect(problems({ ATTACHE_METRICS_TOKEN: 'short' })).toMatch(/ATTACHE_METRICS_TOKEN/);
+    expect(problems({ ATTACHE_CURRENT_DELEGATE_VERSION: 'latest' })).toMatch(/ATTACHE_CURRENT_DELEGATE_VERSION: expected a semantic version/);
+  });
+
+  it('measures delegates against the release built with it unless an operator pins another', () => {
+    expect(loadConfig({}).currentDelegateVersion).toBe(DELEGATE_RELEASE);
+    expect(loadConfig({ ATTACHE_CURRENT_DELEGATE_VERSION: '0.0.9' }).currentDelegateVersion).toBe('0.0.9');
   });
 });

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { hostname } from 'node:os';
+import { DELEGATE_RELEASE } from '@attache/proto';
+import { parseSemVer } from './delegates/delegate-release.js';
 
 /**
  * Control-plane configuration, parsed once from the environment at start. Every option has a
@@ -131,6 +133,15 @@ const schema = z.object({
   ATTACHE_SESSION_IDLE_SECONDS: intFrom(1, 86_400).default(1_800),
   /** A session ends this long after sign-in whatever its use (12 h): a working day, then sign in again. */
   ATTACHE_SESSION_MAX_SECONDS: intFrom(1, 30 * 86_400).default(43_200),
+  /**
+   * The delegate release reported versions are measured against: older ones are `outdated` in
+   * GET /v1/delegates and in the metrics. Defaults to the release built with this control plane;
+   * an operator who pins an older release sets it so that release does not read as outdated.
+   */
+  ATTACHE_CURRENT_DELEGATE_VERSION: z
+    .string()
+    .refine((v) => parseSemVer(v) !== null, 'expected a semantic version MAJOR.MINOR.PATCH, e.g. 0.1.0')
+    .default(DELEGATE_RELEASE),
 });
 
 export interface Config {
@@ -173,6 +184,8 @@ export interface Config {
   /** Session cookies carry Secure: the public URL is https. */
   secureCookies: boolean;
   sessions: { idleMs: number; absoluteMs: number };
+  /** ATTACHE_CURRENT_DELEGATE_VERSION: a valid semantic version. */
+  currentDelegateVersion: string;
 }
 
 export class ConfigError extends Error {
@@ -263,5 +276,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: c.ATTACHE_PUBLIC_URL,
     secureCookies: c.ATTACHE_PUBLIC_URL?.startsWith('https://') ?? false,
     sessions: { idleMs: c.ATTACHE_SESSION_IDLE_SECONDS * 1000, absoluteMs: c.ATTACHE_SESSION_MAX_SECONDS * 1000 },
+    currentDelegateVersion: c.ATTACHE_CURRENT_DELEGATE_VERSION,
   };
 }

@@ -1,9 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DelegateRelease } from './delegates/delegate-release.js';
+import { versionCensus } from './delegates/version-census.js';
 import type { Store, TaskRecord } from './store/store.js';
 
 /**
- * Prometheus metrics. Labels are bounded on purpose: task type, state, carrier and status only —
- * never tenant, delegate or task ids, which would grow without limit on a multi-tenant service.
+ * Prometheus metrics. Labels are bounded on purpose: task type, state, carrier, status and a capped
+ * set of delegate versions only — never tenant, delegate or task ids, which would grow without limit on a multi-tenant service.
  * Per-tenant queue depth is served by GET /v1/queue instead.
  */
 const MAX_CODES = 64;
@@ -18,7 +20,7 @@ export class Metrics {
   private readonly dispatchLatency: Histogram<'type'>;
   private readonly connections: Counter<'transport' | 'event'>;
 
-  constructor(store: Store) {
+  constructor(store: Store, release: DelegateRelease) {
     collectDefaultMetrics({ register: this.registry, prefix: 'attache_' });
     // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool check
     // metrics flags them). Their by-type siblings stay: sum(attache_nodejs_active_handles) is the total.
@@ -80,6 +82,18 @@ export class Metrics {
       async collect() {
         this.reset();
         for (const row of await store.countDelegates()) this.set({ status: row.status, transport: row.transport }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'attache_delegates_connected_by_version',
+      help: 'Delegates not disconnected, by reported version and whether it is older than the current release (all tenants, all replicas)',
+      labelNames: ['version', 'outdated'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of versionCensus(await store.countConnectedDelegatesByVersion(), release)) {
+          this.set({ version: row.version, outdated: String(row.outdated) }, row.count);
+        }
       },
     });
   }

@@ -4,6 +4,7 @@ import { createHttpServer } from './api/http-server.js';
 import { awsAccountRoutes } from './api/routes/aws-accounts.js';
 import { awsPolicyRoutes } from './api/routes/aws-policies.js';
 import { gatewayRoutes } from './api/routes/gateways.js';
+import { DelegateRelease } from './delegates/delegate-release.js';
 import { delegateRoutes } from './api/routes/delegates.js';
 import { delegateGroupRoutes } from './api/routes/delegate-groups.js';
 import { taskRoutes } from './api/routes/tasks.js';
@@ -104,7 +105,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const bus: Bus = natsServers
     ? new NatsBus(await connectNats({ servers: natsServers, name: `${config.replicaId} bus`, signer: natsSigner, log: natsLog }), { log: natsLog })
     : new MemoryBus();
-  const metrics = new Metrics(store);
+  const release = new DelegateRelease(config.currentDelegateVersion);
+  const metrics = new Metrics(store, release);
   const lifecycle = new TaskLifecycle(store, bus, metrics, log.child({ component: 'tasks' }));
   const dispatcher = new Dispatcher(store, bus, lifecycle, metrics, config, log.child({ component: 'dispatcher' }));
   const explainer = new DelegateExplainer(store, dispatcher, 2 * config.heartbeatTimeoutMs);
@@ -169,11 +171,11 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       sessionRoutes(app, { sessions, cookies });
       userRoutes(app, { users, sessions });
       apiKeyRoutes(app, apiKeys);
-      delegateRoutes(app, { tokens, store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
+      delegateRoutes(app, { tokens, store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
       taskRoutes(app, { tasks, store });
       awsAccountRoutes(app, accounts, store);
       awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
-      gatewayRoutes(app, { store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds });
+      gatewayRoutes(app, { store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds });
       delegateGroupRoutes(app, { store });
       if (natsIssuer) natsCredentialRoutes(app, natsIssuer);
       delegateConnectRoutes(app, { grpcPort: () => carriers[0]!.address().port });

@@ -43,6 +43,7 @@ describe('/metrics passes promtool check metrics', () => {
     const text = await res.text();
     expect(text).toContain('attache_tasks_ended_total{');
     expect(text).toContain('attache_nodejs_active_handles');
+    expect(text).toContain('attache_delegates_connected_by_version{version="');
     const { code, output } = await promtoolCheck(text);
     expect(output).toBe('');
     expect(code).toBe(0);

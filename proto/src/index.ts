@@ -7,6 +7,7 @@ export * as echo from './gen/attache/echo/v1/echo_pb.js';
 export * as aws from './aws.js';
 export { delegateServiceDefinition, CONNECT_METHOD_PATH, MAX_FRAME_BYTES } from './grpc-service.js';
 export { PROTOCOL_VERSION } from './version.js';
+export { DELEGATE_RELEASE } from './delegate-release.js';
 export { DELEGATE_POLICY_LIMITS, UNSAFE_POLICY_CHARACTERS } from './delegate-policy.js';
 export * from './nats-carrier.js';
 export { newKeyChallenge, proveKeyPossession, type KeyChallengeState } from './key-proof.js';

@@ -12,6 +12,8 @@ interface Delegate {
   inFlight: number;
   maxConcurrency: number;
   version: string;
+  /** Older than the current delegate release (or not a version): the table says so. */
+  outdated: boolean;
   transport: string;
   lastHeartbeatAt: string | null;
   [k: string]: unknown;
@@ -34,8 +36,7 @@ export function delegatesCommand(): Command {
             { header: 'status', value: (d: Delegate) => d.status },
             { header: 'tags', value: (d: Delegate) => d.tags },
             { header: 'tasks', value: (d: Delegate) => `${d.inFlight}/${d.maxConcurrency}` },
-            // `outdated` is set by control planes that know the current delegate release.
-            { header: 'version', value: (d: Delegate) => (d['outdated'] === true ? `${d.version} (outdated)` : d.version) },
+            { header: 'version', value: (d: Delegate) => (d.outdated ? `${d.version} (outdated)` : d.version) },
             { header: 'transport', value: (d: Delegate) => d.transport },
             { header: 'last heartbeat', value: (d: Delegate) => d.lastHeartbeatAt },
           ],

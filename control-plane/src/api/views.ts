@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { authSchema } from '../aws/account-schema.js';
 import { caBundleOf, endpointOverrides } from '../aws/connection.js';
 import { PARTITION_NAMES, type Partition } from '../aws/partitions.js';
+import type { DelegateRelease } from '../delegates/delegate-release.js';
 import type { AwsAccountRecord, DelegateRecord, DelegateToken, TaskRecord } from '../store/store.js';
 
 /**
@@ -112,6 +113,9 @@ export const delegateViewSchema = z
     inFlight: z.number().int(),
     maxConcurrency: z.number().int(),
     version: z.string(),
+    outdated: z.boolean().meta({
+      description: 'The reported version is older than the current delegate release, or is not a semantic version (e.g. unknown): upgrade it.',
+    }),
     transport: z.string().meta({ description: 'grpc, websocket or nats' }),
     tokenId: z.string(),
     connectedAt: time,
@@ -125,7 +129,11 @@ export const delegateViewSchema = z
   .meta({ id: 'Delegate' });
 export type DelegateView = z.output<typeof delegateViewSchema>;
 
-export const delegateView = (d: DelegateRecord, live?: { inFlight: number; status: string; lastHeartbeatAt: Date }): DelegateView => ({
+export const delegateView = (
+  d: DelegateRecord,
+  release: DelegateRelease,
+  live?: { inFlight: number; status: string; lastHeartbeatAt: Date },
+): DelegateView => ({
   id: d.id,
   name: d.name,
   instanceId: d.instanceId,
@@ -135,6 +143,7 @@ export const delegateView = (d: DelegateRecord, live?: { inFlight: number; statu
   inFlight: live?.inFlight ?? d.inFlight,
   maxConcurrency: d.maxConcurrency,
   version: d.version,
+  outdated: release.isOutdated(d.version),
   transport: d.transport,
   tokenId: d.tokenId,
   connectedAt: d.connectedAt.toISOString(),

@@ -384,6 +384,22 @@ export function runStoreConformance(
         expect(count(after, 'disconnected', 'nats') - count(before, 'disconnected', 'nats')).toBe(1);
         expect(count(after, 'connected', 'grpc') - count(before, 'connected', 'grpc')).toBe(1);
       });
+
+      it('counts delegates not disconnected by reported version, over all tenants', async () => {
+        const [a, b] = [await newTenant(), await newTenant()];
+        const v = (n: number) => `9.${n}.0-conformance.${run.replace(/[^0-9A-Za-z-]/g, '')}`;
+        const before = await store.countConnectedDelegatesByVersion();
+        const count = (rows: typeof before, version: string) => rows.find((r) => r.version === version)?.count ?? 0;
+        for (const d of [
+          delegateRecord(a, { version: v(1) }),
+          delegateRecord(b, { version: v(1), status: 'draining' }),
+          delegateRecord(a, { version: v(2) }),
+          delegateRecord(a, { version: v(2), status: 'disconnected', disconnectedAt: at(5) }),
+        ]) await store.upsertDelegate(d);
+        const after = await store.countConnectedDelegatesByVersion();
+        expect(count(after, v(1)) - count(before, v(1))).toBe(2);
+        expect(count(after, v(2)) - count(before, v(2))).toBe(1);
+      });
     });
 
     describe('tasks: insert, get, list', () => {

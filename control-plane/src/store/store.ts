@@ -134,6 +134,8 @@ export interface Store {
   countConnectedDelegates(tenantId: string, exceptId: string): Promise<number>;
   /** Per status and transport, over all tenants (metrics). */
   countDelegates(): Promise<Array<{ status: DelegateStatus; transport: string; count: number }>>;
+  /** Delegates not disconnected, per reported version, over all tenants (metrics). */
+  countConnectedDelegatesByVersion(): Promise<Array<{ version: string; count: number }>>;
 
   // Tasks
   insertTask(task: TaskRecord): Promise<void>;

@@ -38,7 +38,10 @@ export class ScriptedDelegate {
    * Sends Hello and waits for Welcome. The instance id follows from the name, so a second scripted
    * connection with the same name is the same delegate process reconnecting.
    */
-  async register(name: string, opts: { tags?: string[]; maxConcurrency?: number; inFlight?: Array<{ taskId: string; attempt: number }> } = {}): Promise<void> {
+  async register(
+    name: string,
+    opts: { tags?: string[]; maxConcurrency?: number; inFlight?: Array<{ taskId: string; attempt: number }>; version?: string } = {},
+  ): Promise<void> {
     this.hello(name, opts);
     await this.next((f) => f.frame.case === 'welcome');
   }
@@ -51,6 +54,8 @@ export class ScriptedDelegate {
       maxConcurrency?: number;
       inFlight?: Array<{ taskId: string; attempt: number }>;
       publicKeys?: Array<{ keyId: string; algorithm: string; publicKey: Uint8Array }>;
+      /** What the delegate claims to run (any string: the control plane must cope). */
+      version?: string;
     } = {},
   ): void {
     this.send({
@@ -61,7 +66,7 @@ export class ScriptedDelegate {
         tags: opts.tags ?? [],
         taskTypes: ['echo'],
         maxConcurrency: opts.maxConcurrency ?? 1,
-        version: '0.0.0-test',
+        version: opts.version ?? '0.0.0-test',
         inFlight: opts.inFlight ?? [],
         publicKeys: opts.publicKeys ?? [],
       },

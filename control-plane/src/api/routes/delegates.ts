@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { DelegateRelease } from '../../delegates/delegate-release.js';
 import { HELLO_LIMITS } from '../../delegates/hello.js';
 import type { DelegateTokenService } from '../../delegates/token-service.js';
 import { GROUP_NAME, GROUP_NAME_RULE, TAG, TAG_RULE } from '../../names.js';
@@ -36,7 +37,7 @@ const DELEGATES_LIST = 'delegates';
 
 export function delegateRoutes(
   app: FastifyInstance,
-  deps: { tokens: DelegateTokenService; store: Store; dispatcher: Dispatcher; retentionSeconds: number; staleAfterMs: number },
+  deps: { tokens: DelegateTokenService; store: Store; dispatcher: Dispatcher; release: DelegateRelease; retentionSeconds: number; staleAfterMs: number },
 ): void {
   app.post('/v1/delegate-tokens', { config: { noStore: true } }, async (request, reply) => {
     const tenant = requireTenant(request);
@@ -69,11 +70,11 @@ export function delegateRoutes(
       nextCursor: page.nextCursor,
       items: page.items.map((d) => {
         const live = deps.dispatcher.session(d.id);
-        if (live) return delegateView(d, { inFlight: live.inFlight, status: live.status, lastHeartbeatAt: live.lastHeartbeatAt });
+        if (live) return delegateView(d, deps.release, { inFlight: live.inFlight, status: live.status, lastHeartbeatAt: live.lastHeartbeatAt });
         // Held by another replica: trust the row only while its heartbeats keep it fresh; a replica
         // killed without cleanup leaves rows that must not look connected forever.
         const stale = d.status !== 'disconnected' && Date.now() - d.lastHeartbeatAt.getTime() > deps.staleAfterMs;
-        return delegateView(d, stale ? { inFlight: 0, status: 'disconnected', lastHeartbeatAt: d.lastHeartbeatAt } : undefined);
+        return delegateView(d, deps.release, stale ? { inFlight: 0, status: 'disconnected', lastHeartbeatAt: d.lastHeartbeatAt } : undefined);
       }),
     };
   });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { DelegateRelease } from '../../delegates/delegate-release.js';
 import type { Store } from '../../store/store.js';
 import type { Dispatcher } from '../../tasks/dispatcher.js';
 import { z } from 'zod';
@@ -14,7 +15,7 @@ const GATEWAYS_LIST = 'gateways';
  * Delegate groups as gateways ("Connect Private Cloud Gateway"): every delegate name is a group,
  * its processes are the replicas, and an account with `gateway` runs only there.
  */
-export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispatcher: Dispatcher; retentionSeconds: number }): void {
+export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispatcher: Dispatcher; release: DelegateRelease; retentionSeconds: number }): void {
   app.get('/v1/gateways', async (request) => {
     const tenant = requireTenant(request);
     const q = parseInput(pageQuery, request.query, 'query');
@@ -23,7 +24,7 @@ export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispat
     const groups = new Map<string, ReturnType<typeof delegateView>[]>();
     for (const d of rows) {
       const live = deps.dispatcher.session(d.id);
-      const view = delegateView(d, live ? { inFlight: live.inFlight, status: live.status, lastHeartbeatAt: live.lastHeartbeatAt } : undefined);
+      const view = delegateView(d, deps.release, live ? { inFlight: live.inFlight, status: live.status, lastHeartbeatAt: live.lastHeartbeatAt } : undefined);
       if (view.status === 'disconnected') continue;
       groups.set(d.name, [...(groups.get(d.name) ?? []), view]);
     }
@@ -45,6 +46,7 @@ export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispat
             inFlight: r.inFlight,
             maxConcurrency: r.maxConcurrency,
             version: r.version,
+            outdated: r.outdated,
             transport: r.transport,
             connectedAt: r.connectedAt,
             lastHeartbeatAt: r.lastHeartbeatAt,
@@ -70,6 +72,7 @@ export const gatewaySchema = z.object({
       inFlight: z.number().int(),
       maxConcurrency: z.number().int(),
       version: z.string(),
+      outdated: z.boolean().meta({ description: 'Older than the current delegate release, or not a semantic version.' }),
       transport: z.string(),
       connectedAt: z.iso.datetime(),
       lastHeartbeatAt: z.iso.datetime(),

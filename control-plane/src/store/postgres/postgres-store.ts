@@ -403,6 +403,13 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ status: r.status as DelegateStatus, transport: r.transport as string, count: r.count as number }));
   }
 
+  async countConnectedDelegatesByVersion(): Promise<Array<{ version: string; count: number }>> {
+    const rows = await this.all(
+      `SELECT version, COUNT(*)::int AS count FROM delegates WHERE status <> 'disconnected' GROUP BY version ORDER BY version`,
+    );
+    return rows.map((r) => ({ version: r.version as string, count: r.count as number }));
+  }
+
   // Tasks
 
   async insertTask(t: TaskRecord): Promise<void> {

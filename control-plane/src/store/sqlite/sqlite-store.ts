@@ -139,6 +139,8 @@ function prepareAll(db: Database.Database) {
     countConnected: p(`SELECT COUNT(*) AS count FROM delegates WHERE tenant_id = ? AND status <> 'disconnected' AND id <> ?`),
     countDelegates: p(`SELECT status, transport, COUNT(*) AS count FROM delegates
       GROUP BY status, transport ORDER BY status, transport`),
+    countConnectedByVersion: p(`SELECT version, COUNT(*) AS count FROM delegates WHERE status <> 'disconnected'
+      GROUP BY version ORDER BY version`),
 
     insertTask: p(`INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt,
         max_attempts, delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id,
@@ -521,6 +523,10 @@ export class SqliteStore implements Store {
     return (this.q.countDelegates.all() as Array<{ status: DelegateStatus; transport: string; count: number }>).map(
       (r) => ({ status: r.status, transport: r.transport, count: r.count }),
     );
+  }
+
+  async countConnectedDelegatesByVersion(): Promise<Array<{ version: string; count: number }>> {
+    return (this.q.countConnectedByVersion.all() as Array<{ version: string; count: number }>).map((r) => ({ version: r.version, count: r.count }));
   }
 
   // Tasks
