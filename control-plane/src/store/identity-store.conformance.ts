@@ -277,6 +277,8 @@ export function runIdentityStoreConformance(name: string, open: () => Promise<St
         const tenantId = await newTenant();
         const other = await newTenant();
         expect(await store.oidc.getOidcConfig(tenantId)).toBeNull();
+        expect((await store.oidc.findTenantByName(`name-${tenantId}`))?.id).toBe(tenantId);
+        expect(await store.oidc.findTenantByName(`no-such-${tenantId}`)).toBeNull();
         const first = oidcConfig(tenantId);
         expect(await store.oidc.putOidcConfig(first)).toEqual(first);
         const replaced = oidcConfig(tenantId, {

@@ -1,4 +1,5 @@
 import type { Role } from './identity-records.js';
+import type { Tenant } from './records.js';
 
 /**
  * A tenant's OpenID Connect identity provider. The client secret is kept sealed (AES-256-GCM under
@@ -9,7 +10,7 @@ export interface OidcConfigRecord {
   /** The issuer identifier; discovery is `${issuer}/.well-known/openid-configuration`. */
   issuer: string;
   clientId: string;
-  /** Sealed client secret (see identity/oidc-secret-box.ts); null: a public client (PKCE only). */
+  /** Sealed client secret (see security/secret-box.ts); null: a public client (PKCE only). */
   clientSecretSealed: string | null;
   /** Lower-cased domains; an email must end in `@` + one of them. */
   allowedEmailDomains: string[];
@@ -41,6 +42,8 @@ export interface OidcLoginRecord {
 
 /** Every backend implements it and passes the OIDC cases of `runIdentityStoreConformance`. */
 export interface OidcStore {
+  /** A sign-in names its tenant (by name, in the start URL) before anyone is authenticated. */
+  findTenantByName(name: string): Promise<Tenant | null>;
   /** Inserts or replaces the tenant's configuration (createdAt of the first one stands). */
   putOidcConfig(config: OidcConfigRecord): Promise<OidcConfigRecord>;
   getOidcConfig(tenantId: string): Promise<OidcConfigRecord | null>;

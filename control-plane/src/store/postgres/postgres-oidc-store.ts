@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import type { OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
+import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 
-const { oidcConfigFromRow, oidcLoginFromRow } = rowMappers({
+const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
   date: (v) => v as Date,
   json: <T>(v: unknown) => v as T,
 });
@@ -10,6 +11,11 @@ const { oidcConfigFromRow, oidcLoginFromRow } = rowMappers({
 /** OidcStore over the PostgresStore's pool; every method is one statement, so atomic by itself. */
 export class PostgresOidcStore implements OidcStore {
   constructor(private readonly pool: pg.Pool) {}
+
+  async findTenantByName(name: string): Promise<Tenant | null> {
+    const { rows } = await this.pool.query<Row>('SELECT * FROM tenants WHERE name = $1', [name]);
+    return rows[0] ? tenantFromRow(rows[0]) : null;
+  }
 
   async putOidcConfig(c: OidcConfigRecord): Promise<OidcConfigRecord> {
     const { rows } = await this.pool.query<Row>(

@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
+import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 import type { GroupCommit } from './sqlite-identity-store.js';
 
-const { oidcConfigFromRow, oidcLoginFromRow } = rowMappers({
+const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
   date: (v) => new Date(v as number),
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
@@ -20,6 +21,7 @@ function prepare(db: Database.Database) {
         role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
         updated_at = excluded.updated_at
       RETURNING *`),
+    tenantByName: p(`SELECT * FROM tenants WHERE name = ?`),
     getConfig: p(`SELECT * FROM oidc_configs WHERE tenant_id = ?`),
     deleteConfig: p(`DELETE FROM oidc_configs WHERE tenant_id = ?`),
     insertLogin: p(`INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
@@ -41,6 +43,11 @@ export class SqliteOidcStore implements OidcStore {
   private get q(): ReturnType<typeof prepare> {
     this.stmts ??= prepare(this.db);
     return this.stmts;
+  }
+
+  async findTenantByName(name: string): Promise<Tenant | null> {
+    const row = this.q.tenantByName.get(name) as Row | undefined;
+    return row ? tenantFromRow(row) : null;
   }
 
   putOidcConfig(c: OidcConfigRecord): Promise<OidcConfigRecord> {
