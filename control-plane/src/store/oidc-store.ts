@@ -14,6 +14,8 @@ export interface OidcConfigRecord {
   clientSecretSealed: string | null;
   /** Lower-cased domains; an email must end in `@` + one of them. */
   allowedEmailDomains: string[];
+  /** Scopes asked for besides `openid email profile` (e.g. `groups`, where the provider releases the role claim under one). */
+  scopes: string[];
   /** The ID token claim holding group or role names (a string or an array of strings). */
   roleClaim: string;
   /** Claim value → role; the highest matching role wins. */

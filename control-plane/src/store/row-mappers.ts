@@ -195,6 +195,7 @@ export function rowMappers(codec: ColumnCodec) {
       clientId: r.client_id as string,
       clientSecretSealed: (r.client_secret_sealed as string | null) ?? null,
       allowedEmailDomains: decode<string[]>(r.allowed_email_domains),
+      scopes: decode<string[]>(r.scopes),
       roleClaim: r.role_claim as string,
       roleMapping: decode<Record<string, Role>>(r.role_mapping),
       defaultRole: (r.default_role as Role | null) ?? null,

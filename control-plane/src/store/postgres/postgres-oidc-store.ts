@@ -19,12 +19,12 @@ export class PostgresOidcStore implements OidcStore {
 
   async putOidcConfig(c: OidcConfigRecord): Promise<OidcConfigRecord> {
     const { rows } = await this.pool.query<Row>(
-      `INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, role_claim, role_mapping,
-         default_role, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8, $9, $10)
+      `INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, scopes, role_claim,
+         role_mapping, default_role, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8::jsonb, $9, $10, $11)
        ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
          client_secret_sealed = excluded.client_secret_sealed, allowed_email_domains = excluded.allowed_email_domains,
-         role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
+         scopes = excluded.scopes, role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
          updated_at = excluded.updated_at
        RETURNING *`,
       [
@@ -33,6 +33,7 @@ export class PostgresOidcStore implements OidcStore {
         c.clientId,
         c.clientSecretSealed,
         JSON.stringify(c.allowedEmailDomains),
+        JSON.stringify(c.scopes),
         c.roleClaim,
         JSON.stringify(c.roleMapping),
         c.defaultRole,

@@ -279,6 +279,7 @@ export const MIGRATIONS: readonly Migration[] = [
         client_id             text NOT NULL,
         client_secret_sealed  text,
         allowed_email_domains jsonb NOT NULL,
+        scopes                jsonb NOT NULL,
         role_claim            text NOT NULL,
         role_mapping          jsonb NOT NULL,
         default_role          text,

@@ -299,6 +299,7 @@ export const MIGRATIONS: readonly Migration[] = [
         client_id             TEXT NOT NULL,
         client_secret_sealed  TEXT,
         allowed_email_domains TEXT NOT NULL,
+        scopes                TEXT NOT NULL,
         role_claim            TEXT NOT NULL,
         role_mapping          TEXT NOT NULL,
         default_role          TEXT,

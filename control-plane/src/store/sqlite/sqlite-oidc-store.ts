@@ -12,13 +12,13 @@ const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
 function prepare(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    putConfig: p(`INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, role_claim,
-        role_mapping, default_role, created_at, updated_at)
-      VALUES (@tenantId, @issuer, @clientId, @clientSecretSealed, @allowedEmailDomains, @roleClaim, @roleMapping, @defaultRole,
+    putConfig: p(`INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, scopes,
+        role_claim, role_mapping, default_role, created_at, updated_at)
+      VALUES (@tenantId, @issuer, @clientId, @clientSecretSealed, @allowedEmailDomains, @scopes, @roleClaim, @roleMapping, @defaultRole,
         @createdAt, @updatedAt)
       ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
         client_secret_sealed = excluded.client_secret_sealed, allowed_email_domains = excluded.allowed_email_domains,
-        role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
+        scopes = excluded.scopes, role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
         updated_at = excluded.updated_at
       RETURNING *`),
     tenantByName: p(`SELECT * FROM tenants WHERE name = ?`),
@@ -55,6 +55,7 @@ export class SqliteOidcStore implements OidcStore {
       const row = this.q.putConfig.get({
         ...c,
         allowedEmailDomains: JSON.stringify(c.allowedEmailDomains),
+        scopes: JSON.stringify(c.scopes),
         roleMapping: JSON.stringify(c.roleMapping),
         createdAt: c.createdAt.getTime(),
         updatedAt: c.updatedAt.getTime(),

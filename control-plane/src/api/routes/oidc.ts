@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { OidcConfigService } from '../../identity/oidc-config-service.js';
+import type { OidcSignIn } from '../../identity/oidc-sign-in.js';
+import { ROLES } from '../../identity/roles.js';
+import type { OidcConfigRecord } from '../../store/oidc-store.js';
+import { requireTenant } from '../auth.js';
+import type { SessionCookies } from '../access/session-cookies.js';
+import { parseInput } from '../parse.js';
+
+const domain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'expected a domain name such as example.com');
+
+/** PUT /v1/oidc. `clientSecret` absent keeps the stored one; null makes a public (PKCE-only) client. */
+export const oidcConfigBody = z
+  .object({
+    issuer: z.url({ protocol: /^https?$/ }).max(512),
+    clientId: z.string().trim().min(1).max(256),
+    clientSecret: z.string().min(1).max(1024).nullable().optional(),
+    allowedEmailDomains: z.array(domain).min(1).max(50),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/, 'expected a scope token')).max(20).default([]),
+    roleClaim: z.string().trim().min(1).max(128).default('groups'),
+    roleMapping: z.record(z.string().min(1).max(256), z.enum(ROLES)).default({}),
+    defaultRole: z.enum(ROLES).nullable().default(null),
+  })
+  .strict()
+  .refine((c) => Object.keys(c.roleMapping).length <= 200, { message: 'at most 200 role mappings', path: ['roleMapping'] });
+
+export const oidcStartQuery = z
+  .object({
+    tenant: z.string().trim().min(1).max(128),
+    returnTo: z.string().max(1024).optional(),
+  })
+  .strict();
+
+export const oidcCallbackQuery = z.object({
+  state: z.string().max(512).optional(),
+  code: z.string().max(4096).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(1024).optional(),
+  iss: z.string().max(512).optional(),
+});
+
+function configView(c: OidcConfigRecord, redirectUri: string | null) {
+  return {
+    issuer: c.issuer,
+    clientId: c.clientId,
+    // Write-only: whether one is set, never what it is.
+    clientSecretSet: c.clientSecretSealed !== null,
+    allowedEmailDomains: c.allowedEmailDomains,
+    scopes: c.scopes,
+    roleClaim: c.roleClaim,
+    roleMapping: c.roleMapping,
+    defaultRole: c.defaultRole,
+    redirectUri,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigService; signIn: OidcSignIn; cookies: SessionCookies }): void {
+  const redirectUri = (): string | null => {
+    try {
+      return deps.signIn.redirectUri();
+    } catch {
+      return null;
+    }
+  };
+
+  app.get('/v1/oidc', async (request) => {
+    const tenant = requireTenant(request);
+    return configView(await deps.configs.require(tenant.id), redirectUri());
+  });
+
+  app.put('/v1/oidc', async (request) => {
+    const tenant = requireTenant(request);
+    const body = parseInput(oidcConfigBody, request.body, 'OIDC configuration');
+    return configView(await deps.configs.put(tenant.id, body), redirectUri());
+  });
+
+  app.delete('/v1/oidc', async (request, reply) => {
+    const tenant = requireTenant(request);
+    await deps.configs.remove(tenant.id);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/session/oidc/start', { config: { noStore: true } }, async (request, reply) => {
+    const query = parseInput(oidcStartQuery, request.query, 'query');
+    const started = await deps.signIn.start(query.tenant, query.returnTo);
+    deps.cookies.setOidcBinding(reply, started.browserSecret, started.expiresAt);
+    return reply.redirect(started.authorizationUrl, 302);
+  });
+
+  app.get('/v1/session/oidc/callback', { config: { noStore: true } }, async (request, reply) => {
+    parseInput(oidcCallbackQuery, request.query, 'query');
+    // The binding cookie is spent whatever happens next: a sign-in is tried once.
+    deps.cookies.clearOidcBinding(reply);
+    const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    const finished = await deps.signIn.finish(new URLSearchParams(raw), deps.cookies.oidcBinding(request));
+    deps.cookies.set(reply, finished.session);
+    return reply.redirect(finished.returnTo, 302);
+  });
+}
