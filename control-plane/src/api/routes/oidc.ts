@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { AppError, ErrorCode } from '../../errors.js';
 import type { OidcConfigService } from '../../identity/oidc-config-service.js';
 import type { OidcSignIn } from '../../identity/oidc-sign-in.js';
 import { ROLES } from '../../identity/roles.js';
@@ -96,10 +97,20 @@ export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigServ
 
   app.get('/v1/session/oidc/callback', { config: { noStore: true } }, async (request, reply) => {
     parseInput(oidcCallbackQuery, request.query, 'query');
-    // The binding cookie is spent whatever happens next: a sign-in is tried once.
-    deps.cookies.clearOidcBinding(reply);
     const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-    const finished = await deps.signIn.finish(new URLSearchParams(raw), deps.cookies.oidcBinding(request));
+    let finished;
+    try {
+      finished = await deps.signIn.finish(new URLSearchParams(raw), deps.cookies.oidcBinding(request));
+    } catch (err) {
+      // A sign-in is tried once: its binding is spent, unless the state named none (a forged or
+      // replayed link must not break the sign-in this browser has in progress).
+      const reason = err instanceof AppError ? err.details['reason'] : undefined;
+      if (!(err instanceof AppError && err.code === ErrorCode.OIDC_STATE_INVALID && (reason === 'missing' || reason === 'unknown-or-used'))) {
+        deps.cookies.clearOidcBinding(reply);
+      }
+      throw err;
+    }
+    deps.cookies.clearOidcBinding(reply);
     deps.cookies.set(reply, finished.session);
     return reply.redirect(finished.returnTo, 302);
   });
