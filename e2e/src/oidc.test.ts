@@ -44,11 +44,7 @@ describe('OIDC sign-in', () => {
         accounts: { ann: { email: 'ann@example.com', email_verified: true, name: 'Ann', groups: ['attache-admins'] } },
       }),
     ]);
-    cp = await startControlPlane({
-      ATTACHE_HTTP_ADDR: `127.0.0.1:${port}`,
-      ATTACHE_PUBLIC_URL: publicUrl,
-      ATTACHE_OIDC_INSECURE_ISSUERS: `${idp.issuer},${skewed.issuer}`,
-    });
+    cp = await startControlPlane({ ATTACHE_PUBLIC_URL: publicUrl, ATTACHE_OIDC_INSECURE_ISSUERS: `${idp.issuer},${skewed.issuer}` }, { httpPort: port });
     for (const name of ['acme', 'misaud', 'skew', 'plain']) {
       const res = await cp.operator.post('/v1/tenants', { name, admin: { email: `root@${name}.example`, name: 'Root' } });
       expect(res.status, res.text).toBe(201);
@@ -186,7 +182,8 @@ describe('OIDC sign-in', () => {
     const browser = new Browser(cp.httpUrl);
     const error = await callbackError(browser, await throughProvider(browser, 'misaud', 'ann'));
     expect(error).toMatchObject({ status: 401, code: 'OIDC_TOKEN_INVALID' });
-    expect(error.details.reason).toContain('"aud"');
+    expect(error.details).toMatchObject({ claim: 'aud', libraryCode: 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' });
+    expect(error.details.reason).toContain('audience');
     expect((await browser.get('/v1/me')).status).toBe(401);
   });
 
@@ -194,7 +191,8 @@ describe('OIDC sign-in', () => {
     const browser = new Browser(cp.httpUrl);
     const error = await callbackError(browser, await throughProvider(browser, 'skew', 'ann'));
     expect(error).toMatchObject({ status: 401, code: 'OIDC_TOKEN_INVALID' });
-    expect(error.details.reason).toContain('"exp"');
+    expect(error.details).toMatchObject({ claim: 'exp', libraryCode: 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED' });
+    expect(error.details.reason).toContain('expiration');
     expect((await browser.get('/v1/me')).status).toBe(401);
   });
 

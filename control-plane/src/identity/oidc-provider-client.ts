@@ -85,12 +85,37 @@ export function grantFailure(err: unknown, issuer: string): AppError {
   if (isNetworkFailure(err)) {
     return new AppError(ErrorCode.OIDC_PROVIDER_UNREACHABLE, `The identity provider at ${issuer} did not answer (${reasonOf(err)}); try again.`, { issuer, reason: reasonOf(err) }, { cause: err });
   }
+  const { reason, claim, code } = validationDetail(err);
   return new AppError(
     ErrorCode.OIDC_TOKEN_INVALID,
-    `The identity provider's answer did not pass validation (${reasonOf(err)}); nothing was signed in. Check the tenant's issuer and clientId, and the clocks.`,
-    { issuer, reason: reasonOf(err), libraryCode: (err as { code?: unknown }).code ?? null },
+    `The identity provider's answer did not pass validation (${reason}); nothing was signed in. Check the tenant's issuer and clientId, and the clocks.`,
+    { issuer, reason, claim, libraryCode: code },
     { cause: err },
   );
+}
+
+/**
+ * openid-client wraps oauth4webapi's errors in a general message; the wrapped one says which check
+ * failed (its message, and the claim: `aud`, `exp`, `nonce`, `iss`...).
+ */
+function validationDetail(err: unknown): { reason: string; claim: string | null; code: string | null } {
+  let reason = reasonOf(err);
+  let claim: string | null = null;
+  const codeOf = (x: unknown): string | null => {
+    const c = (x as { code?: unknown } | null)?.code;
+    return typeof c === 'string' ? c : null;
+  };
+  let code = codeOf(err);
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
+    const cause = (e as { cause?: unknown }).cause;
+    if (cause && typeof cause === 'object' && typeof (cause as { claim?: unknown }).claim === 'string') claim = (cause as { claim: string }).claim;
+    if (!(cause instanceof Error)) break;
+    reason = reasonOf(cause);
+    code = codeOf(cause) ?? code;
+    e = cause;
+  }
+  return { reason, claim, code };
 }
 
 function isNetworkFailure(err: unknown): boolean {

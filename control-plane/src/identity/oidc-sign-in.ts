@@ -136,7 +136,14 @@ export class OidcSignIn {
         expectedNonce: login.nonce,
         idTokenExpected: true,
       });
-      claims = { ...tokens.claims() };
+      const idToken = tokens.claims()!;
+      claims = { ...idToken };
+      // Providers that follow the spec strictly release scope claims (email, groups) at the
+      // UserInfo endpoint rather than in the ID token; fetch them there, for the ID token's subject.
+      if (claims['email'] === undefined || claims[config.roleClaim] === undefined) {
+        const info = await client.fetchUserInfo(provider, tokens.access_token, idToken.sub);
+        claims = { ...info, ...claims };
+      }
     } catch (err) {
       const failure = grantFailure(err, config.issuer);
       this.deps.log.warn({ tenantId: tenant.id, code: failure.code, reason: failure.details['reason'] ?? failure.details['error'] }, 'OIDC sign-in refused');
