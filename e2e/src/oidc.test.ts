@@ -1,8 +1,15 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from './support/browser.js';
 import { startControlPlane, type ControlPlaneHandle } from './support/cluster.js';
 import { startOidcProvider, type OidcProvider } from './support/oidc.js';
 import { freePort } from './support/ports.js';
+import { postgresBinDir, startPostgres, type PostgresServer } from './support/postgres.js';
+
+const run = promisify(execFile);
 
 const SECRET = 'attache-client-secret-for-tests';
 
@@ -11,7 +18,9 @@ const SECRET = 'attache-client-secret-for-tests';
  * `oidc-provider` package, its own process) and a real control-plane process, driven by a client
  * with a real cookie jar that follows every redirect and logs in at the provider over plain HTTP.
  */
-describe('OIDC sign-in', () => {
+describe.each(['sqlite', 'postgres'] as const)('OIDC sign-in (%s store)', (storeKind) => {
+  let pg: PostgresServer | undefined;
+  let databaseUrl: string | undefined;
   let cp: ControlPlaneHandle;
   let idp: OidcProvider;
   let skewed: OidcProvider;
@@ -44,7 +53,18 @@ describe('OIDC sign-in', () => {
         accounts: { ann: { email: 'ann@example.com', email_verified: true, name: 'Ann', groups: ['attache-admins'] } },
       }),
     ]);
-    cp = await startControlPlane({ ATTACHE_PUBLIC_URL: publicUrl, ATTACHE_OIDC_INSECURE_ISSUERS: `${idp.issuer},${skewed.issuer}` }, { httpPort: port });
+    if (storeKind === 'postgres') {
+      pg = await startPostgres();
+      databaseUrl = await pg.createDatabase('oidc');
+    }
+    cp = await startControlPlane(
+      {
+        ATTACHE_PUBLIC_URL: publicUrl,
+        ATTACHE_OIDC_INSECURE_ISSUERS: `${idp.issuer},${skewed.issuer}`,
+        ...(databaseUrl ? { ATTACHE_DATABASE_URL: databaseUrl } : {}),
+      },
+      { httpPort: port },
+    );
     for (const name of ['acme', 'misaud', 'skew', 'plain']) {
       const res = await cp.operator.post('/v1/tenants', { name, admin: { email: `root@${name}.example`, name: 'Root' } });
       expect(res.status, res.text).toBe(201);
@@ -62,8 +82,23 @@ describe('OIDC sign-in', () => {
   }, 60_000);
   afterAll(async () => {
     await cp?.stop();
-    await Promise.all([idp?.stop(), skewed?.stop()]);
+    await Promise.all([idp?.stop(), skewed?.stop(), pg?.stop()]);
   });
+
+  /** Everything the store holds, as someone with a copy of the database would read it. */
+  async function databaseBytes(): Promise<Buffer> {
+    if (!databaseUrl) {
+      const files = await Promise.all(['attache.db', 'attache.db-wal'].map((f) => readFile(join(cp.dataDir, f)).catch(() => Buffer.alloc(0))));
+      return Buffer.concat(files);
+    }
+    const url = new URL(databaseUrl);
+    const { stdout } = await run(
+      join(postgresBinDir(), 'pg_dump'),
+      ['-h', url.hostname, '-p', url.port, '-U', 'postgres', '--no-owner', decodeURIComponent(url.pathname.slice(1))],
+      { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' }, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+    );
+    return stdout;
+  }
 
   /** Start → provider login as `login` → consent → back; stops before the callback and returns its URL. */
   async function throughProvider(browser: Browser, tenant: string, login: string, returnTo = '/console/accounts?tab=aws'): Promise<string> {
@@ -106,11 +141,9 @@ describe('OIDC sign-in', () => {
       expect(JSON.parse(res.text).error.code).toBe('OIDC_NOT_CONFIGURED');
     }
     // The database holds the secret sealed, not in the clear.
-    const { readFile } = await import('node:fs/promises');
-    const db = await readFile(`${cp.dataDir}/attache.db`).catch(() => Buffer.alloc(0));
-    const wal = await readFile(`${cp.dataDir}/attache.db-wal`).catch(() => Buffer.alloc(0));
-    expect(db.length + wal.length).toBeGreaterThan(0);
-    expect(Buffer.concat([db, wal]).includes(SECRET)).toBe(false);
+    const stored = await databaseBytes();
+    expect(stored.includes('attache-misissued')).toBe(true);
+    expect(stored.includes(SECRET)).toBe(false);
   });
 
   it('signs a person in with PKCE: mapped role, user created, session cookies, back to the same-origin returnTo', async () => {
@@ -221,5 +254,12 @@ describe('OIDC sign-in', () => {
       expect(res.status, returnTo).toBe(400);
       expect(res.location).toBeNull();
     }
+  });
+
+  it('refuses to start a sign-in for a suspended tenant', async () => {
+    expect((await cp.operator.post(`/v1/tenants/${(await admins['skew']!.get('/v1/me')).body.tenant.id}/suspend`)).status).toBe(200);
+    const res = await new Browser(cp.httpUrl).navigate(`${cp.httpUrl}/v1/session/oidc/start?tenant=skew`);
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text).error.code).toBe('TENANT_SUSPENDED');
   });
 });
