@@ -8,6 +8,7 @@ import type { OidcConfigRecord } from '../../store/oidc-store.js';
 import { requireTenant } from '../auth.js';
 import type { SessionCookies } from '../access/session-cookies.js';
 import { parseInput } from '../parse.js';
+import { defineOperations } from '../openapi/operation.js';
 
 const domain = z
   .string()
@@ -115,3 +116,59 @@ export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigServ
     return reply.redirect(finished.returnTo, 302);
   });
 }
+
+export const oidcConfigSchema = z
+  .object({
+    issuer: z.string(),
+    clientId: z.string(),
+    clientSecretSet: z.boolean().meta({ description: 'Whether a client secret is stored; the secret itself is never returned.' }),
+    allowedEmailDomains: z.array(z.string()),
+    scopes: z.array(z.string()),
+    roleClaim: z.string(),
+    roleMapping: z.record(z.string(), z.enum(ROLES)),
+    defaultRole: z.enum(ROLES).nullable(),
+    redirectUri: z.string().nullable().meta({ description: "The callback to register at the provider; null until the operator sets ATTACHE_PUBLIC_URL." }),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'OidcConfig' });
+
+const redirect = (description: string) => ({ description: `${description} (the Location header).` });
+
+export const oidcOperations = defineOperations([
+  {
+    method: 'GET', path: '/v1/oidc', operationId: 'getOidcConfig', tag: 'identity',
+    summary: "The tenant's OIDC identity provider settings.",
+    description: 'Without one: 404 OIDC_NOT_CONFIGURED.',
+    responses: { 200: { description: 'The settings, without the client secret.', schema: oidcConfigSchema } }, errors: [404],
+  },
+  {
+    method: 'PUT', path: '/v1/oidc', operationId: 'putOidcConfig', tag: 'identity',
+    summary: "Sets the tenant's OIDC identity provider (discovered before it is stored).",
+    description:
+      'The issuer must be https unless the operator lists its origin in ATTACHE_OIDC_INSECURE_ISSUERS. A provider that cannot be discovered: 502 OIDC_PROVIDER_UNREACHABLE. `clientSecret` is write-only: absent keeps the stored one, null makes a public client.',
+    body: oidcConfigBody,
+    responses: { 200: { description: 'The stored settings.', schema: oidcConfigSchema } }, errors: [502],
+  },
+  {
+    method: 'DELETE', path: '/v1/oidc', operationId: 'deleteOidcConfig', tag: 'identity',
+    summary: 'Turns OIDC sign-in off for the tenant.',
+    responses: { 204: { description: 'Removed.' } }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/v1/session/oidc/start', operationId: 'startOidcSignIn', tag: 'identity',
+    summary: "Starts an OIDC sign-in: redirects the browser to the tenant's provider (authorization code, PKCE S256, state, nonce).",
+    description:
+      'Sets the HttpOnly attache_oidc cookie that binds the sign-in to this browser. `returnTo` must be a path on this site. No provider for the tenant (or no such tenant, or no ATTACHE_PUBLIC_URL): 404 OIDC_NOT_CONFIGURED.',
+    query: oidcStartQuery,
+    responses: { 302: redirect("To the provider's authorization endpoint") }, errors: [403, 404, 502],
+  },
+  {
+    method: 'GET', path: '/v1/session/oidc/callback', operationId: 'finishOidcSignIn', tag: 'identity',
+    summary: 'Where the provider sends the browser back: exchanges the code, validates the ID token, sets the session and CSRF cookies.',
+    description:
+      'Unknown, replayed, expired or other-browser state: 400 OIDC_STATE_INVALID. ID token failing validation (audience, expiry, signature, nonce, issuer): 401 OIDC_TOKEN_INVALID. Refused by the provider: 401 OIDC_PROVIDER_ERROR. Email unverified or outside the allowed domains, no role, disabled user: 403 OIDC_EMAIL_UNVERIFIED, OIDC_EMAIL_NOT_ALLOWED, OIDC_ROLE_UNMAPPED, OIDC_USER_DISABLED.',
+    query: oidcCallbackQuery,
+    responses: { 302: redirect('Signed in: to the returnTo path given at the start') }, errors: [403, 404, 502],
+  },
+]);
