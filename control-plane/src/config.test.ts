@@ -38,10 +38,19 @@ describe('control-plane config: edge limits', () => {
     expect(problems({ ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: 'lots' })).toMatch(/ATTACHE_MAX_QUEUED_TASKS_PER_TENANT/);
     expect(problems({ ATTACHE_METRICS_TOKEN: 'short' })).toMatch(/ATTACHE_METRICS_TOKEN/);
     expect(problems({ ATTACHE_CURRENT_DELEGATE_VERSION: 'latest' })).toMatch(/ATTACHE_CURRENT_DELEGATE_VERSION: expected a semantic version/);
+    expect(problems({ ATTACHE_OIDC_INSECURE_ISSUERS: 'https://idp.example' })).toMatch(/ATTACHE_OIDC_INSECURE_ISSUERS: "https:\/\/idp.example" is not an http:\/\/ origin/);
+    expect(problems({ ATTACHE_OIDC_INSECURE_ISSUERS: 'http://127.0.0.1:9000/realms/x' })).toMatch(/ATTACHE_OIDC_INSECURE_ISSUERS/);
+    expect(problems({ ATTACHE_OIDC_SECRET_KEY: 'too short' })).toMatch(/ATTACHE_OIDC_SECRET_KEY/);
   });
 
   it('measures delegates against the release built with it unless an operator pins another', () => {
     expect(loadConfig({}).currentDelegateVersion).toBe(DELEGATE_RELEASE);
     expect(loadConfig({ ATTACHE_CURRENT_DELEGATE_VERSION: '0.0.9' }).currentDelegateVersion).toBe('0.0.9');
+  });
+
+  it('reads the OIDC settings: insecure issuer origins, the sign-in time limit', () => {
+    expect(loadConfig({}).oidc).toEqual({ secretKey: undefined, insecureIssuers: [], loginTtlMs: 600_000 });
+    const c = loadConfig({ ATTACHE_OIDC_INSECURE_ISSUERS: 'http://127.0.0.1:9000, http://localhost:8080/', ATTACHE_OIDC_LOGIN_TTL_SECONDS: '120' });
+    expect(c.oidc).toMatchObject({ insecureIssuers: ['http://127.0.0.1:9000', 'http://localhost:8080'], loginTtlMs: 120_000 });
   });
 });

@@ -142,6 +142,20 @@ const schema = z.object({
     .string()
     .refine((v) => parseSemVer(v) !== null, 'expected a semantic version MAJOR.MINOR.PATCH, e.g. 0.1.0')
     .default(DELEGATE_RELEASE),
+  /**
+   * Key material (at least 32 characters) that seals tenants' OIDC client secrets in the store.
+   * Unset: a random key generated into the data dir (oidc-secret.key, 0600). Replicas sharing a
+   * PostgreSQL store must share it: set it on each.
+   */
+  ATTACHE_OIDC_SECRET_KEY: z.string().min(32, 'expected at least 32 characters of key material').optional(),
+  /**
+   * Issuer origins that may be plain http (comma-separated, e.g. http://127.0.0.1:9000), for a
+   * development identity provider. Every other issuer must be https: the control plane fetches what
+   * a tenant admin names, and sends the client secret there.
+   */
+  ATTACHE_OIDC_INSECURE_ISSUERS: z.string().optional(),
+  /** How long a started OIDC sign-in may take to come back (10 min): long enough to log in at the provider. */
+  ATTACHE_OIDC_LOGIN_TTL_SECONDS: intFrom(30, 3_600).default(600),
 });
 
 export interface Config {
@@ -186,6 +200,7 @@ export interface Config {
   sessions: { idleMs: number; absoluteMs: number };
   /** ATTACHE_CURRENT_DELEGATE_VERSION: a valid semantic version. */
   currentDelegateVersion: string;
+  oidc: { secretKey: string | undefined; insecureIssuers: string[]; loginTtlMs: number };
 }
 
 export class ConfigError extends Error {
@@ -229,6 +244,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (c.ATTACHE_HTTP_REQUEST_TIMEOUT_MS < c.ATTACHE_HTTP_HEADERS_TIMEOUT_MS) {
     problems.push('ATTACHE_HTTP_REQUEST_TIMEOUT_MS must not be shorter than ATTACHE_HTTP_HEADERS_TIMEOUT_MS');
+  }
+  const insecureIssuers: string[] = [];
+  for (const entry of (c.ATTACHE_OIDC_INSECURE_ISSUERS ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const url = URL.canParse(entry) ? new URL(entry) : null;
+    if (!url || url.protocol !== 'http:' || url.origin !== entry.replace(/\/$/, '')) {
+      problems.push(`ATTACHE_OIDC_INSECURE_ISSUERS: "${entry}" is not an http:// origin (scheme, host and port only)`);
+    } else insecureIssuers.push(url.origin);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -277,5 +299,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secureCookies: c.ATTACHE_PUBLIC_URL?.startsWith('https://') ?? false,
     sessions: { idleMs: c.ATTACHE_SESSION_IDLE_SECONDS * 1000, absoluteMs: c.ATTACHE_SESSION_MAX_SECONDS * 1000 },
     currentDelegateVersion: c.ATTACHE_CURRENT_DELEGATE_VERSION,
+    oidc: { secretKey: c.ATTACHE_OIDC_SECRET_KEY, insecureIssuers, loginTtlMs: c.ATTACHE_OIDC_LOGIN_TTL_SECONDS * 1000 },
   };
 }

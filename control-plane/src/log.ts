@@ -39,11 +39,13 @@ const REDACT_PATHS = [
   'secretAccessKey',
   'sessionToken',
   'password',
+  'clientSecret',
   '*.token',
   '*.apiKey',
   '*.secretAccessKey',
   '*.sessionToken',
   '*.password',
+  '*.clientSecret',
 ];
 
 export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {

@@ -12,6 +12,11 @@ import { tenantRoutes } from './api/routes/tenants.js';
 import { apiKeyRoutes } from './api/routes/api-keys.js';
 import { sessionRoutes } from './api/routes/session.js';
 import { userRoutes } from './api/routes/users.js';
+import { oidcRoutes } from './api/routes/oidc.js';
+import { OidcConfigService } from './identity/oidc-config-service.js';
+import { OidcProviderClient } from './identity/oidc-provider-client.js';
+import { OidcSignIn } from './identity/oidc-sign-in.js';
+import { SecretBox } from './security/secret-box.js';
 import { registeredRoutes, type RegisteredRoute } from './api/access/access-control.js';
 import { SessionCookies } from './api/access/session-cookies.js';
 import { ApiKeyService } from './identity/api-key-service.js';
@@ -118,6 +123,18 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const users = new UserService(store.identity, hasher);
   const sessions = new SessionService(store.identity, hasher, new LoginThrottle(store.identity), config.sessions);
   const cookies = new SessionCookies(config.secureCookies);
+  const oidcProvider = new OidcProviderClient(config.oidc.insecureIssuers);
+  const oidcConfigs = new OidcConfigService(store.oidc, await SecretBox.load(config.dataDir, config.oidc.secretKey), oidcProvider);
+  const oidcSignIn = new OidcSignIn({
+    store,
+    configs: oidcConfigs,
+    provider: oidcProvider,
+    users,
+    sessions,
+    publicUrl: config.publicUrl,
+    loginTtlMs: config.oidc.loginTtlMs,
+    log: log.child({ component: 'oidc' }),
+  });
   const tenants = new TenantService(store, users, apiKeys, bus);
   const tokens = new DelegateTokenService(store, bus);
   const accounts = new AccountService(store, tasks);
@@ -170,6 +187,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       tenantRoutes(app, tenants);
       sessionRoutes(app, { sessions, cookies });
       userRoutes(app, { users, sessions });
+      oidcRoutes(app, { configs: oidcConfigs, signIn: oidcSignIn, cookies });
       apiKeyRoutes(app, apiKeys);
       delegateRoutes(app, { tokens, store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
       taskRoutes(app, { tasks, store });

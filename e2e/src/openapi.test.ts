@@ -13,6 +13,8 @@ import { Browser } from './support/browser.js';
 import { createTenant, createToken, REPO_ROOT, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
 import { startMoto, type MotoServer } from './support/moto.js';
 import { startNats, type NatsHandle } from './support/nats.js';
+import { startOidcProvider, type OidcProvider } from './support/oidc.js';
+import { freePort } from './support/ports.js';
 import { OpenApiChecker, routesOfTree } from './support/openapi.js';
 import { jsonLines, type Proc } from './support/process.js';
 
@@ -35,6 +37,8 @@ describe('OpenAPI document', () => {
   let stateDir: string;
   let delegateToken: string;
   let document: Record<string, any>;
+  let idp: OidcProvider;
+  let oidcCallback: string;
 
   beforeAll(async () => {
     moto = await startMoto();
@@ -61,12 +65,23 @@ describe('OpenAPI document', () => {
 
     const setup = await createNatsOperatorSetup();
     nats = await startNats({ config: setup.serverConfig });
-    cp = await startControlPlane({
-      ATTACHE_LOG_LEVEL: 'debug',
-      ATTACHE_NATS_URL: nats.url,
-      ATTACHE_NATS_SIGNING_SEED: setup.signingSeed,
-      ATTACHE_NATS_ACCOUNT: setup.accountPublicKey,
+    const httpPort = await freePort();
+    oidcCallback = `http://127.0.0.1:${httpPort}/v1/session/oidc/callback`;
+    idp = await startOidcProvider({
+      clients: [{ client_id: 'attache', client_secret: 'openapi-client-secret', redirect_uris: [oidcCallback] }],
+      accounts: { ann: { email: 'ann@example.com', email_verified: true, name: 'Ann', groups: ['admins'] } },
     });
+    cp = await startControlPlane(
+      {
+        ATTACHE_LOG_LEVEL: 'debug',
+        ATTACHE_NATS_URL: nats.url,
+        ATTACHE_NATS_SIGNING_SEED: setup.signingSeed,
+        ATTACHE_NATS_ACCOUNT: setup.accountPublicKey,
+        ATTACHE_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+        ATTACHE_OIDC_INSECURE_ISSUERS: idp.issuer,
+      },
+      { httpPort },
+    );
     tenant = await createTenant(cp, 'openapi-e2e');
     delegateToken = (await createToken(tenant, 'oa')).token;
     stateDir = await mkdtemp(join(tmpdir(), 'attache-oa-delegate-'));
@@ -93,6 +108,7 @@ describe('OpenAPI document', () => {
     await cp?.stop();
     await nats?.stop();
     await moto?.stop();
+    await idp?.stop();
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
 
@@ -328,6 +344,36 @@ describe('OpenAPI document', () => {
     await expectStatus(200, call(api, 'POST', '/v1/api-keys/{id}/revoke', `/v1/api-keys/${viewerKey.body.id}/revoke`));
     await expectStatus(404, call(api, 'POST', '/v1/api-keys/{id}/revoke', '/v1/api-keys/key_missing/revoke'));
     expect(errorCode(await expectStatus(401, call(api.withKey(rotated.body.apiKey), 'GET', '/v1/me', '/v1/me')))).toBe('API_KEY_REVOKED');
+
+    // OIDC: the tenant's provider settings, and a sign-in through a real provider.
+    const oidcSettings = { issuer: idp.issuer, clientId: 'attache', clientSecret: 'openapi-client-secret', allowedEmailDomains: ['example.com'], roleMapping: { admins: 'admin' } };
+    expect(errorCode(await expectStatus(404, call(api, 'GET', '/v1/oidc', '/v1/oidc')))).toBe('OIDC_NOT_CONFIGURED');
+    expect(errorCode(await expectStatus(404, call(api, 'DELETE', '/v1/oidc', '/v1/oidc')))).toBe('OIDC_NOT_CONFIGURED');
+    await expectStatus(400, call(api, 'PUT', '/v1/oidc', '/v1/oidc', { ...oidcSettings, issuer: 'http://127.0.0.1:1' }));
+    await expectStatus(200, call(api, 'PUT', '/v1/oidc', '/v1/oidc', oidcSettings));
+    expect((await expectStatus(200, call(api, 'GET', '/v1/oidc', '/v1/oidc'))).body.redirectUri).toBe(oidcCallback);
+    const signer = new Browser(cp.httpUrl);
+    const navigate = async (template: string, url: string, form?: Record<string, string>) => {
+      const res = await signer.navigate(url, form);
+      let body: unknown = null;
+      try {
+        body = res.text ? JSON.parse(res.text) : null;
+      } catch {
+        body = res.text;
+      }
+      if (template) oa.check('GET', template, { status: res.status, text: res.text, body });
+      return res;
+    };
+    expect((await navigate('/v1/session/oidc/start', `${cp.httpUrl}/v1/session/oidc/start?tenant=${tenant.name}&returnTo=${encodeURIComponent('//evil.example')}`)).status).toBe(400);
+    const started = await navigate('/v1/session/oidc/start', `${cp.httpUrl}/v1/session/oidc/start?tenant=${tenant.name}&returnTo=%2Fconsole`);
+    expect(started.status).toBe(302);
+    const loginPage = await signer.follow(started.location!);
+    const posted = await navigate('', `${loginPage.url}/login`, { login: 'ann' });
+    const back = await signer.follow(posted.location!, (next) => next.startsWith(oidcCallback));
+    expect((await navigate('/v1/session/oidc/callback', back.url)).status).toBe(302);
+    expect((await signer.get('/v1/me')).body).toMatchObject({ kind: 'user', role: 'admin' });
+    expect((await navigate('/v1/session/oidc/callback', back.url)).status).toBe(400);
+    await expectStatus(204, call(api, 'DELETE', '/v1/oidc', '/v1/oidc'));
 
     // What delegates call: NATS credentials, and the WebSocket carrier's path.
     const delegateApi = new Api(cp.httpUrl, delegateToken);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ApiKeyRecord, Role, Store, UserRecord } from './store.js';
+import type { ApiKeyRecord, OidcConfigRecord, OidcLoginRecord, Role, Store, UserRecord } from './store.js';
 import { StoreConflictError } from './store-errors.js';
 
 /**
@@ -253,6 +253,80 @@ export function runIdentityStoreConformance(name: string, open: () => Promise<St
         await store.identity.recordLoginAttempt(other, at(50));
         await store.identity.pruneLoginAttempts(at(6));
         expect(await store.identity.countLoginAttempts(other, at(0))).toEqual({ count: 1, oldest: at(50) });
+      });
+    });
+
+    describe('OIDC', () => {
+      function oidcConfig(tenantId: string, over: Partial<OidcConfigRecord> = {}): OidcConfigRecord {
+        return {
+          tenantId,
+          issuer: 'https://idp.example.com',
+          clientId: 'attache',
+          clientSecretSealed: 'v1:sealed',
+          allowedEmailDomains: ['example.com', 'example.org'],
+          scopes: ['groups'],
+          roleClaim: 'groups',
+          roleMapping: { 'attache-admins': 'admin', 'attache-editors': 'editor' },
+          defaultRole: 'viewer',
+          createdAt: at(10),
+          updatedAt: at(10),
+          ...over,
+        };
+      }
+
+      it('keeps one configuration per tenant: put replaces all but createdAt, get reads it back, delete removes it', async () => {
+        const tenantId = await newTenant();
+        const other = await newTenant();
+        expect(await store.oidc.getOidcConfig(tenantId)).toBeNull();
+        expect((await store.oidc.findTenantByName(`name-${tenantId}`))?.id).toBe(tenantId);
+        expect(await store.oidc.findTenantByName(`no-such-${tenantId}`)).toBeNull();
+        const first = oidcConfig(tenantId);
+        expect(await store.oidc.putOidcConfig(first)).toEqual(first);
+        const replaced = oidcConfig(tenantId, {
+          issuer: 'https://other.example.com/realms/x',
+          clientId: 'attache-2',
+          clientSecretSealed: null,
+          allowedEmailDomains: ['example.net'],
+          scopes: [],
+          roleClaim: 'roles',
+          roleMapping: {},
+          defaultRole: null,
+          createdAt: at(99),
+          updatedAt: at(20),
+        });
+        expect(await store.oidc.putOidcConfig(replaced)).toEqual({ ...replaced, createdAt: at(10) });
+        expect(await store.oidc.getOidcConfig(tenantId)).toEqual({ ...replaced, createdAt: at(10) });
+        expect(await store.oidc.getOidcConfig(other)).toBeNull();
+        expect(await store.oidc.deleteOidcConfig(other)).toBe(false);
+        expect(await store.oidc.deleteOidcConfig(tenantId)).toBe(true);
+        expect(await store.oidc.getOidcConfig(tenantId)).toBeNull();
+      });
+
+      it('hands a sign-in in progress out once, and prunes only expired ones', async () => {
+        const tenantId = await newTenant();
+        const login = (stateHash: string, expires: number): OidcLoginRecord => ({
+          stateHash,
+          tenantId,
+          browserHash: `b-${stateHash}`,
+          nonce: `n-${stateHash}`,
+          codeVerifier: `v-${stateHash}`,
+          returnTo: '/console',
+          createdAt: at(0),
+          expiresAt: at(expires),
+        });
+        const live = login(uid('state'), 600);
+        const stale = login(uid('state'), 60);
+        await store.oidc.createOidcLogin(live);
+        await store.oidc.createOidcLogin(stale);
+        // Two takes racing: exactly one gets it.
+        const [a, b] = await Promise.all([store.oidc.takeOidcLogin(live.stateHash), store.oidc.takeOidcLogin(live.stateHash)]);
+        expect([a, b].filter((x) => x !== null)).toEqual([live]);
+        expect(await store.oidc.takeOidcLogin(live.stateHash)).toBeNull();
+        const kept = login(uid('state'), 600);
+        await store.oidc.createOidcLogin(kept);
+        await store.oidc.pruneOidcLogins(at(300));
+        expect(await store.oidc.takeOidcLogin(stale.stateHash)).toBeNull();
+        expect(await store.oidc.takeOidcLogin(kept.stateHash)).toEqual(kept);
       });
     });
   });

@@ -1,4 +1,5 @@
 import type { ApiKeyRecord, Role, SessionRecord, TenantStatus, UserRecord, UserStatus } from './identity-records.js';
+import type { OidcConfigRecord, OidcLoginRecord } from './oidc-store.js';
 import type { AwsAccountRecord, DelegateIdentityRecord, DelegatePolicyRecord, DelegateRecord, DelegateStatus, DelegateToken, GroupKeyRecord, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
 
 export type Row = Record<string, unknown>;
@@ -187,5 +188,47 @@ export function rowMappers(codec: ColumnCodec) {
     };
   }
 
-  return { tenantFromRow, tokenFromRow, delegateFromRow, taskFromRow, accountFromRow, identityFromRow, groupKeyFromRow, apiKeyFromRow, userFromRow, sessionFromRow };
+  function oidcConfigFromRow(r: Row): OidcConfigRecord {
+    return {
+      tenantId: r.tenant_id as string,
+      issuer: r.issuer as string,
+      clientId: r.client_id as string,
+      clientSecretSealed: (r.client_secret_sealed as string | null) ?? null,
+      allowedEmailDomains: decode<string[]>(r.allowed_email_domains),
+      scopes: decode<string[]>(r.scopes),
+      roleClaim: r.role_claim as string,
+      roleMapping: decode<Record<string, Role>>(r.role_mapping),
+      defaultRole: (r.default_role as Role | null) ?? null,
+      createdAt: date(r.created_at),
+      updatedAt: date(r.updated_at),
+    };
+  }
+
+  function oidcLoginFromRow(r: Row): OidcLoginRecord {
+    return {
+      stateHash: r.state_hash as string,
+      tenantId: r.tenant_id as string,
+      browserHash: r.browser_hash as string,
+      nonce: r.nonce as string,
+      codeVerifier: r.code_verifier as string,
+      returnTo: r.return_to as string,
+      createdAt: date(r.created_at),
+      expiresAt: date(r.expires_at),
+    };
+  }
+
+  return {
+    tenantFromRow,
+    tokenFromRow,
+    delegateFromRow,
+    taskFromRow,
+    accountFromRow,
+    identityFromRow,
+    groupKeyFromRow,
+    apiKeyFromRow,
+    userFromRow,
+    sessionFromRow,
+    oidcConfigFromRow,
+    oidcLoginFromRow,
+  };
 }

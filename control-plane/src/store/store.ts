@@ -1,5 +1,6 @@
 import type { FirstApiKey, UserRecord } from './identity-records.js';
 import type { IdentityStore } from './identity-store.js';
+import type { OidcStore } from './oidc-store.js';
 import type {
   AwsAccountRecord,
   DelegateIdentityRecord,
@@ -18,6 +19,7 @@ import type {
 export * from './records.js';
 export * from './identity-records.js';
 export type { IdentityStore, ListTenantsQuery } from './identity-store.js';
+export type { OidcConfigRecord, OidcLoginRecord, OidcStore } from './oidc-store.js';
 
 /** The delegate a claim is made for: what it carries decides which tasks it may take. */
 export interface ClaimingDelegate {
@@ -95,6 +97,8 @@ export interface Store {
 
   /** Users, sessions, API keys, sign-in throttling and the operator's view of tenants. */
   readonly identity: IdentityStore;
+  /** Tenants' OpenID Connect providers and the sign-ins in progress. */
+  readonly oidc: OidcStore;
 
   // Tenants and keys
   /** The tenant with its first (admin) API key and, when given, its first admin user: all or nothing. */

@@ -63,6 +63,39 @@ export class Browser {
     return this.request<T>('DELETE', path, undefined, opts);
   }
 
+  /**
+   * One navigation to an absolute URL, as a browser's address bar or a form post would do it:
+   * cookies from the jar for that URL, no redirect followed (the caller reads `location`).
+   */
+  async navigate(url: string, form?: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; location: string | null }> {
+    const headers: Record<string, string> = {};
+    const cookies = await this.jar.getCookieString(url);
+    if (cookies) headers['cookie'] = cookies;
+    const body = form ? new URLSearchParams(form).toString() : undefined;
+    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const res = await send(url, form ? 'POST' : 'GET', headers, body, this.localAddress);
+    this.lastSetCookies = [];
+    for (const raw of res.headers['set-cookie'] ?? []) {
+      const parsed = Cookie.parse(raw);
+      if (parsed) this.lastSetCookies.push(parsed);
+      await this.jar.setCookie(raw, url);
+    }
+    const location = typeof res.headers.location === 'string' ? new URL(res.headers.location, url).toString() : null;
+    return { ...res, location };
+  }
+
+  /** Follows redirects from `url` until an answer that is not one, or until the next URL matches `stopBefore`. */
+  async follow(url: string, stopBefore: (next: string) => boolean = () => false, maxHops = 20): Promise<{ url: string; status: number; text: string }> {
+    let current = url;
+    for (let hop = 0; hop < maxHops; hop++) {
+      const res = await this.navigate(current);
+      if (res.status < 300 || res.status >= 400 || !res.location) return { url: current, status: res.status, text: res.text };
+      if (stopBefore(res.location)) return { url: res.location, status: res.status, text: res.text };
+      current = res.location;
+    }
+    throw new Error(`more than ${maxHops} redirects from ${url}`);
+  }
+
   signIn(email: string, password: string, tenant?: string) {
     return this.post('/v1/session', { email, password, ...(tenant ? { tenant } : {}) });
   }

@@ -34,11 +34,13 @@ export interface ControlPlaneHandle {
 export interface ControlPlaneOptions {
   /** Open file descriptors the process may have (`ulimit -n`), as on hosts with a low default. */
   fdLimit?: number;
+  /** Listen on this HTTP port (when something must know the address before start: ATTACHE_PUBLIC_URL). */
+  httpPort?: number;
 }
 
 export async function startControlPlane(env: Record<string, string> = {}, options: ControlPlaneOptions = {}): Promise<ControlPlaneHandle> {
   const dataDir = await mkdtemp(join(tmpdir(), 'attache-cp-'));
-  const httpPort = await freePort();
+  const httpPort = options.httpPort ?? (await freePort());
   const grpcPort = await freePort();
   const operatorKey = `atop_e2e_${Math.random().toString(36).slice(2)}_operator_key`;
   const fullEnv = {

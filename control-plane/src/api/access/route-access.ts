@@ -30,6 +30,11 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'POST /v1/session': 'sign-in',
   'DELETE /v1/session': 'signed-in',
   'GET /v1/me': 'signed-in',
+  'GET /v1/session/oidc/start': 'sign-in',
+  'GET /v1/session/oidc/callback': 'sign-in',
+  'GET /v1/oidc': 'admin',
+  'PUT /v1/oidc': 'admin',
+  'DELETE /v1/oidc': 'admin',
 
   'POST /v1/tenants': 'operator',
   'GET /v1/tenants': 'operator',

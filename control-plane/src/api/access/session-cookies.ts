@@ -3,6 +3,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 export const SESSION_COOKIE = 'attache_session';
 export const CSRF_COOKIE = 'attache_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
+/** Binds an OIDC sign-in in progress to the browser that started it; sent only to the OIDC routes. */
+export const OIDC_BINDING_COOKIE = 'attache_oidc';
+const OIDC_COOKIE_PATH = '/v1/session/oidc';
 
 /**
  * Cookie attributes. HttpOnly on the session (scripts never see it), SameSite=Lax (not sent on
@@ -25,6 +28,23 @@ export class SessionCookies {
     const common = { path: '/', sameSite: 'lax' as const, secure: this.secure };
     reply.clearCookie(SESSION_COOKIE, { ...common, httpOnly: true });
     reply.clearCookie(CSRF_COOKIE, { ...common, httpOnly: false });
+  }
+
+  /**
+   * SameSite=Lax still reaches the callback: the provider sends the browser back with a top-level
+   * GET navigation, which Lax cookies accompany.
+   */
+  setOidcBinding(reply: FastifyReply, secret: string, expiresAt: Date): void {
+    const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
+    reply.setCookie(OIDC_BINDING_COOKIE, secret, { path: OIDC_COOKIE_PATH, sameSite: 'lax', secure: this.secure, httpOnly: true, maxAge });
+  }
+
+  clearOidcBinding(reply: FastifyReply): void {
+    reply.clearCookie(OIDC_BINDING_COOKIE, { path: OIDC_COOKIE_PATH, sameSite: 'lax', secure: this.secure, httpOnly: true });
+  }
+
+  oidcBinding(request: FastifyRequest): string | undefined {
+    return request.cookies[OIDC_BINDING_COOKIE] || undefined;
   }
 
   session(request: FastifyRequest): string | undefined {

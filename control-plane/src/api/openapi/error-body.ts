@@ -34,16 +34,17 @@ export const taskFailureBodySchema = z
 
 /** What each error status means on this API, for the document's response descriptions. */
 export const ERROR_STATUS_TEXT: Record<number, string> = {
-  400: 'The request is malformed or fails validation (BAD_REQUEST, VALIDATION_FAILED, LITERAL_SECRET_REJECTED, UNSUPPORTED_TASK_TYPE).',
-  401: 'Missing, unknown or no longer valid credentials (UNAUTHENTICATED, SIGN_IN_FAILED, SESSION_EXPIRED, API_KEY_EXPIRED, API_KEY_REVOKED).',
-  403: "The credentials may not call this route: a role too low, a suspended tenant, a session request without its CSRF token (FORBIDDEN, TENANT_SUSPENDED, CSRF_TOKEN_INVALID).",
-  404: 'No such resource in this tenant (NOT_FOUND).',
+  400: 'The request is malformed or fails validation (BAD_REQUEST, VALIDATION_FAILED, LITERAL_SECRET_REJECTED, UNSUPPORTED_TASK_TYPE, OIDC_STATE_INVALID).',
+  401: 'Missing, unknown or no longer valid credentials (UNAUTHENTICATED, SIGN_IN_FAILED, SESSION_EXPIRED, API_KEY_EXPIRED, API_KEY_REVOKED, OIDC_TOKEN_INVALID, OIDC_PROVIDER_ERROR).',
+  403: "The credentials may not call this route: a role too low, a suspended tenant, a session request without its CSRF token, a person the tenant's OIDC rules refuse (FORBIDDEN, TENANT_SUSPENDED, CSRF_TOKEN_INVALID, OIDC_EMAIL_NOT_ALLOWED, OIDC_EMAIL_UNVERIFIED, OIDC_ROLE_UNMAPPED, OIDC_USER_DISABLED).",
+  404: 'No such resource in this tenant (NOT_FOUND, OIDC_NOT_CONFIGURED).',
   409: 'Conflicts with the current state (CONFLICT, NO_ELIGIBLE_DELEGATE, CANCELLED, LAST_ADMIN, TENANT_REQUIRED).',
   413: 'The request body is too large (PAYLOAD_TOO_LARGE).',
   415: 'The request body is not JSON (BAD_REQUEST).',
   426: 'A WebSocket upgrade is required (UPGRADE_REQUIRED).',
   429: 'Too many requests, failed authentications or sign-ins, or tasks; see Retry-After where given (RATE_LIMITED, AUTH_RATE_LIMITED, SIGN_IN_THROTTLED, QUOTA_EXCEEDED).',
   500: 'An internal error; the control plane logged it (INTERNAL).',
+  502: 'A service the control plane calls did not answer or could not be used (OIDC_PROVIDER_UNREACHABLE).',
   503: 'Not ready (NOT_READY).',
   504: 'Timed out (TIMEOUT).',
 };

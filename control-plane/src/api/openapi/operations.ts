@@ -7,6 +7,7 @@ import { delegateGroupOperations } from '../routes/delegate-groups.js';
 import { delegateOperations } from '../routes/delegates.js';
 import { gatewayOperations } from '../routes/gateways.js';
 import { natsCredentialOperations } from '../routes/nats-credentials.js';
+import { oidcOperations } from '../routes/oidc.js';
 import { sessionOperations } from '../routes/session.js';
 import { taskOperations } from '../routes/tasks.js';
 import { tenantOperations } from '../routes/tenants.js';
@@ -51,6 +52,7 @@ const metaOperations = defineOperations([
 export const apiOperations: readonly ApiOperation[] = [
   ...tenantOperations,
   ...sessionOperations,
+  ...oidcOperations,
   ...userOperations,
   ...apiKeyOperations,
   ...delegateOperations,

@@ -28,6 +28,7 @@ import { payloadBytes } from '../store.js';
 import { StoreConflictError } from '../store-errors.js';
 import { migrate } from './schema.js';
 import { INSERT_USER, PostgresIdentityStore, userParams } from './postgres-identity-store.js';
+import { PostgresOidcStore } from './postgres-oidc-store.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 
@@ -138,12 +139,14 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   private closed = false;
   readonly identity: PostgresIdentityStore;
+  readonly oidc: PostgresOidcStore;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly pingTimeoutMs: number,
   ) {
     this.identity = new PostgresIdentityStore(pool, (fn) => this.transaction(fn));
+    this.oidc = new PostgresOidcStore(pool);
   }
 
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {

@@ -268,6 +268,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX login_attempts_at ON login_attempts (at);
     `,
   },
+  {
+    // 10 is the audit trail's.
+    version: 11,
+    description: 'OIDC sign-in: per-tenant identity provider, sign-ins in progress',
+    sql: `
+      CREATE TABLE oidc_configs (
+        tenant_id             text COLLATE "C" PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        issuer                text NOT NULL,
+        client_id             text NOT NULL,
+        client_secret_sealed  text,
+        allowed_email_domains jsonb NOT NULL,
+        scopes                jsonb NOT NULL,
+        role_claim            text NOT NULL,
+        role_mapping          jsonb NOT NULL,
+        default_role          text,
+        created_at            timestamptz NOT NULL,
+        updated_at            timestamptz NOT NULL
+      );
+
+      CREATE TABLE oidc_logins (
+        state_hash    text PRIMARY KEY,
+        tenant_id     text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        browser_hash  text NOT NULL,
+        nonce         text NOT NULL,
+        code_verifier text NOT NULL,
+        return_to     text NOT NULL,
+        created_at    timestamptz NOT NULL,
+        expires_at    timestamptz NOT NULL
+      );
+      CREATE INDEX oidc_logins_expires_at ON oidc_logins (expires_at);
+    `,
+  },
 ];
 
 /**

@@ -288,6 +288,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX login_attempts_at ON login_attempts (at);
     `,
   },
+  {
+    // 10 is the audit trail's.
+    version: 11,
+    description: 'OIDC sign-in: per-tenant identity provider, sign-ins in progress',
+    sql: `
+      CREATE TABLE oidc_configs (
+        tenant_id             TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        issuer                TEXT NOT NULL,
+        client_id             TEXT NOT NULL,
+        client_secret_sealed  TEXT,
+        allowed_email_domains TEXT NOT NULL,
+        scopes                TEXT NOT NULL,
+        role_claim            TEXT NOT NULL,
+        role_mapping          TEXT NOT NULL,
+        default_role          TEXT,
+        created_at            INTEGER NOT NULL,
+        updated_at            INTEGER NOT NULL
+      );
+
+      CREATE TABLE oidc_logins (
+        state_hash    TEXT PRIMARY KEY,
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        browser_hash  TEXT NOT NULL,
+        nonce         TEXT NOT NULL,
+        code_verifier TEXT NOT NULL,
+        return_to     TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL
+      );
+      CREATE INDEX oidc_logins_expires_at ON oidc_logins (expires_at);
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -29,6 +29,7 @@ import { StoreConflictError } from '../store-errors.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { migrate } from './schema.js';
 import { SqliteIdentityStore } from './sqlite-identity-store.js';
+import { SqliteOidcStore } from './sqlite-oidc-store.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 
 export interface SqliteStoreOptions {
@@ -311,9 +312,11 @@ export class SqliteStore implements Store {
   private stmts: Statements | undefined;
   private batch: Array<{ settle: () => void; fail: (err: unknown) => void }> | null = null;
   readonly identity: SqliteIdentityStore;
+  readonly oidc: SqliteOidcStore;
 
   private constructor(private readonly db: Database.Database) {
     this.identity = new SqliteIdentityStore(db, (run) => this.groupCommit(run));
+    this.oidc = new SqliteOidcStore(db, (run) => this.groupCommit(run));
     for (const name of WRITE_METHODS) {
       const method = (this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name];
       if (typeof method !== 'function') throw new Error(`SqliteStore has no method ${name}`);

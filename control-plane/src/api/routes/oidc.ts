@@ -1,0 +1,174 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError, ErrorCode } from '../../errors.js';
+import type { OidcConfigService } from '../../identity/oidc-config-service.js';
+import type { OidcSignIn } from '../../identity/oidc-sign-in.js';
+import { ROLES } from '../../identity/roles.js';
+import type { OidcConfigRecord } from '../../store/oidc-store.js';
+import { requireTenant } from '../auth.js';
+import type { SessionCookies } from '../access/session-cookies.js';
+import { parseInput } from '../parse.js';
+import { defineOperations } from '../openapi/operation.js';
+
+const domain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'expected a domain name such as example.com');
+
+/** PUT /v1/oidc. `clientSecret` absent keeps the stored one; null makes a public (PKCE-only) client. */
+export const oidcConfigBody = z
+  .object({
+    issuer: z.url({ protocol: /^https?$/ }).max(512),
+    clientId: z.string().trim().min(1).max(256),
+    clientSecret: z.string().min(1).max(1024).nullable().optional(),
+    allowedEmailDomains: z.array(domain).min(1).max(50),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/, 'expected a scope token')).max(20).default([]),
+    roleClaim: z.string().trim().min(1).max(128).default('groups'),
+    roleMapping: z.record(z.string().min(1).max(256), z.enum(ROLES)).default({}),
+    defaultRole: z.enum(ROLES).nullable().default(null),
+  })
+  .strict()
+  .refine((c) => Object.keys(c.roleMapping).length <= 200, { message: 'at most 200 role mappings', path: ['roleMapping'] });
+
+export const oidcStartQuery = z
+  .object({
+    tenant: z.string().trim().min(1).max(128),
+    returnTo: z.string().max(1024).optional(),
+  })
+  .strict();
+
+export const oidcCallbackQuery = z.object({
+  state: z.string().max(512).optional(),
+  code: z.string().max(4096).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(1024).optional(),
+  iss: z.string().max(512).optional(),
+});
+
+function configView(c: OidcConfigRecord, redirectUri: string | null) {
+  return {
+    issuer: c.issuer,
+    clientId: c.clientId,
+    // Write-only: whether one is set, never what it is.
+    clientSecretSet: c.clientSecretSealed !== null,
+    allowedEmailDomains: c.allowedEmailDomains,
+    scopes: c.scopes,
+    roleClaim: c.roleClaim,
+    roleMapping: c.roleMapping,
+    defaultRole: c.defaultRole,
+    redirectUri,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigService; signIn: OidcSignIn; cookies: SessionCookies }): void {
+  const redirectUri = (): string | null => {
+    try {
+      return deps.signIn.redirectUri();
+    } catch {
+      return null;
+    }
+  };
+
+  app.get('/v1/oidc', async (request) => {
+    const tenant = requireTenant(request);
+    return configView(await deps.configs.require(tenant.id), redirectUri());
+  });
+
+  app.put('/v1/oidc', async (request) => {
+    const tenant = requireTenant(request);
+    const body = parseInput(oidcConfigBody, request.body, 'OIDC configuration');
+    return configView(await deps.configs.put(tenant.id, body), redirectUri());
+  });
+
+  app.delete('/v1/oidc', async (request, reply) => {
+    const tenant = requireTenant(request);
+    await deps.configs.remove(tenant.id);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/session/oidc/start', { config: { noStore: true } }, async (request, reply) => {
+    const query = parseInput(oidcStartQuery, request.query, 'query');
+    const started = await deps.signIn.start(query.tenant, query.returnTo);
+    deps.cookies.setOidcBinding(reply, started.browserSecret, started.expiresAt);
+    return reply.redirect(started.authorizationUrl, 302);
+  });
+
+  app.get('/v1/session/oidc/callback', { config: { noStore: true } }, async (request, reply) => {
+    parseInput(oidcCallbackQuery, request.query, 'query');
+    const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    let finished;
+    try {
+      finished = await deps.signIn.finish(new URLSearchParams(raw), deps.cookies.oidcBinding(request));
+    } catch (err) {
+      // A sign-in is tried once: its binding is spent, unless the state named none (a forged or
+      // replayed link must not break the sign-in this browser has in progress).
+      const reason = err instanceof AppError ? err.details['reason'] : undefined;
+      if (!(err instanceof AppError && err.code === ErrorCode.OIDC_STATE_INVALID && (reason === 'missing' || reason === 'unknown-or-used'))) {
+        deps.cookies.clearOidcBinding(reply);
+      }
+      throw err;
+    }
+    deps.cookies.clearOidcBinding(reply);
+    deps.cookies.set(reply, finished.session);
+    return reply.redirect(finished.returnTo, 302);
+  });
+}
+
+export const oidcConfigSchema = z
+  .object({
+    issuer: z.string(),
+    clientId: z.string(),
+    clientSecretSet: z.boolean().meta({ description: 'Whether a client secret is stored; the secret itself is never returned.' }),
+    allowedEmailDomains: z.array(z.string()),
+    scopes: z.array(z.string()),
+    roleClaim: z.string(),
+    roleMapping: z.record(z.string(), z.enum(ROLES)),
+    defaultRole: z.enum(ROLES).nullable(),
+    redirectUri: z.string().nullable().meta({ description: "The callback to register at the provider; null until the operator sets ATTACHE_PUBLIC_URL." }),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'OidcConfig' });
+
+const redirect = (description: string) => ({ description: `${description} (the Location header).` });
+
+export const oidcOperations = defineOperations([
+  {
+    method: 'GET', path: '/v1/oidc', operationId: 'getOidcConfig', tag: 'identity',
+    summary: "The tenant's OIDC identity provider settings.",
+    description: 'Without one: 404 OIDC_NOT_CONFIGURED.',
+    responses: { 200: { description: 'The settings, without the client secret.', schema: oidcConfigSchema } }, errors: [404],
+  },
+  {
+    method: 'PUT', path: '/v1/oidc', operationId: 'putOidcConfig', tag: 'identity',
+    summary: "Sets the tenant's OIDC identity provider (discovered before it is stored).",
+    description:
+      'The issuer must be https unless the operator lists its origin in ATTACHE_OIDC_INSECURE_ISSUERS. A provider that cannot be discovered: 502 OIDC_PROVIDER_UNREACHABLE. `clientSecret` is write-only: absent keeps the stored one, null makes a public client.',
+    body: oidcConfigBody,
+    responses: { 200: { description: 'The stored settings.', schema: oidcConfigSchema } }, errors: [502],
+  },
+  {
+    method: 'DELETE', path: '/v1/oidc', operationId: 'deleteOidcConfig', tag: 'identity',
+    summary: 'Turns OIDC sign-in off for the tenant.',
+    responses: { 204: { description: 'Removed.' } }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/v1/session/oidc/start', operationId: 'startOidcSignIn', tag: 'identity',
+    summary: "Starts an OIDC sign-in: redirects the browser to the tenant's provider (authorization code, PKCE S256, state, nonce).",
+    description:
+      'Sets the HttpOnly attache_oidc cookie that binds the sign-in to this browser. `returnTo` must be a path on this site. No provider for the tenant (or no such tenant, or no ATTACHE_PUBLIC_URL): 404 OIDC_NOT_CONFIGURED.',
+    query: oidcStartQuery,
+    responses: { 302: redirect("To the provider's authorization endpoint") }, errors: [403, 404, 502],
+  },
+  {
+    method: 'GET', path: '/v1/session/oidc/callback', operationId: 'finishOidcSignIn', tag: 'identity',
+    summary: 'Where the provider sends the browser back: exchanges the code, validates the ID token, sets the session and CSRF cookies.',
+    description:
+      'Unknown, replayed, expired or other-browser state: 400 OIDC_STATE_INVALID. ID token failing validation (audience, expiry, signature, nonce, issuer): 401 OIDC_TOKEN_INVALID. Refused by the provider: 401 OIDC_PROVIDER_ERROR. Email unverified or outside the allowed domains, no role, disabled user: 403 OIDC_EMAIL_UNVERIFIED, OIDC_EMAIL_NOT_ALLOWED, OIDC_ROLE_UNMAPPED, OIDC_USER_DISABLED.',
+    query: oidcCallbackQuery,
+    responses: { 302: redirect('Signed in: to the returnTo path given at the start') }, errors: [403, 404, 502],
+  },
+]);
