@@ -1,5 +1,6 @@
 import type { FirstApiKey, UserRecord } from './identity-records.js';
 import type { IdentityStore } from './identity-store.js';
+import type { AuditStore } from './audit-records.js';
 import type {
   AwsAccountRecord,
   DelegateIdentityRecord,
@@ -17,6 +18,7 @@ import type {
 
 export * from './records.js';
 export * from './identity-records.js';
+export * from './audit-records.js';
 export type { IdentityStore, ListTenantsQuery } from './identity-store.js';
 
 /** The delegate a claim is made for: what it carries decides which tasks it may take. */
@@ -86,6 +88,9 @@ export interface Store {
 
   /** Users, sessions, API keys, sign-in throttling and the operator's view of tenants. */
   readonly identity: IdentityStore;
+
+  /** The tenants' audit trails: append, list, and retention's delete. */
+  readonly audit: AuditStore;
 
   // Tenants and keys
   /** The tenant with its first (admin) API key and, when given, its first admin user: all or nothing. */
