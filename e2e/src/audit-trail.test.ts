@@ -63,7 +63,8 @@ describe.each([
 
   it('records a scripted session entry by entry, with no secret anywhere', async () => {
     // 1. A wrong password, then the right one.
-    expect((await new Browser(cp.httpUrl).signIn('ann@example.com', 'not the password at all')).status).toBe(401);
+    const stranger = new Browser(cp.httpUrl);
+    expect((await stranger.signIn('ann@example.com', 'not the password at all')).status).toBe(401);
     expect((await admin.signIn('ann@example.com', PASSWORD)).status).toBe(201);
 
     // 2. The admin (a cookie session) creates a delegate token; the delegate connects with it.
@@ -115,7 +116,9 @@ describe.each([
     const trail = items.reverse();
     const ann = { type: 'user', id: adminUserId, email: 'ann@example.com' };
     const key = { type: 'apiKey', id: expect.stringMatching(/^key_/), name: expect.any(String) };
+    // Each browser has a loopback address of its own; the script's key calls come from 127.0.0.1.
     const local = { clientAddress: '127.0.0.1' };
+    const fromAdmin = { clientAddress: admin.localAddress };
     expect(trail.map((e) => e.action)).toEqual([
       'tenant.create',
       'session.sign_in_failed',
@@ -131,8 +134,8 @@ describe.each([
     const [tenantCreated, failed, signedIn, tokenCreated, accountCreated, , validOne, invalidOne, policies, revoked] = trail;
     expect(tenantCreated).toMatchObject({ actor: { type: 'operator' }, role: 'operator', target: { type: 'tenant', id: tenant.id, name: 'audited' }, outcome: 'success', ...local });
     expect(tenantCreated.diff['admin.password']).toEqual({ changed: true, kind: 'secret' });
-    expect(failed).toMatchObject({ actor: { type: 'anonymous' }, role: null, target: { type: 'user', name: 'ann@example.com' }, outcome: 'SIGN_IN_FAILED', diff: {} });
-    expect(signedIn).toMatchObject({ actor: ann, role: 'admin', target: { type: 'user', id: adminUserId, name: 'ann@example.com' }, outcome: 'success' });
+    expect(failed).toMatchObject({ actor: { type: 'anonymous' }, role: null, target: { type: 'user', name: 'ann@example.com' }, outcome: 'SIGN_IN_FAILED', diff: {}, clientAddress: stranger.localAddress });
+    expect(signedIn).toMatchObject({ actor: ann, role: 'admin', target: { type: 'user', id: adminUserId, name: 'ann@example.com' }, outcome: 'success', ...fromAdmin });
     expect(tokenCreated).toMatchObject({ actor: ann, role: 'admin', target: { type: 'delegate_token', id: token.body.id, name: 'east-token' }, outcome: 'success' });
     expect(accountCreated).toMatchObject({ actor: key, role: 'admin', userAgent: SCRIPT_AGENT, target: { type: 'account', id: good.body.id, name: 'prod' }, outcome: 'success', ...local });
     expect(accountCreated.diff).toMatchObject({
@@ -148,7 +151,7 @@ describe.each([
       target: { type: 'account', id: good.body.id, name: 'prod' },
       outcome: 'success',
       details: { taskId: validated.body.task.id, delegate: { id: delegateRecord.id, name: 'audit-east' } },
-      ...local,
+      ...fromAdmin,
     });
     expect(invalidOne).toMatchObject({ actor: ann, target: { id: bad.body.id, name: 'broken' }, outcome: 'INVALID_CREDENTIALS', details: { delegate: { name: 'audit-east' } } });
     expect(policies).toMatchObject({ actor: key, target: { type: 'account', id: good.body.id, name: 'prod' }, outcome: 'success', diff: { policyArns: { changed: true, to: [READ_ONLY] } } });
