@@ -192,8 +192,14 @@ describe.each([
       expect(res.status).toBe(403);
       expect(res.body.error).toMatchObject({ code: 'FORBIDDEN', details: { requiredRole: 'admin', role: 'viewer' } });
     }
-    // The viewer's own sign-in is in the trail, as the admin reads it.
+    // A change the viewer may not make is refused and recorded against her (refused before its body is read: no name, no diff).
+    const refused = await viewer.post('/v1/delegate-tokens', { name: 'not-mine' });
+    expect(refused.status).toBe(403);
+    // The viewer's sign-in and her refused attempt are in the trail, as the admin reads it.
     const mine = await admin.get('/v1/audit?actor=vera@example.com');
-    expect(mine.body.items).toMatchObject([{ action: 'session.sign_in', role: 'viewer', outcome: 'success' }]);
+    expect(mine.body.items).toMatchObject([
+      { action: 'token.create', role: 'viewer', outcome: 'FORBIDDEN', target: { type: 'delegate_token', id: null, name: null }, diff: {}, clientAddress: viewer.localAddress },
+      { action: 'session.sign_in', role: 'viewer', outcome: 'success', clientAddress: viewer.localAddress },
+    ]);
   });
 });
