@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { actorOf } from './access/principal.js';
 import { AUDIT_SUCCESS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { fieldDiff } from '../audit/field-diff.js';
-import { auditRuleOf, targetOf, type AuditedRequest } from '../audit/audited-routes.js';
+import { auditRuleOf, targetOf, type AuditedRequest, type AuditRule } from '../audit/audited-routes.js';
 import type { IdentityStore } from '../store/store.js';
 
 const asObject = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -26,12 +27,24 @@ export function installAuditTrail(app: FastifyInstance, deps: { audit: AuditLog;
     const url = request.routeOptions.url;
     const rule = url === undefined || request.is404 ? undefined : auditRuleOf(request.method, url);
     if (!rule) return payload;
-    const ok = reply.statusCode < 400;
+    try {
+      await record(rule, request, reply.statusCode, payload);
+    } catch (err) {
+      // The answer goes out whatever happens here; the failure is logged loudly.
+      request.log.error({ err, action: rule.action }, 'failed to record an audit entry');
+    }
+    return payload;
+  });
+
+  async function record(rule: AuditRule, request: FastifyRequest, status: number, payload: unknown): Promise<void> {
+    const ok = status < 400;
     const response = parsePayload(payload);
-    const r: AuditedRequest = { actor: request.actor, params: asObject(request.params) as Record<string, string>, body: asObject(request.body), response, ok };
+    // Answered before the access hook ran (the rate limiter): nobody is identified yet.
+    const caller = request.actor ?? actorOf(undefined, { address: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    const r: AuditedRequest = { actor: caller, params: asObject(request.params) as Record<string, string>, body: asObject(request.body), response, ok };
     const actor = rule.actor?.(r) ?? r.actor;
     const action = !ok && rule.failedAction ? rule.failedAction : rule.action;
-    const outcome = ok ? AUDIT_SUCCESS : String(asObject(response['error'])['code'] ?? `HTTP_${reply.statusCode}`);
+    const outcome = ok ? AUDIT_SUCCESS : String(asObject(response['error'])['code'] ?? `HTTP_${status}`);
     const target = targetOf(rule, r);
     const diff = rule.diff === false ? {} : fieldDiff(r.body);
     let tenants = [rule.tenant?.(r) ?? actor.tenantId].filter((t): t is string => typeof t === 'string');
@@ -40,8 +53,7 @@ export function installAuditTrail(app: FastifyInstance, deps: { audit: AuditLog;
     for (const tenantId of tenants) {
       await deps.audit.record({ tenantId, actor, action, target, outcome, diff });
     }
-    return payload;
-  });
+  }
 }
 
 /** The tenants where a failed sign-in's email is a user (narrowed to the tenant it named, by id or name). */
