@@ -4,6 +4,15 @@ import { ConfigError, loadConfig } from './config.js';
 import { startControlPlane } from './server.js';
 import { ListenError } from './listen-error.js';
 import { operatorKeyNotice } from './security/operator-key.js';
+import { StartupError } from './startup-error.js';
+
+/** Each flag and the setting it overrides. */
+const FLAG_SETTINGS = {
+  httpAddr: { flag: '--http-addr', setting: 'ATTACHE_HTTP_ADDR' },
+  grpcAddr: { flag: '--grpc-addr', setting: 'ATTACHE_GRPC_ADDR' },
+  dataDir: { flag: '--data-dir', setting: 'ATTACHE_DATA_DIR' },
+  logLevel: { flag: '--log-level', setting: 'ATTACHE_LOG_LEVEL' },
+} as const;
 
 const program = new Command()
   .name('attache-control-plane')
@@ -12,18 +21,26 @@ const program = new Command()
   .option('--grpc-addr <host:port>', 'delegate gRPC address (ATTACHE_GRPC_ADDR, default 0.0.0.0:7443)')
   .option('--data-dir <path>', 'data directory (ATTACHE_DATA_DIR, default ./.attache)')
   .option('--log-level <level>', 'log level (ATTACHE_LOG_LEVEL, default info)')
-  .action(async (opts: { httpAddr?: string; grpcAddr?: string; dataDir?: string; logLevel?: string }) => {
+  .action(async (opts: Partial<Record<keyof typeof FLAG_SETTINGS, string>>) => {
     const env = { ...process.env };
-    if (opts.httpAddr) env['ATTACHE_HTTP_ADDR'] = opts.httpAddr;
-    if (opts.grpcAddr) env['ATTACHE_GRPC_ADDR'] = opts.grpcAddr;
-    if (opts.dataDir) env['ATTACHE_DATA_DIR'] = opts.dataDir;
-    if (opts.logLevel) env['ATTACHE_LOG_LEVEL'] = opts.logLevel;
+    const given: Array<[flag: string, setting: string]> = [];
+    for (const [key, { flag, setting }] of Object.entries(FLAG_SETTINGS)) {
+      const value = opts[key as keyof typeof FLAG_SETTINGS];
+      if (value === undefined) continue;
+      env[setting] = value;
+      given.push([flag, setting]);
+    }
     let config;
     try {
       config = loadConfig(env);
     } catch (err) {
       if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\n`);
+        // A value that came from a flag is reported by the flag's name: that is what the user typed.
+        const problems = err.problems.map((p) => {
+          const from = given.find(([, setting]) => p.startsWith(`${setting}:`) || p.startsWith(`${setting} `));
+          return from ? `${from[0]} (${from[1]})${p.slice(from[1].length)}` : p;
+        });
+        process.stderr.write(`${new ConfigError(problems).message}\n`);
         process.exit(2);
       }
       throw err;
@@ -45,6 +62,10 @@ const program = new Command()
   });
 
 program.parseAsync().catch((err: unknown) => {
+  if (err instanceof StartupError) {
+    process.stderr.write(`attache-control-plane: ${err.message}\n`);
+    process.exit(2);
+  }
   if (err instanceof ListenError) {
     process.stderr.write(`attache-control-plane: ${err.message}\n`);
     process.exit(1);

@@ -20,6 +20,7 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   CANCELLED: 'CANCELLED',
   NOT_READY: 'NOT_READY',
+  UPGRADE_REQUIRED: 'UPGRADE_REQUIRED',
   INTERNAL: 'INTERNAL',
   // People and programs (identity/, api/access/)
   SIGN_IN_FAILED: 'SIGN_IN_FAILED',
@@ -52,6 +53,7 @@ const STATUS: Record<ErrorCode, number> = {
   TIMEOUT: 504,
   CANCELLED: 409,
   NOT_READY: 503,
+  UPGRADE_REQUIRED: 426,
   INTERNAL: 500,
   SIGN_IN_FAILED: 401,
   SIGN_IN_THROTTLED: 429,

@@ -7,6 +7,7 @@ import type { Store, TaskRecord } from './store/store.js';
  * Per-tenant queue depth is served by GET /v1/queue instead.
  */
 const MAX_CODES = 64;
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -19,6 +20,9 @@ export class Metrics {
 
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'attache_' });
+    // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool check
+    // metrics flags them). Their by-type siblings stay: sum(attache_nodejs_active_handles) is the total.
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(`attache_${name}`);
     this.created = new Counter({ name: 'attache_tasks_created_total', help: 'Tasks created', labelNames: ['type'], registers: [this.registry] });
     this.ended = new Counter({
       name: 'attache_tasks_ended_total',

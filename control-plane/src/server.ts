@@ -18,6 +18,8 @@ import { LoginThrottle } from './identity/login-throttle.js';
 import { PasswordHasher } from './identity/password-hasher.js';
 import { SessionService } from './identity/session-service.js';
 import { UserService } from './identity/user-service.js';
+import { delegateConnectRoutes } from './api/routes/delegate-connect.js';
+import { openApiRoutes } from './api/routes/openapi.js';
 import { AccountService } from './aws/account-service.js';
 import { DelegateIdentities } from './aws/delegate-identities.js';
 import { PolicyService } from './aws/policy-service.js';
@@ -31,6 +33,7 @@ import { NatsAccountSigner } from './nats/account.js';
 import { connectNats } from './nats/connect.js';
 import type { CarrierServer } from './carriers/carrier.js';
 import { GrpcCarrierServer } from './carriers/grpc-carrier.js';
+import { GrpcHealth } from './carriers/grpc-health.js';
 import { WebSocketCarrierServer } from './carriers/websocket-carrier.js';
 import type { Config } from './config.js';
 import { ConnectionHandler } from './delegates/connection-handler.js';
@@ -56,6 +59,7 @@ import { TaskService } from './tasks/task-service.js';
 import { TaskWaiters } from './tasks/waiters.js';
 import { TenantService } from './tenancy/tenant-service.js';
 import { ListenError } from './listen-error.js';
+import { reasonOf, redactedUrl, StartupError } from './startup-error.js';
 
 /**
  * Pending connections the kernel queues for the API before we accept them (Linux caps it at
@@ -86,8 +90,16 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   // Also tightens a directory that existed with wider modes, before anything secret is written.
   await secureDataDir(config.dataDir);
   const operator = await loadOperatorKey(config.dataDir, config.operatorKey);
-  const store: Store = await openStore(config);
-  await store.migrate();
+  const store: Store = await openStore(config)
+    .then(async (opened) => {
+      await opened.migrate();
+      return opened;
+    })
+    .catch((err: unknown) => {
+      throw config.databaseUrl
+        ? new StartupError('ATTACHE_DATABASE_URL', `Cannot use the PostgreSQL database ${redactedUrl(config.databaseUrl)} (ATTACHE_DATABASE_URL): ${reasonOf(err)}.`, { cause: err })
+        : new StartupError('ATTACHE_DATA_DIR', `Cannot open the SQLite store in ${config.dataDir} (ATTACHE_DATA_DIR): ${reasonOf(err)}.`, { cause: err });
+    });
   // SQLite's -wal and -shm exist now (created with the database file's 0600); make sure of it.
   await secureDataDir(config.dataDir);
   await store.disconnectReplicaDelegates(config.replicaId, new Date());
@@ -129,7 +141,22 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     log: log.child({ component: 'retention' }),
   });
   const handler = new ConnectionHandler(store, bus, dispatcher, metrics, config, log.child({ component: 'delegates' }));
-  const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log })];
+  let accepting = false;
+  /** Readiness, for /readyz and the gRPC health service alike. */
+  const readiness = async (): Promise<{ ready: boolean; checks: Record<string, string> }> => {
+    const checks: Record<string, string> = {};
+    try {
+      await store.ping();
+      checks['store'] = 'ok';
+    } catch (err) {
+      checks['store'] = `failing: ${(err as Error).message}`;
+    }
+    checks['carriers'] = accepting ? 'ok' : 'not listening';
+    if (bus instanceof NatsBus) checks['bus'] = bus.health.check();
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  };
+  const grpcHealth = new GrpcHealth(readiness, log.child({ component: 'grpc-health' }));
+  const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log, health: grpcHealth })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
   const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
   if (natsServers && natsSigner) {
@@ -138,7 +165,6 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     carriers.push(new NatsCarrierServer({ nc, log: natsLog, pingIntervalMs: config.heartbeatIntervalMs }));
   }
 
-  let accepting = false;
   const http: FastifyInstance = await createHttpServer(
     {
       log,
@@ -146,18 +172,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       rateLimitPerSecond: config.apiRateLimit,
       limits: config.http,
       health: {
-        ready: async () => {
-          const checks: Record<string, string> = {};
-          try {
-            await store.ping();
-            checks['store'] = 'ok';
-          } catch (err) {
-            checks['store'] = `failing: ${(err as Error).message}`;
-          }
-          checks['carriers'] = accepting ? 'ok' : 'not listening';
-          if (bus instanceof NatsBus) checks['bus'] = bus.health.check();
-          return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
-        },
+        ready: readiness,
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       },
     },
@@ -169,12 +184,14 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       apiKeyRoutes(app, apiKeys);
       delegateRoutes(app, { tokens, store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
       taskRoutes(app, { tasks, store });
-      awsAccountRoutes(app, accounts);
+      awsAccountRoutes(app, accounts, store);
       awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
       gatewayRoutes(app, { store, dispatcher, retentionSeconds: config.disconnectedRetentionSeconds });
       delegateGroupRoutes(app, { store });
       auditRoutes(app, store.audit);
       if (natsIssuer) natsCredentialRoutes(app, natsIssuer);
+      delegateConnectRoutes(app, { grpcPort: () => carriers[0]!.address().port });
+      openApiRoutes(app);
     },
   );
 
@@ -185,12 +202,15 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   handler.start();
   for (const carrier of carriers) await carrier.start((connection) => handler.accept(connection));
   accepting = true;
+  grpcHealth.start();
   sweeper.start();
   retention.start();
   auditRetention.start();
   await http.listen({ host: config.httpHost, port: config.httpPort, backlog: HTTP_LISTEN_BACKLOG }).catch((err: unknown) => {
     throw new ListenError('the HTTP API', `${config.httpHost}:${config.httpPort}`, 'ATTACHE_HTTP_ADDR', err);
   });
+  // The route table, for operators checking what a build serves (and the test that compares it with the OpenAPI document).
+  log.debug({ routes: http.printRoutes({ commonPrefix: false }) }, 'HTTP routes');
   const addr = http.server.address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const shownHost = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? '127.0.0.1' : config.httpHost;
@@ -209,6 +229,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     stop: () =>
       (stopping ??= (async () => {
         accepting = false;
+        grpcHealth.stop();
         sweeper.stop();
         await retention.stop();
         await auditRetention.stop();

@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { Agent } from './agent.js';
+import { carrierFor, registeredSchemes } from './carriers/index.js';
 import { CONFIG_SOURCES, loadConfig, loadPolicyConfig, type ConfigFlags, type DelegateConfig } from './config.js';
 import { builtinExecutors } from './executors/registry.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
@@ -24,7 +25,8 @@ export const ExitCode = { OK: 0, FAILURE: 1, CONFIG: 2, REFUSED: 3 } as const;
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 const OPTION_HELP: Record<keyof ConfigFlags, [string, string]> = {
-  url: ['<urls>', 'control-plane address(es), comma-separated and tried in turn: grpc://host:port, grpcs://host:port, ws://host[:port], wss://host[:port]'],
+  // From the carrier registry, so a new carrier's scheme is listed without touching this file.
+  url: ['<urls>', `control-plane address(es), comma-separated and tried in turn: ${registeredSchemes().map((s) => `${s}://host${carrierFor(`${s}:`)?.defaultPort ? '[:port]' : ':port'}`).join(', ')}`],
   token: ['<token>', 'delegate token (prefer the environment variable: flags show up in ps)'],
   name: ['<name>', 'delegate group name, [a-z0-9][a-z0-9-]{0,62}'],
   tags: ['<tags>', 'comma-separated tags used for routing'],

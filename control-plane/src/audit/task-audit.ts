@@ -18,9 +18,7 @@ export function taskAuditListener(store: Store, audit: AuditLog): (task: TaskRec
     const action = AUDITED_TASKS[task.type];
     if (!action || !task.accountId) return;
     const account = await store.getAccount(task.tenantId, task.accountId);
-    const delegate = task.delegateId
-      ? ((await store.listDelegates(task.tenantId, new Date(0))).find((d) => d.id === task.delegateId) ?? null)
-      : null;
+    const delegateName = task.delegateId ? ((await store.delegateNames(task.tenantId, [task.delegateId])).get(task.delegateId) ?? null) : null;
     await audit.record({
       tenantId: task.tenantId,
       actor: task.requestedBy ?? { who: { type: 'anonymous' }, tenantId: task.tenantId, role: null, clientAddress: '', userAgent: null },
@@ -30,7 +28,7 @@ export function taskAuditListener(store: Store, audit: AuditLog): (task: TaskRec
       details: {
         taskId: task.id,
         attempt: task.attempt,
-        delegate: task.delegateId ? { id: task.delegateId, name: delegate?.name ?? null } : null,
+        delegate: task.delegateId ? { id: task.delegateId, name: delegateName } : null,
       },
       at: task.endedAt ?? new Date(),
     });

@@ -166,7 +166,12 @@ function checkConsistency(
 export const ACCOUNT_ID = /^acc_[0-9a-hjkmnp-tv-z]{26}$/;
 
 export const createAccountSchema = z
-  .object({ ...fields, id: z.string().regex(ACCOUNT_ID, 'must be an account id of the form acc_ and 26 characters of [0-9a-hjkmnp-tv-z] (attache-delegate new-account-id)').optional() })
+  .object({
+    ...fields,
+    /** Absent means the commercial partition, as in the AWS consoles. */
+    partition: fields.partition.default('aws'),
+    id: z.string().regex(ACCOUNT_ID, 'must be an account id of the form acc_ and 26 characters of [0-9a-hjkmnp-tv-z] (attache-delegate new-account-id)').optional(),
+  })
   .strict()
   .superRefine(checkConsistency);
 export type CreateAccount = z.infer<typeof createAccountSchema>;

@@ -1,7 +1,7 @@
 import type { ActorRecord } from '../store/audit-records.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import type { AwsAccountRecord, Store, TaskRecord } from '../store/store.js';
+import type { AwsAccountRecord, ListPage, Store, TaskRecord } from '../store/store.js';
 import { StoreConflictError } from '../store/store-errors.js';
 import { normaliseTags } from '../tasks/eligibility.js';
 import type { TaskService } from '../tasks/task-service.js';
@@ -68,8 +68,8 @@ export class AccountService {
     return account;
   }
 
-  list(tenantId: string): Promise<AwsAccountRecord[]> {
-    return this.store.listAccounts(tenantId);
+  list(tenantId: string, page?: ListPage<string>): Promise<AwsAccountRecord[]> {
+    return this.store.listAccounts(tenantId, page);
   }
 
   async update(tenantId: string, id: string, patch: PatchAccount): Promise<AwsAccountRecord> {

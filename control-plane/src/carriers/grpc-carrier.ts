@@ -11,6 +11,8 @@ import {
 import type { Logger } from 'pino';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
 import { ListenError } from '../listen-error.js';
+import { reasonOf, StartupError } from '../startup-error.js';
+import type { GrpcHealth } from './grpc-health.js';
 
 type Call = grpc.ServerDuplexStream<DelegateFrame, ControlFrame>;
 
@@ -92,6 +94,8 @@ export interface GrpcCarrierOptions {
   port: number;
   tls?: { certFile: string; keyFile: string } | undefined;
   log: Logger;
+  /** Served beside DelegateService on the same port: grpc.health.v1.Health. */
+  health?: GrpcHealth | undefined;
 }
 
 /** The gRPC carrier: DelegateService.Connect bidi streams over HTTP/2, optionally TLS. */
@@ -126,11 +130,12 @@ export class GrpcCarrierServer implements CarrierServer {
         }
       },
     });
+    this.options.health?.addTo(this.server);
     const credentials = this.options.tls
       ? grpc.ServerCredentials.createSsl(null, [
           {
-            cert_chain: await readFile(this.options.tls.certFile),
-            private_key: await readFile(this.options.tls.keyFile),
+            cert_chain: await readTlsFile(this.options.tls.certFile, 'ATTACHE_GRPC_TLS_CERT', 'certificate'),
+            private_key: await readTlsFile(this.options.tls.keyFile, 'ATTACHE_GRPC_TLS_KEY', 'private key'),
           },
         ])
       : grpc.ServerCredentials.createInsecure();
@@ -157,5 +162,13 @@ export class GrpcCarrierServer implements CarrierServer {
         resolve();
       });
     });
+  }
+}
+
+async function readTlsFile(file: string, setting: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new StartupError(setting, `Cannot read the gRPC TLS ${what} ${file} (${setting}): ${reasonOf(err)}.`, { cause: err });
   }
 }

@@ -2,7 +2,7 @@ import type { Bus } from '../bus/bus.js';
 import { notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { hashSecret, KEY_PREFIX, newSecret } from '../security/secrets.js';
-import type { DelegateToken, Store } from '../store/store.js';
+import type { DelegateToken, ListPage, Store } from '../store/store.js';
 import { normaliseTags } from '../tasks/eligibility.js';
 
 /**
@@ -40,8 +40,8 @@ export class DelegateTokenService {
     return { record, token };
   }
 
-  list(tenantId: string): Promise<DelegateToken[]> {
-    return this.store.listDelegateTokens(tenantId);
+  list(tenantId: string, page?: ListPage<Date>): Promise<DelegateToken[]> {
+    return this.store.listDelegateTokens(tenantId, page);
   }
 
   async revoke(tenantId: string, id: string): Promise<DelegateToken> {

@@ -1,5 +1,6 @@
 import { chmod, lstat, mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { reasonOf, StartupError } from '../startup-error.js';
 
 /** Deep enough for what lives there (the local delegate's state dir is one level down). */
 const MAX_DEPTH = 4;
@@ -13,7 +14,9 @@ const MAX_DEPTH = 4;
  * act on whatever they point to.
  */
 export async function secureDataDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    throw new StartupError('ATTACHE_DATA_DIR', `Cannot create the data directory ${dir} (ATTACHE_DATA_DIR): ${reasonOf(err)}.`, { cause: err });
+  });
   await tighten(dir, 0);
 }
 
@@ -25,7 +28,8 @@ async function tighten(path: string, depth: number): Promise<void> {
     try {
       await chmod(path, mode);
     } catch (err) {
-      throw new Error(
+      throw new StartupError(
+        'ATTACHE_DATA_DIR',
         `Cannot restrict ${path} to mode ${mode.toString(8)} (${(err as Error).message}); the data dir (ATTACHE_DATA_DIR) and its files must belong to the user running the control plane.`,
         { cause: err },
       );

@@ -1001,6 +1001,82 @@ export function runStoreConformance(
       });
     });
 
+    describe('delegate names', () => {
+      it('names the tenant’s delegates among the ids asked for, and only those', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const d1 = delegateRecord(a, { name: 'east' });
+        const d2 = delegateRecord(a, { name: 'west' });
+        const foreign = delegateRecord(b, { name: 'other' });
+        for (const d of [d1, d2, foreign]) await store.upsertDelegate(d);
+        const names = await store.delegateNames(a, [d1.id, d2.id, d1.id, foreign.id, uid('missing')]);
+        expect([...names.entries()].sort()).toEqual([[d1.id, 'east'], [d2.id, 'west']].sort());
+        expect(await store.delegateNames(a, [])).toEqual(new Map());
+      });
+    });
+
+    describe('list pages', () => {
+      /** Walks a list page by page, each page starting after the previous page's last row. */
+      async function walk<R extends { id: string }, K extends string | Date>(
+        list: (page: { limit: number; after?: { key: K; id: string } }) => Promise<R[]>,
+        keyOf: (r: R) => K,
+        limit: number,
+      ): Promise<R[][]> {
+        const pages: R[][] = [];
+        let after: { key: K; id: string } | undefined;
+        for (;;) {
+          const rows = await list({ limit, ...(after ? { after } : {}) });
+          if (rows.length === 0) return pages;
+          expect(rows.length).toBeLessThanOrEqual(limit);
+          pages.push(rows);
+          const last = rows[rows.length - 1]!;
+          after = { key: keyOf(last), id: last.id };
+        }
+      }
+
+      it('pages through accounts in name order, ties broken by id, within the tenant', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        // Names repeat across tenants only (they are unique per tenant); the order is by name.
+        const made = [accountRecord(a, { name: 'c' }), accountRecord(a, { name: 'a' }), accountRecord(a, { name: 'b' }), accountRecord(a, { name: 'd' }), accountRecord(a, { name: 'e' })];
+        for (const r of made) await store.createAccount(r);
+        await store.createAccount(accountRecord(b, { name: 'a0' }));
+        const whole = await store.listAccounts(a);
+        expect(whole.map((r) => r.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
+        const pages = await walk((page) => store.listAccounts(a, page), (r) => r.name, 2);
+        expect(pages.map((p) => p.map((r) => r.name))).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+        expect(pages.flat()).toEqual(whole);
+      });
+
+      it('pages through delegates in name order, replicas of one group by id', async () => {
+        const a = await newTenant();
+        const group = [delegateRecord(a, { name: 'gw-same' }), delegateRecord(a, { name: 'gw-same' }), delegateRecord(a, { name: 'gw-same' })];
+        const other = delegateRecord(a, { name: 'gw-first' });
+        for (const d of [...group, other]) await store.upsertDelegate(d);
+        const whole = await store.listDelegates(a, at(0));
+        expect(whole.map((d) => d.id)).toEqual([other.id, ...group.map((d) => d.id).sort()]);
+        const pages = await walk((page) => store.listDelegates(a, at(0), page), (d) => d.name, 2);
+        expect(pages.map((p) => p.length)).toEqual([2, 2]);
+        expect(pages.flat()).toEqual(whole);
+      });
+
+      it('pages through delegate tokens oldest first, same instant by id', async () => {
+        const a = await newTenant();
+        const mk = (createdAt: Date): DelegateToken => {
+          const id = uid('token');
+          return { id, tenantId: a, name: `tok-${id}`, hash: `th-${id}`, createdAt, revokedAt: null };
+        };
+        const tokens = [mk(at(3)), mk(at(1)), mk(at(1)), mk(at(2)), mk(at(1))];
+        for (const t of tokens) await store.createDelegateToken(t);
+        const whole = await store.listDelegateTokens(a);
+        expect(whole.map((t) => t.createdAt.getTime())).toEqual([at(1), at(1), at(1), at(2), at(3)].map((d) => d.getTime()));
+        const pages = await walk((page) => store.listDelegateTokens(a, page), (t) => t.createdAt, 2);
+        expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+        expect(pages.flat()).toEqual(whole);
+        expect(await store.listDelegateTokens(a, { limit: 0 })).toEqual([]);
+      });
+    });
+
     describe('delegate identities', () => {
       const identity = (tenantId: string, over: Partial<DelegateIdentityRecord> = {}): DelegateIdentityRecord => ({
         tenantId,

@@ -39,6 +39,15 @@ export interface ListTasksQuery {
   beforeId?: string;
 }
 
+/**
+ * Keyset pagination in a list's own order (name then id, or creation time then id): at most `limit`
+ * rows strictly after the row `after` describes. Without a page, the whole list.
+ */
+export interface ListPage<K extends string | Date> {
+  limit: number;
+  after?: { key: K; id: string } | undefined;
+}
+
 export interface QueueGroupStats {
   selectors: string[];
   type: string;
@@ -99,7 +108,8 @@ export interface Store {
 
   // Delegate tokens
   createDelegateToken(token: DelegateToken): Promise<void>;
-  listDelegateTokens(tenantId: string): Promise<DelegateToken[]>;
+  /** Oldest first (creation time, then id). */
+  listDelegateTokens(tenantId: string, page?: ListPage<Date>): Promise<DelegateToken[]>;
   findDelegateTokenByHash(hash: string): Promise<DelegateToken | null>;
   /** Marks the token revoked (idempotent); null when the tenant has no such token. */
   revokeDelegateToken(tenantId: string, id: string, at: Date): Promise<DelegateToken | null>;
@@ -113,8 +123,8 @@ export interface Store {
     id: string,
     patch: { status?: DelegateStatus; inFlight?: number; lastHeartbeatAt?: Date; disconnectedAt?: Date | null },
   ): Promise<void>;
-  /** Connected and draining delegates, and those disconnected at or after `disconnectedSince`. */
-  listDelegates(tenantId: string, disconnectedSince: Date): Promise<DelegateRecord[]>;
+  /** Connected and draining delegates, and those disconnected at or after `disconnectedSince`; by name, then id. */
+  listDelegates(tenantId: string, disconnectedSince: Date, page?: ListPage<string>): Promise<DelegateRecord[]>;
   /**
    * Marks the delegate disconnected if `sessionId` is still its connection. False when a newer
    * connection has replaced it (or the delegate is unknown): the newer one owns the delegate's
@@ -123,6 +133,8 @@ export interface Store {
   endDelegateSession(id: string, sessionId: string, at: Date): Promise<boolean>;
   /** Marks every delegate held by `replicaId` disconnected (used when a replica starts or stops). */
   disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void>;
+  /** Names of the tenant's delegates among `ids` (task views name the delegate that ran them); unknown ids are absent. */
+  delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>>;
   /** The tenant's delegates not disconnected, other than `exceptId` (a reconnecting instance). */
   countConnectedDelegates(tenantId: string, exceptId: string): Promise<number>;
   /** Per status and transport, over all tenants (metrics). */
@@ -195,7 +207,8 @@ export interface Store {
   // AWS accounts
   createAccount(account: AwsAccountRecord): Promise<void>;
   getAccount(tenantId: string, id: string): Promise<AwsAccountRecord | null>;
-  listAccounts(tenantId: string): Promise<AwsAccountRecord[]>;
+  /** By name, then id. */
+  listAccounts(tenantId: string, page?: ListPage<string>): Promise<AwsAccountRecord[]>;
   updateAccount(tenantId: string, id: string, patch: AccountPatch, now: Date): Promise<AwsAccountRecord | null>;
   deleteAccount(tenantId: string, id: string): Promise<boolean>;
   /** Marks a validation as started (status validating, lastTaskId). */

@@ -7,6 +7,7 @@ import {
   type CarrierConnection,
   type CarrierOptions,
 } from './carrier.js';
+import { httpPortHint } from './grpc-port-hint.js';
 
 /**
  * gRPC carrier: one bidi `DelegateService.Connect` stream per connection over HTTP/2.
@@ -26,8 +27,12 @@ const connectMethod = delegateServiceDefinition.connect;
 export class GrpcCarrier implements Carrier {
   private readonly client: grpc.Client;
   private readonly token: string;
+  /** Asked once, on the first protocol error: the answer does not change between reconnects. */
+  private hint: Promise<string | undefined> | undefined;
+  private readonly explain: () => Promise<string | undefined>;
 
   constructor(url: URL, options: GrpcCarrierOptions) {
+    this.explain = () => (this.hint ??= httpPortHint(url, options.ca));
     const tls = url.protocol === 'grpcs:';
     const credentials = tls
       ? grpc.credentials.createSsl(options.ca ?? null)
@@ -54,7 +59,7 @@ export class GrpcCarrier implements Carrier {
       connectMethod.responseDeserialize,
       metadata,
     );
-    return new GrpcConnection(call);
+    return new GrpcConnection(call, this.explain);
   }
 
   /** Releases the channel; the agent calls it once, when it stops for good. */
@@ -69,7 +74,10 @@ class GrpcConnection implements CarrierConnection {
   /** The stream's terminal error, kept because a write can observe it before the iterator does. */
   private failure: CarrierError | undefined;
 
-  constructor(private readonly call: grpc.ClientDuplexStream<DelegateFrame, ControlFrame>) {
+  constructor(
+    private readonly call: grpc.ClientDuplexStream<DelegateFrame, ControlFrame>,
+    private readonly explain: () => Promise<string | undefined>,
+  ) {
     // Without a listener an 'error' would crash the process if it fires before iteration starts.
     call.on('error', (err: grpc.ServiceError) => {
       this.failure ??= this.translate(err);
@@ -107,9 +115,16 @@ class GrpcConnection implements CarrierConnection {
       if (this.abortReason) throw this.abortReason;
       // A local cancel() without a reason is a deliberate close, not a failure.
       if ((err as grpc.ServiceError).code === grpc.status.CANCELLED && this.ended) return;
-      throw this.failure ?? this.translate(err as grpc.ServiceError);
+      throw await this.withHint(this.failure ?? this.translate(err as grpc.ServiceError));
     }
     if (this.abortReason) throw this.abortReason;
+  }
+
+  /** An HTTP/1 server where gRPC was expected ("Protocol error"): say which port this is. */
+  private async withHint(failure: CarrierError): Promise<CarrierError> {
+    if (failure.code !== 'UNAVAILABLE' || !/Protocol error/i.test(failure.message)) return failure;
+    const hint = await this.explain();
+    return hint ? new CarrierError(failure.kind, 'WRONG_PORT', hint, { cause: failure }) : failure;
   }
 
   private translate(err: grpc.ServiceError): CarrierError {

@@ -130,8 +130,15 @@ export function spawnDelegate(opts: DelegateOptions): Proc {
 export async function waitForDelegates(tenant: TenantHandle, name: string, count = 1, timeoutMs = 20_000): Promise<any[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await tenant.api.get('/v1/delegates');
-    const found = (res.body?.items ?? []).filter((d: any) => d.name === name && d.status === 'connected');
+    // Every page: a large run (or many recently disconnected rows) outgrows one.
+    const items: any[] = [];
+    let res = await tenant.api.get('/v1/delegates?limit=500');
+    items.push(...(res.body?.items ?? []));
+    while (res.body?.nextCursor) {
+      res = await tenant.api.get(`/v1/delegates?limit=500&cursor=${encodeURIComponent(res.body.nextCursor)}`);
+      items.push(...(res.body?.items ?? []));
+    }
+    const found = items.filter((d: any) => d.name === name && d.status === 'connected');
     if (found.length >= count) return found;
     if (Date.now() > deadline) throw new Error(`delegate ${name} not connected within ${timeoutMs} ms: ${res.text}`);
     await sleep(100);

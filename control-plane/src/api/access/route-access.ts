@@ -22,7 +22,10 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
   'GET /metrics': 'metrics',
+  'GET /v1/openapi.json': 'public',
   [`POST ${NATS_CREDENTIALS_PATH}`]: 'delegate',
+  // A plain GET answers 426; the WebSocket upgrade itself never reaches Fastify and checks the delegate token.
+  'GET /v1/delegate/connect': 'delegate',
 
   'POST /v1/session': 'sign-in',
   'DELETE /v1/session': 'signed-in',

@@ -4,23 +4,47 @@ import { z } from 'zod';
 import { AUDIT_ACTIONS } from '../../audit/actions.js';
 import type { AuditEntry, AuditQuery, AuditStore } from '../../store/audit-records.js';
 import { requireTenant } from '../auth.js';
+import { defineOperations } from '../openapi/operation.js';
+import { decodeCursor, nextCursorSchema, pageOf, pageQueryShape } from '../pagination.js';
 import { parseInput } from '../parse.js';
 
 const filters = {
-  /** A user id or email, an API key id or name, or `operator`. */
-  actor: z.string().trim().min(1).max(254).optional(),
-  action: z.enum(AUDIT_ACTIONS).optional(),
-  /** A target's id or name. */
-  target: z.string().trim().min(1).max(254).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  /** Exclusive. */
-  until: z.iso.datetime({ offset: true }).optional(),
+  actor: z.string().trim().min(1).max(254).optional().meta({ description: 'A user id or email, an API key id or name, or `operator`.' }),
+  action: z.enum(AUDIT_ACTIONS).optional().meta({ description: 'One action name.' }),
+  target: z.string().trim().min(1).max(254).optional().meta({ description: "A target's id or name." }),
+  since: z.iso.datetime({ offset: true }).optional().meta({ description: 'Entries at or after this time (ISO 8601).' }),
+  until: z.iso.datetime({ offset: true }).optional().meta({ description: 'Entries before this time (ISO 8601, exclusive).' }),
 };
 
-export const auditQuery = z
-  .object({ ...filters, cursor: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) })
-  .strict();
+export const auditQuery = z.object({ ...filters, ...pageQueryShape }).strict();
 export const auditExportQuery = z.object(filters).strict();
+
+const AUDIT_LIST = 'audit';
+
+const fieldChangeSchema = z.union([
+  z.object({ changed: z.literal(true), to: z.unknown() }),
+  z.object({ changed: z.literal(true), kind: z.enum(['reference', 'sealed', 'secret']).meta({ description: 'What the secret-shaped value was; the value itself is never kept.' }) }),
+]);
+
+export const auditEntrySchema = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  at: z.string().meta({ description: 'ISO 8601.' }),
+  actor: z.union([
+    z.object({ type: z.literal('user'), id: z.string(), email: z.string() }),
+    z.object({ type: z.literal('apiKey'), id: z.string(), name: z.string() }),
+    z.object({ type: z.literal('operator') }),
+    z.object({ type: z.literal('anonymous') }),
+  ]),
+  role: z.enum(['viewer', 'editor', 'admin', 'operator']).nullable(),
+  clientAddress: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  action: z.enum(AUDIT_ACTIONS),
+  target: z.object({ type: z.string(), id: z.string().nullable(), name: z.string().nullable() }),
+  outcome: z.string().meta({ description: '`success`, or the error code the action ended with.' }),
+  diff: z.record(z.string(), fieldChangeSchema).meta({ description: 'The fields the request set, by dotted path.' }),
+  details: z.record(z.string(), z.unknown()).meta({ description: 'E.g. a validation\'s taskId, attempt and delegate {id, name}.' }),
+});
 
 /** Entries per store read while exporting: the export streams, it never holds a whole trail. */
 const EXPORT_PAGE = 500;
@@ -59,8 +83,10 @@ export function auditRoutes(app: FastifyInstance, audit: AuditStore): void {
   app.get('/v1/audit', async (request) => {
     const tenant = requireTenant(request);
     const q = parseInput(auditQuery, request.query, 'query');
-    const items = await audit.list({ ...storeQuery(tenant.id, q, q.limit), ...(q.cursor ? { beforeId: q.cursor } : {}) });
-    return { items: items.map(auditEntryView), nextCursor: items.length === q.limit ? items[items.length - 1]!.id : null };
+    const after = decodeCursor(AUDIT_LIST, q.cursor);
+    const rows = await audit.list({ ...storeQuery(tenant.id, q, q.limit + 1), ...(after ? { beforeId: after.id } : {}) });
+    const page = pageOf(AUDIT_LIST, rows, q.limit, (e) => ({ key: e.id, id: e.id }));
+    return { items: page.items.map(auditEntryView), nextCursor: page.nextCursor };
   });
 
   /** Newest first, one entry per line, read from the store a page at a time as the client reads. */
@@ -79,3 +105,16 @@ export function auditRoutes(app: FastifyInstance, audit: AuditStore): void {
     return reply.header('content-type', 'application/x-ndjson; charset=utf-8').send(Readable.from(lines()));
   });
 }
+
+export const auditOperations = defineOperations([
+  {
+    method: 'GET', path: '/v1/audit', operationId: 'listAuditEntries', tag: 'audit',
+    summary: "The tenant's audit trail, newest first.", query: auditQuery,
+    responses: { 200: { description: 'One page of entries.', schema: z.object({ items: z.array(auditEntrySchema), nextCursor: nextCursorSchema }) } },
+  },
+  {
+    method: 'GET', path: '/v1/audit/export', operationId: 'exportAuditEntries', tag: 'audit',
+    summary: 'Every matching entry as JSON lines (one entry per line, newest first), streamed for a SIEM.', query: auditExportQuery,
+    responses: { 200: { description: 'The entries, one JSON object (an audit entry) per line.', schema: z.string(), contentType: 'application/x-ndjson' } },
+  },
+]);

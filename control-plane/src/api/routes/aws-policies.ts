@@ -8,10 +8,13 @@ import { ErrorCode } from '../../errors.js';
 import { GROUP_NAME, TAG } from '../../names.js';
 import type { Store } from '../../store/store.js';
 import { requireTenant } from '../auth.js';
+import { taskFailureBodySchema } from '../openapi/error-body.js';
+import { defineOperations } from '../openapi/operation.js';
 import { parseInput } from '../parse.js';
-import { accountView, taskView } from '../views.js';
+import { taskViewOf } from '../task-views.js';
+import { accountView, accountViewSchema, taskViewSchema } from '../views.js';
 
-const idParam = z.object({ id: z.string().min(1).max(64) });
+export const idParam = z.object({ id: z.string().min(1).max(64) });
 const tagList = z
   .string()
   .max(2048)
@@ -19,7 +22,7 @@ const tagList = z
   .pipe(z.array(z.string().regex(TAG, 'selectors are tags: lowercase letters, digits and . _ : / -')).max(32));
 const groupName = z.string().regex(GROUP_NAME, 'a gateway is a delegate group name');
 
-const availableQuery = z
+export const availableQuery = z
   .object({
     waitSeconds: z.coerce.number().min(0).max(60).default(0),
     scope: z.enum(Object.keys(POLICY_SCOPES) as [PolicyScope, ...PolicyScope[]]).default('All'),
@@ -27,10 +30,10 @@ const availableQuery = z
     nameContains: z.string().min(1).max(128).optional(),
   })
   .strict();
-const chooseBody = z.object({ policyArns: z.array(z.string().max(2048)).max(MAX_POLICY_ARNS) }).strict();
-const roleSetupQuery = z
+export const chooseBody = z.object({ policyArns: z.array(z.string().max(2048)).max(MAX_POLICY_ARNS) }).strict();
+export const roleSetupQuery = z
   .object({
-    selectors: tagList.optional(),
+    selectors: tagList.optional().meta({ description: 'Comma-separated tags of the delegates that will assume the role.' }),
     gateway: groupName.optional(),
     partition: z.enum(PARTITION_NAMES as [Partition, ...Partition[]]).default('aws'),
     // cloudformation: the role as a template (YAML) with this tenant's values as parameter defaults.
@@ -56,7 +59,7 @@ export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicySe
     const listed = await deps.policies.available(tenant.id, id, query, request.actor);
     switch (listed.state) {
       case 'pending':
-        return reply.code(202).send({ task: taskView(listed.task) });
+        return reply.code(202).send({ task: await taskViewOf(deps.store, listed.task) });
       case 'failed': {
         const error = listed.task.error ?? { code: ErrorCode.INTERNAL, message: 'The listing ended without a result.', details: {} };
         return reply
@@ -97,3 +100,71 @@ export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicySe
       .send(template);
   });
 }
+
+export const availablePoliciesSchema = z.object({
+  accountId: z.string(),
+  taskId: z.string().meta({ description: 'The aws.listPolicies task that listed them.' }),
+  scope: z.enum(Object.keys(POLICY_SCOPES) as [PolicyScope, ...PolicyScope[]]),
+  count: z.number().int(),
+  total: z.number().int(),
+  pages: z.number().int(),
+  policies: z.array(
+    z.object({
+      arn: z.string(),
+      name: z.string(),
+      path: z.string(),
+      defaultVersionId: z.string(),
+      attachmentCount: z.number().int(),
+      isAttachable: z.boolean(),
+      description: z.string().optional(),
+    }),
+  ),
+});
+
+const policyDocument = z.object({ Version: z.string(), Statement: z.array(z.record(z.string(), z.unknown())) });
+export const roleSetupSchema = z.object({
+  externalId: z.string(),
+  partition: z.enum(PARTITION_NAMES as [Partition, ...Partition[]]),
+  selectors: z.array(z.string()),
+  delegateGroups: z.array(z.object({ group: z.string(), identityArn: z.string().nullable(), reportedAt: z.iso.datetime().nullable() })),
+  principalIsPlaceholder: z.boolean(),
+  trustedPrincipalArns: z.array(z.string()).meta({ description: 'The identities the chosen delegates reported; empty when the trust policy has the placeholder.' }),
+  placeholderHelp: z.string().optional(),
+  trustPolicy: policyDocument,
+  permissionPolicy: policyDocument,
+  notes: z.array(z.string()),
+});
+
+const listingFailed = { description: 'The listing task failed; the error is its own (a delegate code such as MISSING_PERMISSION).', schema: taskFailureBodySchema };
+
+export const awsPolicyOperations = defineOperations([
+  {
+    method: 'GET', path: '/v1/aws/accounts/:id/available-policies', operationId: 'listAvailablePolicies', tag: 'aws',
+    summary: "IAM policies the account's credentials can see, listed by a delegate.", params: idParam, query: availableQuery,
+    responses: {
+      200: { description: 'The policies.', schema: availablePoliciesSchema },
+      202: { description: 'The listing is still running; ask again with the same query.', schema: z.object({ task: taskViewSchema }) },
+      409: { description: 'No eligible delegate, or the listing was cancelled.', schema: taskFailureBodySchema },
+      424: listingFailed,
+      502: { description: 'The delegate was lost during the listing (DELEGATE_LOST).', schema: taskFailureBodySchema },
+      504: { description: 'The listing timed out (TIMEOUT).', schema: taskFailureBodySchema },
+    },
+    errors: [404],
+  },
+  {
+    method: 'PUT', path: '/v1/aws/accounts/:id/policies', operationId: 'chooseAwsAccountPolicies', tag: 'aws',
+    summary: 'Choose the IAM policies for the account (replaces the choice).', params: idParam, body: chooseBody,
+    responses: { 200: { description: 'The account with its policies.', schema: accountViewSchema } }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/v1/aws/role-setup', operationId: 'getRoleSetup', tag: 'aws',
+    summary: 'The trust and permission policies of a role for Attaché to assume.', query: roleSetupQuery,
+    responses: {
+      200: {
+        description: 'The role setup; with `format=cloudformation`, the role as a CloudFormation template (YAML) with this tenant’s values as parameter defaults.',
+        schema: roleSetupSchema,
+        alternatives: { 'application/yaml': z.string() },
+      },
+    },
+  },
+]);

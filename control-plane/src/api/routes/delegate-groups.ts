@@ -5,10 +5,11 @@ import { GROUP_NAME } from '../../names.js';
 import { sealedUses } from '../../security/sealed-refs.js';
 import type { GroupKeyRecord, Store } from '../../store/store.js';
 import { requireTenant } from '../auth.js';
+import { defineOperations } from '../openapi/operation.js';
 import { parseInput } from '../parse.js';
 
-const groupParam = z.object({ name: z.string().regex(GROUP_NAME, 'must be a delegate group name') });
-const keyParam = groupParam.extend({ keyId: z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)') });
+export const groupParam = z.object({ name: z.string().regex(GROUP_NAME, 'must be a delegate group name') });
+export const keyParam = groupParam.extend({ keyId: z.string().regex(/^[0-9a-f]{16}$/, 'must be a key id (16 hex digits)') });
 
 /**
  * Delegate groups' keys for sealed values. Only public keys are here: the control plane learns them
@@ -91,3 +92,50 @@ function keyView(k: GroupKeyRecord, current: boolean) {
     lastSeenAt: k.lastSeenAt.toISOString(),
   };
 }
+
+export const groupKeySchema = z
+  .object({
+    keyId: z.string(),
+    algorithm: z.string(),
+    publicKey: z.string(),
+    current: z.boolean(),
+    trusted: z.boolean(),
+    firstSeenAt: z.iso.datetime(),
+    lastSeenAt: z.iso.datetime(),
+  })
+  .meta({ id: 'DelegateGroupKey' });
+
+export const publicKeySchema = z.object({ tenantId: z.string(), group: z.string(), current: groupKeySchema, keys: z.array(groupKeySchema) });
+
+export const keyUsageSchema = z.object({
+  group: z.string(),
+  currentKeyId: z.string(),
+  keys: z.array(z.object({ keyId: z.string(), current: z.boolean(), accounts: z.array(z.string()) })),
+  accounts: z.array(
+    z.object({ id: z.string(), name: z.string(), fields: z.array(z.object({ path: z.string(), keyId: z.string() })), stale: z.boolean() }),
+  ),
+  staleAccounts: z.array(z.string()),
+});
+
+export const delegateGroupOperations = defineOperations([
+  {
+    method: 'GET', path: '/v1/delegate-groups/:name/public-key', operationId: 'getDelegateGroupPublicKey', tag: 'delegate-groups',
+    summary: "The group's current key for sealing values, and its other keys.", params: groupParam,
+    responses: { 200: { description: 'The keys.', schema: publicKeySchema } }, errors: [404],
+  },
+  {
+    method: 'POST', path: '/v1/delegate-groups/:name/keys/:keyId/trust', operationId: 'trustDelegateGroupKey', tag: 'delegate-groups',
+    summary: 'Vouch for a key announced without a trusted key of its group.', params: keyParam,
+    responses: { 200: { description: 'The key, trusted.', schema: groupKeySchema } }, errors: [404],
+  },
+  {
+    method: 'POST', path: '/v1/delegate-groups/:name/keys/:keyId/distrust', operationId: 'distrustDelegateGroupKey', tag: 'delegate-groups',
+    summary: 'Withdraw trust from a key.', params: keyParam,
+    responses: { 200: { description: 'The key, distrusted.', schema: groupKeySchema } }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/v1/delegate-groups/:name/key-usage', operationId: 'getDelegateGroupKeyUsage', tag: 'delegate-groups',
+    summary: 'Which accounts hold values sealed to which of the group keys.', params: groupParam,
+    responses: { 200: { description: 'Key usage.', schema: keyUsageSchema } }, errors: [404],
+  },
+]);

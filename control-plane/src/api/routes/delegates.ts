@@ -7,10 +7,12 @@ import { KEY_TAG_PREFIX } from '../../security/sealed-refs.js';
 import type { Store } from '../../store/store.js';
 import type { Dispatcher } from '../../tasks/dispatcher.js';
 import { requireTenant } from '../auth.js';
+import { defineOperations } from '../openapi/operation.js';
+import { decodeCursor, decodeTimeCursor, nextCursorSchema, pageOf, pageQuery } from '../pagination.js';
 import { parseInput } from '../parse.js';
-import { delegateView, tokenView } from '../views.js';
+import { delegateView, delegateViewSchema, tokenView, tokenViewSchema } from '../views.js';
 
-const createToken = z
+export const createToken = z
   .object({
     name: z.string().trim().min(1).max(128),
     /** Binds the token to one delegate group: its delegates must register under this name. */
@@ -28,7 +30,9 @@ const createToken = z
       .optional(),
   })
   .strict();
-const idParam = z.object({ id: z.string().min(1).max(64) });
+export const idParam = z.object({ id: z.string().min(1).max(64) });
+const TOKENS_LIST = 'delegate-tokens';
+const DELEGATES_LIST = 'delegates';
 
 export function delegateRoutes(
   app: FastifyInstance,
@@ -43,7 +47,10 @@ export function delegateRoutes(
 
   app.get('/v1/delegate-tokens', async (request) => {
     const tenant = requireTenant(request);
-    return { items: (await deps.tokens.list(tenant.id)).map(tokenView) };
+    const q = parseInput(pageQuery, request.query, 'query');
+    const rows = await deps.tokens.list(tenant.id, { limit: q.limit + 1, after: decodeTimeCursor(TOKENS_LIST, q.cursor) });
+    const page = pageOf(TOKENS_LIST, rows, q.limit, (t) => ({ key: t.createdAt.toISOString(), id: t.id }));
+    return { items: page.items.map(tokenView), nextCursor: page.nextCursor };
   });
 
   app.post('/v1/delegate-tokens/:id/revoke', async (request) => {
@@ -54,10 +61,13 @@ export function delegateRoutes(
 
   app.get('/v1/delegates', async (request) => {
     const tenant = requireTenant(request);
+    const q = parseInput(pageQuery, request.query, 'query');
     const since = new Date(Date.now() - deps.retentionSeconds * 1000);
-    const rows = await deps.store.listDelegates(tenant.id, since);
+    const rows = await deps.store.listDelegates(tenant.id, since, { limit: q.limit + 1, after: decodeCursor(DELEGATES_LIST, q.cursor) });
+    const page = pageOf(DELEGATES_LIST, rows, q.limit, (d) => ({ key: d.name, id: d.id }));
     return {
-      items: rows.map((d) => {
+      nextCursor: page.nextCursor,
+      items: page.items.map((d) => {
         const live = deps.dispatcher.session(d.id);
         if (live) return delegateView(d, { inFlight: live.inFlight, status: live.status, lastHeartbeatAt: live.lastHeartbeatAt });
         // Held by another replica: trust the row only while its heartbeats keep it fresh; a replica
@@ -68,3 +78,28 @@ export function delegateRoutes(
     };
   });
 }
+
+export const createdTokenSchema = tokenViewSchema.extend({ token: z.string().meta({ description: 'The delegate token itself: shown once, stored hashed.' }) });
+
+export const delegateOperations = defineOperations([
+  {
+    method: 'POST', path: '/v1/delegate-tokens', operationId: 'createDelegateToken', tag: 'delegates',
+    summary: 'Issue a delegate token (shown once).', body: createToken,
+    responses: { 201: { description: 'The token record and the token.', schema: createdTokenSchema } },
+  },
+  {
+    method: 'GET', path: '/v1/delegate-tokens', operationId: 'listDelegateTokens', tag: 'delegates',
+    summary: 'Delegate tokens, oldest first.', query: pageQuery,
+    responses: { 200: { description: 'One page of tokens.', schema: z.object({ items: z.array(tokenViewSchema), nextCursor: nextCursorSchema }) } },
+  },
+  {
+    method: 'POST', path: '/v1/delegate-tokens/:id/revoke', operationId: 'revokeDelegateToken', tag: 'delegates',
+    summary: "Revoke a delegate token; its delegates' connections close at once.", params: idParam,
+    responses: { 200: { description: 'The token, revoked.', schema: tokenViewSchema } }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/v1/delegates', operationId: 'listDelegates', tag: 'delegates',
+    summary: 'Connected delegates, and recently disconnected ones, by name.', query: pageQuery,
+    responses: { 200: { description: 'One page of delegates.', schema: z.object({ items: z.array(delegateViewSchema), nextCursor: nextCursorSchema }) } },
+  },
+]);

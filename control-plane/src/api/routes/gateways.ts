@@ -1,8 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/store.js';
 import type { Dispatcher } from '../../tasks/dispatcher.js';
+import { z } from 'zod';
 import { requireTenant } from '../auth.js';
-import { delegateView } from '../views.js';
+import { defineOperations } from '../openapi/operation.js';
+import { nextCursorSchema, pageInMemory, pageQuery } from '../pagination.js';
+import { parseInput } from '../parse.js';
+import { DELEGATE_STATUSES, delegateView } from '../views.js';
+
+const GATEWAYS_LIST = 'gateways';
 
 /**
  * Delegate groups as gateways ("Connect Private Cloud Gateway"): every delegate name is a group,
@@ -11,6 +17,7 @@ import { delegateView } from '../views.js';
 export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispatcher: Dispatcher; retentionSeconds: number }): void {
   app.get('/v1/gateways', async (request) => {
     const tenant = requireTenant(request);
+    const q = parseInput(pageQuery, request.query, 'query');
     const since = new Date(Date.now() - deps.retentionSeconds * 1000);
     const [rows, identities] = await Promise.all([deps.store.listDelegates(tenant.id, since), deps.store.listDelegateIdentities(tenant.id)]);
     const groups = new Map<string, ReturnType<typeof delegateView>[]>();
@@ -20,9 +27,12 @@ export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispat
       if (view.status === 'disconnected') continue;
       groups.set(d.name, [...(groups.get(d.name) ?? []), view]);
     }
+    // A gateway gathers all of its group's rows, so gateways are paged after grouping, by name.
+    const sorted = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = pageInMemory(GATEWAYS_LIST, sorted, q, ([name]) => ({ key: name, id: name }));
     return {
-      items: [...groups.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      nextCursor: page.nextCursor,
+      items: page.items
         .map(([name, replicas]) => ({
           name,
           connected: replicas.filter((r) => r.status === 'connected').length,
@@ -46,3 +56,32 @@ export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispat
     };
   });
 }
+
+export const gatewaySchema = z.object({
+  name: z.string().meta({ description: 'The delegate group name.' }),
+  connected: z.number().int(),
+  replicas: z.array(
+    z.object({
+      id: z.string(),
+      instanceId: z.string(),
+      status: z.enum(DELEGATE_STATUSES),
+      tags: z.array(z.string()),
+      taskTypes: z.array(z.string()),
+      inFlight: z.number().int(),
+      maxConcurrency: z.number().int(),
+      version: z.string(),
+      transport: z.string(),
+      connectedAt: z.iso.datetime(),
+      lastHeartbeatAt: z.iso.datetime(),
+    }),
+  ),
+  identities: z.array(z.object({ partition: z.string(), arn: z.string(), awsAccountId: z.string(), reportedAt: z.iso.datetime() })),
+});
+
+export const gatewayOperations = defineOperations([
+  {
+    method: 'GET', path: '/v1/gateways', operationId: 'listGateways', tag: 'delegates',
+    summary: 'Delegate groups with a connected replica, by name, with the IAM identities they reported.', query: pageQuery,
+    responses: { 200: { description: 'One page of gateways.', schema: z.object({ items: z.array(gatewaySchema), nextCursor: nextCursorSchema }) } },
+  },
+]);

@@ -3,9 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { NatsCredentialIssuer } from '../../carriers/nats-credentials.js';
 import { bearer } from '../auth.js';
+import { defineOperations } from '../openapi/operation.js';
 import { parseInput } from '../parse.js';
 
-const body = z.object({ publicKey: z.string().min(1).max(64) }).strict();
+export const natsCredentialsBody = z.object({ publicKey: z.string().min(1).max(64) }).strict();
 
 /**
  * A NATS delegate's first call: its delegate token (not a tenant API key) buys a short-lived user
@@ -13,7 +14,23 @@ const body = z.object({ publicKey: z.string().min(1).max(64) }).strict();
  */
 export function natsCredentialRoutes(app: FastifyInstance, issuer: NatsCredentialIssuer): void {
   app.post(NATS_CREDENTIALS_PATH, { config: { noStore: true } }, async (request, reply) => {
-    const { publicKey } = parseInput(body, request.body, 'NATS credentials request');
+    const { publicKey } = parseInput(natsCredentialsBody, request.body, 'NATS credentials request');
     return reply.code(201).send(await issuer.issue(bearer(request), publicKey));
   });
 }
+
+export const natsCredentialsSchema = z.object({
+  jwt: z.string().meta({ description: 'A NATS user JWT for the public key, confined to one session’s subjects.' }),
+  expiresAt: z.iso.datetime(),
+  subjects: z.object({ connect: z.string(), up: z.string(), down: z.string(), inboxPrefix: z.string() }),
+});
+
+export const natsCredentialOperations = defineOperations([
+  {
+    method: 'POST', path: NATS_CREDENTIALS_PATH, operationId: 'issueNatsCredentials', tag: 'delegate-api',
+    summary: 'A NATS delegate trades its delegate token for a short-lived user JWT.',
+    description: 'Served only when the control plane has a NATS signing key (ATTACHE_NATS_SIGNING_SEED).',
+    body: natsCredentialsBody,
+    responses: { 201: { description: 'The credentials.', schema: natsCredentialsSchema } },
+  },
+]);

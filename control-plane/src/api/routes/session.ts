@@ -5,7 +5,9 @@ import { PASSWORD_MAX_LENGTH } from '../../identity/password-hasher.js';
 import { sessionOf } from '../access/access-control.js';
 import type { SessionCookies } from '../access/session-cookies.js';
 import { parseInput } from '../parse.js';
-import { userView } from '../identity-views.js';
+import { userView, userViewSchema } from '../identity-views.js';
+import { defineOperations } from '../openapi/operation.js';
+import { ROLES } from '../../identity/roles.js';
 
 /** Password sign-in. The password is not checked for length here: an old, shorter one must still fail the same way. */
 export const createSessionBody = z
@@ -48,3 +50,47 @@ export function sessionRoutes(app: FastifyInstance, deps: { sessions: SessionSer
     return { kind: 'user', role: p.role, tenant, user: userView(p.via.user), sessionExpiresAt: p.via.session.expiresAt.toISOString() };
   });
 }
+
+const tenantRef = z.object({ id: z.string(), name: z.string() });
+
+export const sessionSchema = z.object({
+  user: userViewSchema,
+  tenant: tenantRef,
+  role: z.enum(ROLES),
+  expiresAt: z.iso.datetime(),
+  csrfToken: z.string().meta({ description: 'Send it in the x-csrf-token header with every request other than GET and HEAD.' }),
+});
+
+export const meSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('operator'), role: z.literal('operator'), tenant: z.null() }),
+    z.object({
+      kind: z.literal('apiKey'),
+      role: z.enum(ROLES),
+      tenant: tenantRef,
+      apiKey: z.object({ id: z.string(), name: z.string(), prefix: z.string(), expiresAt: z.iso.datetime().nullable() }),
+    }),
+    z.object({ kind: z.literal('user'), role: z.enum(ROLES), tenant: tenantRef, user: userViewSchema, sessionExpiresAt: z.iso.datetime() }),
+  ])
+  .meta({ id: 'Me' });
+
+export const sessionOperations = defineOperations([
+  {
+    method: 'POST', path: '/v1/session', operationId: 'signIn', tag: 'identity',
+    summary: 'Sign in with email and password: sets the session and CSRF cookies.',
+    description:
+      'Wrong email or password: 401 SIGN_IN_FAILED (the same for both). An email in several tenants without `tenant`: 409 TENANT_REQUIRED. Too many failures for the email or address: 429 SIGN_IN_THROTTLED with Retry-After.',
+    body: createSessionBody,
+    responses: { 201: { description: 'The session.', schema: sessionSchema } }, errors: [403, 409],
+  },
+  {
+    method: 'DELETE', path: '/v1/session', operationId: 'signOut', tag: 'identity',
+    summary: 'Sign out: ends the session and clears its cookies.',
+    responses: { 204: { description: 'Signed out.' } },
+  },
+  {
+    method: 'GET', path: '/v1/me', operationId: 'getMe', tag: 'identity',
+    summary: 'Who the credentials are: operator, API key or user, with role and tenant.',
+    responses: { 200: { description: 'The caller.', schema: meSchema } },
+  },
+]);

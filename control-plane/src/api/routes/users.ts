@@ -5,7 +5,9 @@ import { ROLES } from '../../identity/roles.js';
 import type { SessionService } from '../../identity/session-service.js';
 import type { UserService } from '../../identity/user-service.js';
 import { requireTenant } from '../auth.js';
-import { userView } from '../identity-views.js';
+import { userView, userViewSchema } from '../identity-views.js';
+import { defineOperations } from '../openapi/operation.js';
+import { nextCursorSchema, pageInMemory, pageQuery } from '../pagination.js';
 import { parseInput } from '../parse.js';
 
 export const password = z.string().superRefine((value, ctx) => {
@@ -21,10 +23,21 @@ export const updateUserBody = z
   .strict();
 export const userIdParam = z.object({ id: z.string().min(1).max(64) });
 
+/** Users are listed by email: a tenant has few, so a page is cut from the whole list. */
+const USERS_LIST = 'users';
+
+/** Rows sorted by a string key then id, in code-unit order (the order pageInMemory compares in). */
+export function byKey<R extends { id: string }>(rows: readonly R[], key: (row: R) => string): R[] {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...rows].sort((a, b) => cmp(key(a), key(b)) || cmp(a.id, b.id));
+}
+
 export function userRoutes(app: FastifyInstance, deps: { users: UserService; sessions: SessionService }): void {
   app.get('/v1/users', async (request) => {
     const tenant = requireTenant(request);
-    return { items: (await deps.users.list(tenant.id)).map(userView) };
+    const q = parseInput(pageQuery, request.query, 'query');
+    const page = pageInMemory(USERS_LIST, byKey(await deps.users.list(tenant.id), (u) => u.email), q, (u) => ({ key: u.email, id: u.id }));
+    return { items: page.items.map(userView), nextCursor: page.nextCursor };
   });
 
   app.post('/v1/users', async (request, reply) => {
@@ -63,3 +76,38 @@ export function userRoutes(app: FastifyInstance, deps: { users: UserService; ses
     return { revoked: await deps.sessions.endAllOf(tenant.id, id) };
   });
 }
+
+export const userOperations = defineOperations([
+  {
+    method: 'GET', path: '/v1/users', operationId: 'listUsers', tag: 'identity',
+    summary: "The tenant's users, by email.", query: pageQuery,
+    responses: { 200: { description: 'One page of users.', schema: z.object({ items: z.array(userViewSchema), nextCursor: nextCursorSchema }) } },
+  },
+  {
+    method: 'POST', path: '/v1/users', operationId: 'createUser', tag: 'identity',
+    summary: 'Add a user; without a password they cannot sign in with one until an admin sets it.', body: createUserBody,
+    responses: { 201: { description: 'The user.', schema: userViewSchema } }, errors: [409],
+  },
+  {
+    method: 'GET', path: '/v1/users/:id', operationId: 'getUser', tag: 'identity',
+    summary: 'One user.', params: userIdParam,
+    responses: { 200: { description: 'The user.', schema: userViewSchema } }, errors: [404],
+  },
+  {
+    method: 'PATCH', path: '/v1/users/:id', operationId: 'updateUser', tag: 'identity',
+    summary: "Change a user's name, role, status or password; a new password or a disabled user ends their sessions.",
+    description: 'The last active admin cannot be demoted or disabled (409 LAST_ADMIN).',
+    params: userIdParam, body: updateUserBody,
+    responses: { 200: { description: 'The user, changed.', schema: userViewSchema } }, errors: [404, 409],
+  },
+  {
+    method: 'DELETE', path: '/v1/users/:id', operationId: 'deleteUser', tag: 'identity',
+    summary: 'Delete a user and end their sessions; not the last active admin (409 LAST_ADMIN).', params: userIdParam,
+    responses: { 204: { description: 'Deleted.' } }, errors: [404, 409],
+  },
+  {
+    method: 'POST', path: '/v1/users/:id/sessions/revoke', operationId: 'revokeUserSessions', tag: 'identity',
+    summary: 'End every session of a user.', params: userIdParam,
+    responses: { 200: { description: 'How many sessions ended.', schema: z.object({ revoked: z.number().int().min(0) }) } }, errors: [404],
+  },
+]);

@@ -12,6 +12,7 @@ import type {
   DelegateToken,
   GlobalTaskStats,
   GroupKeyRecord,
+  ListPage,
   ListTasksQuery,
   OpenTaskUsage,
   QueueGroupStats,
@@ -30,6 +31,13 @@ import { INSERT_USER, PostgresIdentityStore, userParams } from './postgres-ident
 import { PostgresAuditStore } from './postgres-audit-store.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
+
+/** A list's page as [after key, after id, limit]; LIMIT NULL is PostgreSQL's "no limit". */
+const pageParams = <K extends string | Date>(page: ListPage<K> | undefined): [K | null, string | null, number | null] => [
+  page?.after?.key ?? null,
+  page?.after?.id ?? null,
+  page ? Math.max(0, Math.trunc(page.limit)) : null,
+];
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database` (libpq URL; `?sslmode=...` and friends apply). */
@@ -257,10 +265,14 @@ export class PostgresStore implements Store {
     );
   }
 
-  async listDelegateTokens(tenantId: string): Promise<DelegateToken[]> {
-    return (await this.all('SELECT * FROM delegate_tokens WHERE tenant_id = $1 ORDER BY created_at, id', [tenantId])).map(
-      tokenFromRow,
+  async listDelegateTokens(tenantId: string, page?: ListPage<Date>): Promise<DelegateToken[]> {
+    const rows = await this.all(
+      `SELECT * FROM delegate_tokens WHERE tenant_id = $1
+         AND ($2::timestamptz IS NULL OR created_at > $2 OR (created_at = $2 AND id > $3))
+       ORDER BY created_at, id LIMIT $4`,
+      [tenantId, ...pageParams(page)],
     );
+    return rows.map(tokenFromRow);
   }
 
   async findDelegateTokenByHash(hash: string): Promise<DelegateToken | null> {
@@ -355,13 +367,21 @@ export class PostgresStore implements Store {
     );
   }
 
-  async listDelegates(tenantId: string, disconnectedSince: Date): Promise<DelegateRecord[]> {
+  async listDelegates(tenantId: string, disconnectedSince: Date, page?: ListPage<string>): Promise<DelegateRecord[]> {
     const rows = await this.all(
       `SELECT * FROM delegates WHERE tenant_id = $1 AND (status <> 'disconnected' OR disconnected_at >= $2)
-       ORDER BY name, id`,
-      [tenantId, disconnectedSince],
+         AND ($3::text IS NULL OR name > $3 OR (name = $3 AND id > $4))
+       ORDER BY name, id LIMIT $5`,
+      [tenantId, disconnectedSince, ...pageParams(page)],
     );
     return rows.map(delegateFromRow);
+  }
+
+  async delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = await this.all('SELECT id, name FROM delegates WHERE tenant_id = $1 AND id = ANY($2::text[])', [tenantId, unique]);
+    return new Map(rows.map((r) => [String(r['id']), String(r['name'])]));
   }
 
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
@@ -659,8 +679,14 @@ export class PostgresStore implements Store {
     return row ? accountFromRow(row) : null;
   }
 
-  async listAccounts(tenantId: string): Promise<AwsAccountRecord[]> {
-    return (await this.all('SELECT * FROM aws_accounts WHERE tenant_id = $1 ORDER BY name, id', [tenantId])).map(accountFromRow);
+  async listAccounts(tenantId: string, page?: ListPage<string>): Promise<AwsAccountRecord[]> {
+    const rows = await this.all(
+      `SELECT * FROM aws_accounts WHERE tenant_id = $1
+         AND ($2::text IS NULL OR name > $2 OR (name = $2 AND id > $3))
+       ORDER BY name, id LIMIT $4`,
+      [tenantId, ...pageParams(page)],
+    );
+    return rows.map(accountFromRow);
   }
 
   async updateAccount(tenantId: string, id: string, patch: AccountPatch, now: Date): Promise<AwsAccountRecord | null> {

@@ -12,6 +12,7 @@ import type {
   DelegateToken,
   GlobalTaskStats,
   GroupKeyRecord,
+  ListPage,
   ListTasksQuery,
   OpenTaskUsage,
   QueueGroupStats,
@@ -46,6 +47,12 @@ const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ?
 const json = (v: unknown): string => JSON.stringify(v);
 const jsonOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T => JSON.parse(v as string) as T;
+/** A list's page as named parameters; LIMIT -1 is SQLite's "no limit". */
+const pageParams = <K extends string | Date>(page: ListPage<K> | undefined, key: (k: K) => string | number) => ({
+  limit: page ? Math.max(0, Math.trunc(page.limit)) : -1,
+  afterKey: page?.after ? key(page.after.key) : null,
+  afterId: page?.after?.id ?? null,
+});
 
 /** Selectors are compared as JSON text when grouping queue stats, so one spelling per set. */
 const normalizeSelectors = (selectors: readonly string[]): string[] => [...new Set(selectors)].sort();
@@ -94,7 +101,9 @@ function prepareAll(db: Database.Database) {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     groupBound: p(`SELECT 1 FROM delegate_tokens
       WHERE tenant_id = ? AND group_name = ? AND revoked_at IS NULL LIMIT 1`),
-    listTokens: p(`SELECT * FROM delegate_tokens WHERE tenant_id = ? ORDER BY created_at, id`),
+    listTokens: p(`SELECT * FROM delegate_tokens WHERE tenant_id = @tenantId
+        AND (@afterKey IS NULL OR created_at > @afterKey OR (created_at = @afterKey AND id > @afterId))
+      ORDER BY created_at, id LIMIT @limit`),
     tokenByHash: p(`SELECT * FROM delegate_tokens WHERE hash = ?`),
     // The first revocation time stands: revoking again must not move it.
     revokeToken: p(`UPDATE delegate_tokens SET revoked_at = COALESCE(revoked_at, ?)
@@ -120,9 +129,12 @@ function prepareAll(db: Database.Database) {
         last_heartbeat_at = COALESCE(@lastHeartbeatAt, last_heartbeat_at),
         disconnected_at = CASE WHEN @setDisconnectedAt THEN @disconnectedAt ELSE disconnected_at END
       WHERE id = @id`),
-    listDelegates: p(`SELECT * FROM delegates WHERE tenant_id = ?
-        AND (status <> 'disconnected' OR disconnected_at >= ?)
-      ORDER BY name, id`),
+    listDelegates: p(`SELECT * FROM delegates WHERE tenant_id = @tenantId
+        AND (status <> 'disconnected' OR disconnected_at >= @since)
+        AND (@afterKey IS NULL OR name > @afterKey OR (name = @afterKey AND id > @afterId))
+      ORDER BY name, id LIMIT @limit`),
+    // json_each: one statement for any number of ids, no SQL built from input.
+    delegateNames: p(`SELECT id, name FROM delegates WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`),
     disconnectReplica: p(`UPDATE delegates SET status = 'disconnected', disconnected_at = ?
       WHERE replica_id = ? AND status <> 'disconnected'`),
     countConnected: p(`SELECT COUNT(*) AS count FROM delegates WHERE tenant_id = ? AND status <> 'disconnected' AND id <> ?`),
@@ -204,7 +216,9 @@ function prepareAll(db: Database.Database) {
         @endpoints, @status, @lastTaskId, @lastCheckedAt, @awsAccountId, @arn, @lastError, @createdAt,
         @updatedAt, @gateway, @policyArns)`),
     getAccount: p(`SELECT * FROM aws_accounts WHERE tenant_id = ? AND id = ?`),
-    listAccounts: p(`SELECT * FROM aws_accounts WHERE tenant_id = ? ORDER BY name, id`),
+    listAccounts: p(`SELECT * FROM aws_accounts WHERE tenant_id = @tenantId
+        AND (@afterKey IS NULL OR name > @afterKey OR (name = @afterKey AND id > @afterId))
+      ORDER BY name, id LIMIT @limit`),
     updateAccount: p(`UPDATE aws_accounts SET
         name = COALESCE(@name, name),
         description = COALESCE(@description, description),
@@ -425,8 +439,8 @@ export class SqliteStore implements Store {
     );
   }
 
-  async listDelegateTokens(tenantId: string): Promise<DelegateToken[]> {
-    return (this.q.listTokens.all(tenantId) as Row[]).map(tokenFromRow);
+  async listDelegateTokens(tenantId: string, page?: ListPage<Date>): Promise<DelegateToken[]> {
+    return (this.q.listTokens.all({ tenantId, ...pageParams(page, ms) }) as Row[]).map(tokenFromRow);
   }
 
   async findDelegateTokenByHash(hash: string): Promise<DelegateToken | null> {
@@ -487,8 +501,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listDelegates(tenantId: string, disconnectedSince: Date): Promise<DelegateRecord[]> {
-    return (this.q.listDelegates.all(tenantId, ms(disconnectedSince)) as Row[]).map(delegateFromRow);
+  async listDelegates(tenantId: string, disconnectedSince: Date, page?: ListPage<string>): Promise<DelegateRecord[]> {
+    return (this.q.listDelegates.all({ tenantId, since: ms(disconnectedSince), ...pageParams(page, String) }) as Row[]).map(delegateFromRow);
+  }
+
+  async delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows = this.q.delegateNames.all(tenantId, JSON.stringify(unique)) as Array<{ id: string; name: string }>;
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
@@ -713,8 +734,8 @@ export class SqliteStore implements Store {
     return row ? accountFromRow(row) : null;
   }
 
-  async listAccounts(tenantId: string): Promise<AwsAccountRecord[]> {
-    return (this.q.listAccounts.all(tenantId) as Row[]).map(accountFromRow);
+  async listAccounts(tenantId: string, page?: ListPage<string>): Promise<AwsAccountRecord[]> {
+    return (this.q.listAccounts.all({ tenantId, ...pageParams(page, String) }) as Row[]).map(accountFromRow);
   }
 
   async updateAccount(tenantId: string, id: string, patch: AccountPatch, now: Date): Promise<AwsAccountRecord | null> {
