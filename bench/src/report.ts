@@ -26,6 +26,8 @@ export interface BenchResults {
   connections?: ConnectionsRow[];
   validation?: ValidationRow;
   masking?: MaskingRow[];
+  /** Set by `--merge`: the sections kept from an earlier run, and when that run started. */
+  merged?: { from: string; sections: string[] };
 }
 
 export function machine(): Machine {

@@ -42,11 +42,12 @@ describe('faults', () => {
 
   it('a delegate killed with SIGKILL mid-task: the task finishes on another delegate as attempt 2', async () => {
     const first = await delegate('first');
-    const created = await tenant.api.post('/v1/tasks', { type: 'echo', payload: { message: 'survive', delayMs: 1500 }, selectors: ['pool'] });
+    const created = await tenant.api.post('/v1/tasks', { type: 'echo', payload: { message: 'survive', delayMs: 3000 }, selectors: ['pool'] });
     await waitRunning(created.body.id);
     const firstId = (await task(created.body.id)).delegateId;
-    await delegate('second');
+    // Killed before a second delegate starts: a slow start on a busy machine must not let attempt 1 finish first.
     first.kill('SIGKILL');
+    await delegate('second');
     const done = await tenant.api.get(`/v1/tasks/${created.body.id}?waitSeconds=30`);
     expect(done.body.state).toBe('succeeded');
     expect(done.body.attempt).toBe(2);

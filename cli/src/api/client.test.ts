@@ -21,6 +21,12 @@ describe('ApiClient', () => {
         seen.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, body });
         const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(value));
         if (req.url!.startsWith('/prefix/v1/ok')) return json(200, { items: [1] });
+        if (req.url!.startsWith('/prefix/v1/paged')) {
+          // Three pages: no cursor, then c1, then c2 (the last, nextCursor null).
+          const cursor = new URL(req.url!, 'http://x').searchParams.get('cursor');
+          const pages: Record<string, { items: number[]; nextCursor: string | null }> = { '': { items: [1, 2], nextCursor: 'c1' }, c1: { items: [3], nextCursor: 'c2' }, c2: { items: [4], nextCursor: null } };
+          return json(200, pages[cursor ?? '']);
+        }
         if (req.url === '/prefix/v1/missing') return json(404, { error: { code: 'NOT_FOUND', message: 'No route GET /v1/missing.', details: {} } });
         if (req.url === '/prefix/v1/denied') return json(401, { error: { code: 'UNAUTHENTICATED', message: 'The API key is not valid.', details: {} } });
         if (req.url === '/prefix/v1/invalid') return json(424, { error: { code: 'MISSING_PERMISSION', message: 'iam:ListPolicies denied.', details: { action: 'iam:ListPolicies' } } });
@@ -31,6 +37,17 @@ describe('ApiClient', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prefix`;
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('lists every page of a list route, asking for the largest pages', async () => {
+    const api = new ApiClient(base, 'atk_k');
+    const before = seen.length;
+    expect(await api.list('/v1/paged', { state: 'queued' })).toEqual({ items: [1, 2, 3, 4] });
+    expect(seen.slice(before).map((r) => r.url)).toEqual([
+      '/prefix/v1/paged?state=queued&limit=500',
+      '/prefix/v1/paged?state=queued&limit=500&cursor=c1',
+      '/prefix/v1/paged?state=queued&limit=500&cursor=c2',
+    ]);
+  });
 
   it('keeps the base URL\'s path, sends the key, the query and a JSON body', async () => {
     const api = new ApiClient(base, 'atk_k');

@@ -3,6 +3,9 @@ import { ExitCode } from '../exit-codes.js';
 
 export type Query = Record<string, string | number | undefined>;
 
+/** The largest page the API serves. */
+const LIST_PAGE_SIZE = 500;
+
 export interface ApiAnswer<T> {
   readonly status: number;
   readonly body: T;
@@ -56,6 +59,21 @@ export class ApiClient {
       throw new ApiError(res.status, `HTTP_${res.status}`, `${method} ${url.pathname} answered ${res.status} ${res.statusText}${typeof body === 'string' && body ? `: ${body.slice(0, 200)}` : ''}.`);
     }
     return { status: res.status, body: body as T, text, contentType };
+  }
+
+  /**
+   * Every item of a list route, page after page (the API answers at most 500 a page, 50 unless
+   * asked): a lookup by name must not miss what lies past the first page.
+   */
+  async list<T = any>(path: string, query: Query = {}): Promise<{ items: T[] }> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const { body } = await this.get<{ items: T[]; nextCursor?: string | null }>(path, { ...query, limit: LIST_PAGE_SIZE, cursor });
+      items.push(...body.items);
+      cursor = body.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return { items };
   }
 
   get<T = any>(path: string, query?: Query): Promise<ApiAnswer<T>> {

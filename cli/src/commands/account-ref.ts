@@ -25,6 +25,6 @@ const ACCOUNT_ID = /^acc_[0-9a-hjkmnp-tv-z]{26}$/;
 /** An account by id, or by its name through the list (ambiguous and unknown names are errors). */
 export async function resolveAccount(api: ApiClient, ref: string): Promise<Account> {
   if (ACCOUNT_ID.test(ref)) return (await api.get<Account>(`/v1/aws/accounts/${seg(ref)}`)).body;
-  const { body } = await api.get<{ items: Account[] }>('/v1/aws/accounts');
+  const body = await api.list<Account>('/v1/aws/accounts');
   return pickByNameOrId(body.items, ref, 'AWS account', 'attache accounts list');
 }

@@ -50,7 +50,7 @@ export function accountsCommand(): Command {
     .addOption(outputOption())
     .action(async (_opts, cmd: Command) => {
       const rt = runtime(cmd);
-      const { body } = await (await rt.api()).get<{ items: Account[] }>('/v1/aws/accounts');
+      const body = await (await rt.api()).list<Account>('/v1/aws/accounts');
       render(rt.term, rt.output, body, () => formatTable(accountColumns, body.items, { header: rt.term.color.bold }));
     });
 

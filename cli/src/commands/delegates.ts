@@ -25,7 +25,7 @@ export function delegatesCommand(): Command {
     .addOption(outputOption())
     .action(async (_opts, cmd: Command) => {
       const rt = runtime(cmd);
-      const { body } = await (await rt.api()).get<{ items: Delegate[] }>('/v1/delegates');
+      const body = await (await rt.api()).list<Delegate>('/v1/delegates');
       render(rt.term, rt.output, body, () =>
         formatTable(
           [

@@ -19,7 +19,7 @@ export function gatewaysCommand(): Command {
     .addOption(outputOption())
     .action(async (_opts, cmd: Command) => {
       const rt = runtime(cmd);
-      const { body } = await (await rt.api()).get<{ items: Gateway[] }>('/v1/gateways');
+      const body = await (await rt.api()).list<Gateway>('/v1/gateways');
       render(rt.term, rt.output, body, () =>
         formatTable(
           [

@@ -41,7 +41,7 @@ export function tokensCommand(): Command {
     .addOption(outputOption())
     .action(async (_opts, cmd: Command) => {
       const rt = runtime(cmd);
-      const { body } = await (await rt.api()).get<{ items: Token[] }>('/v1/delegate-tokens');
+      const body = await (await rt.api()).list<Token>('/v1/delegate-tokens');
       render(rt.term, rt.output, body, () =>
         formatTable(
           [
@@ -68,7 +68,7 @@ export function tokensCommand(): Command {
     .action(async (ref: string, _opts, cmd: Command) => {
       const rt = runtime(cmd);
       const api = await rt.api();
-      const { body: all } = await api.get<{ items: Token[] }>('/v1/delegate-tokens');
+      const all = await api.list<Token>('/v1/delegate-tokens');
       // By name, only active tokens count: a revoked one of the same name is history, not ambiguity.
       const byId = all.items.find((t) => t.id === ref);
       const token = byId ?? pickByNameOrId(all.items.filter((t) => t.status === 'active'), ref, 'active delegate token', 'attache tokens list');

@@ -40,7 +40,7 @@ class DelegateNames {
     const hit = this.known.get(id);
     if (hit) return hit;
     try {
-      const { body } = await this.api.get<{ items: Array<{ id: string; name: string }> }>('/v1/delegates');
+      const body = await this.api.list<{ id: string; name: string }>('/v1/delegates');
       for (const d of body.items) this.known.set(d.id, `delegate ${d.name} (${d.id})`);
     } catch {
       // Progress is best effort: the id alone still says where the task runs.

@@ -32,5 +32,7 @@ export const natsCredentialOperations = defineOperations([
     description: 'Served only when the control plane has a NATS signing key (ATTACHE_NATS_SIGNING_SEED).',
     body: natsCredentialsBody,
     responses: { 201: { description: 'The credentials.', schema: natsCredentialsSchema } },
+    // A suspended tenant's delegates get no credentials.
+    errors: [403],
   },
 ]);
