@@ -278,6 +278,9 @@ describe('attache CLI end to end', () => {
     // --actor and --until filter on the server; nothing secret is printed.
     expect((await json(['audit', '--actor', 'operator'])).items.map((e: any) => e.action)).toEqual(['tenant.create']);
     expect((await json(['audit', '--until', '2026-01-01T00:00:00Z'])).items).toEqual([]);
+    const newest = await json(['audit', '--limit', '1']);
+    expect(newest.items).toHaveLength(1);
+    expect(newest.nextCursor).toEqual(expect.any(String));
     const everything = (await ok(['audit', '-o', 'json'])).stdout;
     for (const secret of [apiKey(), ids.validUser.secretAccessKey, 'AWS_VALID_SECRET_ACCESS_KEY', 'sealed:v1:']) expect(everything).not.toContain(secret);
   });

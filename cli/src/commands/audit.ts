@@ -18,7 +18,7 @@ interface AuditEntry {
 const actorText = (a: AuditEntry['actor']): string => a.email ?? (a.type === 'apiKey' ? `key:${a.name ?? a.id}` : a.type);
 const targetText = (t: AuditEntry['target']): string => `${t.type}/${t.name ?? t.id ?? '-'}`;
 
-/** The audit trail (GET /v1/audit, admin): newest first, the first page (up to 50 entries). */
+/** The audit trail (GET /v1/audit, admin): newest first, one page (50 entries unless --limit); the full trail is GET /v1/audit/export. */
 export function auditCommand(): Command {
   return new Command('audit')
     .description('the audit trail: who did what, from where, with which outcome')
@@ -26,10 +26,11 @@ export function auditCommand(): Command {
     .option('--action <action>', 'only entries of this action (e.g. account.create, session.sign_in_failed)')
     .option('--since <time>', 'entries at or after this time (ISO 8601)')
     .option('--until <time>', 'entries before this time (ISO 8601)')
+    .option('--limit <n>', 'at most this many entries, newest first (1-500, default 50)')
     .addOption(outputOption())
-    .action(async (opts: { actor?: string; action?: string; since?: string; until?: string }, cmd: Command) => {
+    .action(async (opts: { actor?: string; action?: string; since?: string; until?: string; limit?: string }, cmd: Command) => {
       const rt = runtime(cmd);
-      const { body } = await (await rt.api()).get<{ items: AuditEntry[] }>('/v1/audit', { actor: opts.actor, action: opts.action, since: opts.since, until: opts.until });
+      const { body } = await (await rt.api()).get<{ items: AuditEntry[] }>('/v1/audit', { actor: opts.actor, action: opts.action, since: opts.since, until: opts.until, limit: opts.limit });
       render(rt.term, rt.output, body, () =>
         formatTable<AuditEntry>(
           [
