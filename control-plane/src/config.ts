@@ -78,6 +78,11 @@ const schema = z.object({
   /** How often the retention job runs (it also runs at start). */
   ATTACHE_TASK_RETENTION_INTERVAL_SECONDS: intFrom(1, 86_400).default(3_600),
   /**
+   * Audit entries are deleted this many days after they were written (by the task retention's
+   * schedule, ATTACHE_TASK_RETENTION_INTERVAL_SECONDS). A year by default: what audits usually ask for.
+   */
+  ATTACHE_AUDIT_RETENTION_DAYS: intFrom(1, 36_500).default(365),
+  /**
    * When set, GET /metrics requires "Authorization: Bearer <this>": task counts and delegate
    * numbers tell an outsider how the service is used. Unset: open, for a scraper on a private network.
    */
@@ -184,6 +189,7 @@ export interface Config {
   maxQueuedPayloadBytesPerTenant: number;
   taskRetentionDays: number;
   taskRetentionIntervalSeconds: number;
+  auditRetentionDays: number;
   metricsToken: string | undefined;
   http: {
     headersTimeoutMs: number;
@@ -281,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueuedPayloadBytesPerTenant: c.ATTACHE_MAX_QUEUED_PAYLOAD_BYTES_PER_TENANT,
     taskRetentionDays: c.ATTACHE_TASK_RETENTION_DAYS,
     taskRetentionIntervalSeconds: c.ATTACHE_TASK_RETENTION_INTERVAL_SECONDS,
+    auditRetentionDays: c.ATTACHE_AUDIT_RETENTION_DAYS,
     metricsToken: c.ATTACHE_METRICS_TOKEN,
     http: {
       headersTimeoutMs: c.ATTACHE_HTTP_HEADERS_TIMEOUT_MS,

@@ -55,6 +55,11 @@ import { DelegateExplainer } from './tasks/explainer.js';
 import { TaskLifecycle } from './tasks/lifecycle.js';
 import { TaskQuota } from './tasks/quota.js';
 import { TaskRetention } from './tasks/retention.js';
+import { AuditLog } from './audit/audit-log.js';
+import { AuditRetention } from './audit/audit-retention.js';
+import { taskAuditListener } from './audit/task-audit.js';
+import { installAuditTrail } from './api/audit-trail.js';
+import { auditRoutes } from './api/routes/audit.js';
 import { Sweeper } from './tasks/sweeper.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskWaiters } from './tasks/waiters.js';
@@ -141,9 +146,16 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const policies = new PolicyService(store, tasks, accounts);
   const identities = new DelegateIdentities(store, log.child({ component: 'aws' }));
   lifecycle.onEnded((task) => identities.taskEnded(task));
+  const audit = new AuditLog(store.audit, log.child({ component: 'audit' }));
+  lifecycle.onEnded(taskAuditListener(store, audit));
   const sweeper = new Sweeper(store, bus, dispatcher, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
   const retention = new TaskRetention(store, {
     retentionDays: config.taskRetentionDays,
+    intervalMs: config.taskRetentionIntervalSeconds * 1000,
+    log: log.child({ component: 'retention' }),
+  });
+  const auditRetention = new AuditRetention(store.audit, {
+    retentionDays: config.auditRetentionDays,
     intervalMs: config.taskRetentionIntervalSeconds * 1000,
     log: log.child({ component: 'retention' }),
   });
@@ -184,6 +196,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       },
     },
     (app) => {
+      installAuditTrail(app, { audit, identity: store.identity });
       tenantRoutes(app, tenants);
       sessionRoutes(app, { sessions, cookies });
       userRoutes(app, { users, sessions });
@@ -195,6 +208,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
       gatewayRoutes(app, { store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds });
       delegateGroupRoutes(app, { store });
+      auditRoutes(app, store.audit);
       if (natsIssuer) natsCredentialRoutes(app, natsIssuer);
       delegateConnectRoutes(app, { grpcPort: () => carriers[0]!.address().port });
       openApiRoutes(app);
@@ -211,6 +225,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   grpcHealth.start();
   sweeper.start();
   retention.start();
+  auditRetention.start();
   await http.listen({ host: config.httpHost, port: config.httpPort, backlog: HTTP_LISTEN_BACKLOG }).catch((err: unknown) => {
     throw new ListenError('the HTTP API', `${config.httpHost}:${config.httpPort}`, 'ATTACHE_HTTP_ADDR', err);
   });
@@ -237,6 +252,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
         grpcHealth.stop();
         sweeper.stop();
         await retention.stop();
+        await auditRetention.stop();
         // Tell connected delegates to go elsewhere (or wait) before the listeners close.
         for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');
         dispatcher.stop();

@@ -251,16 +251,38 @@ describe('attache CLI end to end', () => {
     expect(template.Parameters.ExternalId.Default).toMatch(/\S/);
   });
 
-  it('audit calls GET /v1/audit with its filters, and prints the API\'s 404 where the trail does not exist yet', async () => {
-    const run = await cli(['audit', '--action', 'account.create', '--since', '2026-01-01T00:00:00Z', '-o', 'json']);
-    if (run.code === 0) {
-      // A control plane with the audit trail (a later issue).
-      expect(Array.isArray(JSON.parse(run.stdout).items)).toBe(true);
-    } else {
-      expect(run.code).toBe(4);
-      expect(run.stderr).toMatch(/^error: NOT_FOUND: No route GET \/v1\/audit\.$/m);
-      expect(run.stdout).toBe('');
-    }
+  it('audit reads the trail the earlier cases left: creations, validations with their delegate, the policy listing\'s outcome', async () => {
+    const created = await json(['audit', '--action', 'account.create', '--since', '2026-01-01T00:00:00Z']);
+    const names = created.items.map((e: any) => e.target.name);
+    expect(names).toEqual(expect.arrayContaining(['from-flags', 'from-yaml', 'sealed', 'sealed-moved']));
+    // Newest first; every one by the tenant's API key, from this machine.
+    expect(names.indexOf('sealed-moved')).toBeLessThan(names.indexOf('from-flags'));
+    for (const e of created.items) expect(e).toMatchObject({ action: 'account.create', actor: { type: 'apiKey' }, role: 'admin', clientAddress: '127.0.0.1', outcome: 'success' });
+    const sealed = created.items.find((e: any) => e.target.name === 'sealed');
+    expect(sealed.diff).toMatchObject({ 'auth.secretAccessKey': { changed: true, kind: 'sealed' }, 'auth.accessKeyId': { changed: true, kind: 'reference' } });
+
+    const validations = await json(['audit', '--action', 'account.validate']);
+    const outcome = (name: string) => validations.items.find((e: any) => e.target.name === name);
+    expect(outcome('from-flags')).toMatchObject({ outcome: 'success', details: { delegate: { name: GROUP } } });
+    expect(outcome('from-yaml')).toMatchObject({ outcome: 'INVALID_CREDENTIALS', details: { delegate: { name: GROUP } } });
+    expect(outcome('sealed-moved')).toMatchObject({ outcome: 'SEALED_VALUE_INVALID' });
+    expect((await json(['audit', '--action', 'account.list_policies'])).items).toMatchObject([{ target: { name: 'sealed' }, outcome: 'MISSING_PERMISSION' }]);
+
+    // The table: one line per entry, the actor and target named; the refused choice (wrong partition) is there too, newest first.
+    const table = (await ok(['audit', '--action', 'account.choose_policies'])).stdout.split('\n');
+    expect(table[0]).toMatch(/^AT\s+ACTOR\s+ROLE\s+FROM\s+ACTION\s+TARGET\s+OUTCOME$/);
+    expect(table[1]).toMatch(/\skey:initial admin key\s+admin\s+127\.0\.0\.1\s+account\.choose_policies\s+account\/acc_\w+\s+VALIDATION_FAILED$/);
+    expect(table[2]).toMatch(/\skey:initial admin key\s+admin\s+127\.0\.0\.1\s+account\.choose_policies\s+account\/sealed\s+success$/);
+    expect(table.slice(3)).toEqual(['']);
+
+    // --actor and --until filter on the server; nothing secret is printed.
+    expect((await json(['audit', '--actor', 'operator'])).items.map((e: any) => e.action)).toEqual(['tenant.create']);
+    expect((await json(['audit', '--until', '2026-01-01T00:00:00Z'])).items).toEqual([]);
+    const newest = await json(['audit', '--limit', '1']);
+    expect(newest.items).toHaveLength(1);
+    expect(newest.nextCursor).toEqual(expect.any(String));
+    const everything = (await ok(['audit', '-o', 'json'])).stdout;
+    for (const secret of [apiKey(), ids.validUser.secretAccessKey, 'AWS_VALID_SECRET_ACCESS_KEY', 'sealed:v1:']) expect(everything).not.toContain(secret);
   });
 
   it('delete by name; then get is NOT_FOUND with exit 4; unknown names are exit 4 too', async () => {

@@ -375,6 +375,21 @@ describe('OpenAPI document', () => {
     expect((await navigate('/v1/session/oidc/callback', back.url)).status).toBe(400);
     await expectStatus(204, call(api, 'DELETE', '/v1/oidc', '/v1/oidc'));
 
+    // The audit trail of everything above: pages, filters, the JSON-lines export.
+    const trail = await expectStatus(200, call(api, 'GET', '/v1/audit', '/v1/audit?limit=2'));
+    expect(trail.body.items).toHaveLength(2);
+    const trailNext = await expectStatus(200, call(api, 'GET', '/v1/audit', `/v1/audit?limit=2&cursor=${trail.body.nextCursor}`));
+    expect(trailNext.body.items[0].id < trail.body.items[1].id).toBe(true);
+    const validations = await expectStatus(200, call(api, 'GET', '/v1/audit', '/v1/audit?action=account.validate'));
+    expect(validations.body.items[0]).toMatchObject({ target: { id }, outcome: 'success', details: { delegate: { id: east.id, name: 'oa-east' } } });
+    await expectStatus(400, call(api, 'GET', '/v1/audit', `/v1/audit?cursor=${tasks.body.nextCursor}`));
+    await expectStatus(400, call(api, 'GET', '/v1/audit', '/v1/audit?action=account.nothing'));
+    const exported = await api.request('GET', '/v1/audit/export?action=account.validate');
+    expect(exported.status, exported.text).toBe(200);
+    oa.check('GET', '/v1/audit/export', exported, 'application/x-ndjson');
+    expect(exported.text.trimEnd().split('\n').map((line) => JSON.parse(line).id)).toEqual(validations.body.items.map((e: any) => e.id));
+    await expectStatus(400, call(api, 'GET', '/v1/audit/export', '/v1/audit/export?since=yesterday'));
+
     // What delegates call: NATS credentials, and the WebSocket carrier's path.
     const delegateApi = new Api(cp.httpUrl, delegateToken);
     const nkey = createUser().getPublicKey();

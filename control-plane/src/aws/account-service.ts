@@ -1,3 +1,4 @@
+import type { ActorRecord } from '../store/audit-records.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { AwsAccountRecord, ListPage, Store, TaskRecord } from '../store/store.js';
@@ -116,7 +117,7 @@ export class AccountService {
   }
 
   /** Queues aws.validate on a delegate matching the account's selectors; optionally waits for it. */
-  async validate(tenantId: string, id: string, waitSeconds: number): Promise<{ account: AwsAccountRecord; task: TaskRecord }> {
+  async validate(tenantId: string, id: string, waitSeconds: number, requestedBy?: ActorRecord): Promise<{ account: AwsAccountRecord; task: TaskRecord }> {
     const account = await this.get(tenantId, id);
     const tenant = await this.store.getTenant(tenantId);
     if (!tenant) throw notFound('tenant', tenantId);
@@ -128,7 +129,7 @@ export class AccountService {
         selectors: accountSelectors(account),
         accountId: account.id,
       },
-      { internal: true, beforeInsert: (t) => this.store.startValidation(tenantId, id, t.id, new Date()).then(() => undefined) },
+      { internal: true, requestedBy, beforeInsert: (t) => this.store.startValidation(tenantId, id, t.id, new Date()).then(() => undefined) },
     );
     const finished = await this.tasks.getAfterWait(tenantId, task.id, waitSeconds);
     return { account: await this.get(tenantId, id), task: finished };

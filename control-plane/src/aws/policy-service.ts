@@ -1,3 +1,4 @@
+import type { ActorRecord } from '../store/audit-records.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import { isTerminal, type AwsAccountRecord, type Store, type TaskRecord } from '../store/store.js';
 import type { TaskService } from '../tasks/task-service.js';
@@ -50,7 +51,7 @@ export class PolicyService {
     private readonly accounts: AccountService,
   ) {}
 
-  async available(tenantId: string, id: string, query: AvailablePoliciesQuery): Promise<AvailablePolicies> {
+  async available(tenantId: string, id: string, query: AvailablePoliciesQuery, requestedBy?: ActorRecord): Promise<AvailablePolicies> {
     const account = await this.accounts.get(tenantId, id);
     // Listing before a successful validation would only repeat the validation's errors less clearly.
     if (account.status !== 'valid') {
@@ -74,7 +75,7 @@ export class PolicyService {
         selectors: accountSelectors(account),
         accountId: account.id,
       },
-      { internal: true },
+      { internal: true, requestedBy },
     );
     const task = await this.tasks.getAfterWait(tenantId, created.id, query.waitSeconds);
     if (!isTerminal(task.state)) return { state: 'pending', task };

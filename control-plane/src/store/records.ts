@@ -1,3 +1,4 @@
+import type { ActorRecord } from './audit-records.js';
 /**
  * The records the control plane persists. Every record that belongs to a tenant carries `tenantId`,
  * and every Store method that reads or changes tenant data takes the tenant explicitly: isolation is
@@ -108,6 +109,8 @@ export interface TaskRecord {
   error: TaskError | null;
   /** The AWS account whose validation this task is, if any. */
   accountId: string | null;
+  /** Who asked for it (the API caller), so the audit trail records its end against them; null for internal tasks. */
+  requestedBy: ActorRecord | null;
   createdAt: Date;
   /** When the task (re-)entered the queue; queue timeouts run from here. */
   queuedAt: Date;

@@ -1,3 +1,4 @@
+import type { ActorRecord, AuditEntry } from './audit-records.js';
 import type { ApiKeyRecord, Role, SessionRecord, TenantStatus, UserRecord, UserStatus } from './identity-records.js';
 import type { OidcConfigRecord, OidcLoginRecord } from './oidc-store.js';
 import type { AwsAccountRecord, DelegateIdentityRecord, DelegatePolicyRecord, DelegateRecord, DelegateStatus, DelegateToken, GroupKeyRecord, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
@@ -128,6 +129,7 @@ export function rowMappers(codec: ColumnCodec) {
       result: decodeOrNull<Record<string, unknown>>(r.result),
       error: decodeOrNull<TaskError>(r.error),
       accountId: (r.account_id as string | null) ?? null,
+      requestedBy: decodeOrNull<ActorRecord>(r.requested_by),
       createdAt: date(r.created_at),
       queuedAt: date(r.queued_at),
       assignedAt: dateOrNull(r.assigned_at),
@@ -217,6 +219,23 @@ export function rowMappers(codec: ColumnCodec) {
     };
   }
 
+  function auditFromRow(r: Row): AuditEntry {
+    return {
+      id: r.id as string,
+      tenantId: r.tenant_id as string,
+      at: date(r.at),
+      actor: decode<AuditEntry['actor']>(r.actor),
+      role: (r.role as AuditEntry['role']) ?? null,
+      clientAddress: (r.client_address as string | null) ?? null,
+      userAgent: (r.user_agent as string | null) ?? null,
+      action: r.action as string,
+      target: { type: r.target_type as string, id: (r.target_id as string | null) ?? null, name: (r.target_name as string | null) ?? null },
+      outcome: r.outcome as string,
+      diff: decode<AuditEntry['diff']>(r.diff),
+      details: decode<AuditEntry['details']>(r.details),
+    };
+  }
+
   return {
     tenantFromRow,
     tokenFromRow,
@@ -230,5 +249,6 @@ export function rowMappers(codec: ColumnCodec) {
     sessionFromRow,
     oidcConfigFromRow,
     oidcLoginFromRow,
+    auditFromRow,
   };
 }

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { payloadBytes } from './store.js';
 import type {
+  AuditEntry,
+  AuditQuery,
   AwsAccountRecord,
   ClaimingDelegate,
   DelegateIdentityRecord,
@@ -70,6 +72,7 @@ export function runStoreConformance(
         result: null,
         error: null,
         accountId: null,
+        requestedBy: null,
         createdAt: at(0),
         queuedAt: at(0),
         assignedAt: null,
@@ -410,6 +413,7 @@ export function runStoreConformance(
           selectors: ['east', 'linux'],
           priority: 5,
           accountId: 'acct-1',
+          requestedBy: null,
           payload: { list: [1, 'two', { three: true }], empty: {} },
         });
         expect(await store.getTask(a, t.id)).toEqual(t);
@@ -1182,6 +1186,86 @@ export function runStoreConformance(
         expect(await trusted()).toEqual([key(22).keyId]);
         // From there, rotation works as usual.
         expect((await store.recordGroupKeys(a, 'hijacked', [key(23), key(22)], at(40)))[0]?.trusted).toBe(true);
+      });
+    });
+
+    describe('audit trail', () => {
+      const user = { type: 'user', id: 'usr-1', email: 'ada@example.com' } as const;
+      const key = { type: 'apiKey', id: 'key-1', name: 'ci pipeline' } as const;
+      let n = 0;
+      function entry(tenantId: string, over: Partial<AuditEntry> = {}): AuditEntry {
+        // Ids sort in time order like ids.ts's; the run prefix keeps this run's apart.
+        n += 1;
+        return {
+          id: `aud_${run}_${String(n).padStart(6, '0')}`,
+          tenantId,
+          at: at(n),
+          actor: user,
+          role: 'admin',
+          clientAddress: '127.0.0.1',
+          userAgent: 'conformance',
+          action: 'account.create',
+          target: { type: 'account', id: `acc-${n}`, name: `prod ${n}` },
+          outcome: 'success',
+          diff: { name: { changed: true, to: `prod ${n}` }, 'auth.secretAccessKey': { changed: true, kind: 'sealed' } },
+          details: {},
+          ...over,
+        };
+      }
+
+      it('keeps every field and lists a tenant\'s entries newest first, paged by cursor', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        const written = [entry(a), entry(a, { clientAddress: null, userAgent: null, role: null, actor: { type: 'anonymous' } }), entry(a), entry(b)];
+        for (const e of written) await store.audit.append(e);
+        const mine = [written[2]!, written[1]!, written[0]!];
+        expect(await store.audit.list({ tenantId: a, limit: 10 })).toEqual(mine);
+        const first = await store.audit.list({ tenantId: a, limit: 2 });
+        expect(first).toEqual(mine.slice(0, 2));
+        expect(await store.audit.list({ tenantId: a, limit: 2, beforeId: first[1]!.id })).toEqual(mine.slice(2));
+        expect(await store.audit.list({ tenantId: b, limit: 10 })).toEqual([written[3]]);
+      });
+
+      it('filters by actor (any of its identifiers, whole words only), action, target and time', async () => {
+        const a = await newTenant();
+        const byUser = entry(a, { action: 'account.validate', details: { delegate: { id: 'dlg-1', name: 'edge' } } });
+        const byKey = entry(a, { actor: key, role: 'editor', action: 'token.revoke', target: { type: 'delegate_token', id: 'tok-9', name: 'edge token' } });
+        const byOperator = entry(a, { actor: { type: 'operator' }, role: 'operator', action: 'tenant.suspend', target: { type: 'tenant', id: a, name: null } });
+        for (const e of [byUser, byKey, byOperator]) await store.audit.append(e);
+        const list = (q: Partial<AuditQuery>) => store.audit.list({ tenantId: a, limit: 10, ...q });
+        expect(await list({ actor: 'ada@example.com' })).toEqual([byUser]);
+        expect(await list({ actor: 'usr-1' })).toEqual([byUser]);
+        expect(await list({ actor: 'ci pipeline' })).toEqual([byKey]);
+        expect(await list({ actor: 'key-1' })).toEqual([byKey]);
+        expect(await list({ actor: 'operator' })).toEqual([byOperator]);
+        expect(await list({ actor: 'ada' })).toEqual([]);
+        expect(await list({ action: 'token.revoke' })).toEqual([byKey]);
+        expect(await list({ target: 'tok-9' })).toEqual([byKey]);
+        expect(await list({ target: 'edge token' })).toEqual([byKey]);
+        expect(await list({ since: byKey.at })).toEqual([byOperator, byKey]);
+        expect(await list({ until: byKey.at })).toEqual([byUser]);
+        expect(await list({ since: byUser.at, until: byOperator.at, actor: 'key-1' })).toEqual([byKey]);
+      });
+
+      it('retention deletes old entries in bounded batches and keeps the rest', async () => {
+        const a = await newTenant();
+        const old = [entry(a, { at: new Date(Date.UTC(1991, 0, 1)) }), entry(a, { at: new Date(Date.UTC(1991, 0, 2)) }), entry(a, { at: new Date(Date.UTC(1991, 0, 3)) })];
+        const recent = entry(a);
+        for (const e of [...old, recent]) await store.audit.append(e);
+        const cutoff = new Date(Date.UTC(1992, 0, 1));
+        expect(await store.audit.deleteOlderThan(cutoff, 2)).toBe(2);
+        let deleted = 2;
+        for (let more = -1; more !== 0; ) deleted += more = await store.audit.deleteOlderThan(cutoff, 2);
+        expect(deleted).toBeGreaterThanOrEqual(3);
+        expect(await store.audit.list({ tenantId: a, limit: 10 })).toEqual([recent]);
+      });
+
+      it('a task keeps who asked for it', async () => {
+        const a = await newTenant();
+        const requestedBy = { who: key, tenantId: a, role: 'editor', clientAddress: '10.0.0.7', userAgent: 'attache-cli/1' } as const;
+        const task = taskRecord(a, { requestedBy });
+        await store.insertTask(task);
+        expect((await store.getTask(a, task.id))?.requestedBy).toEqual(requestedBy);
       });
     });
   });

@@ -1,6 +1,7 @@
 import type { FirstApiKey, UserRecord } from './identity-records.js';
 import type { IdentityStore } from './identity-store.js';
 import type { OidcStore } from './oidc-store.js';
+import type { AuditStore } from './audit-records.js';
 import type {
   AwsAccountRecord,
   DelegateIdentityRecord,
@@ -18,6 +19,7 @@ import type {
 
 export * from './records.js';
 export * from './identity-records.js';
+export * from './audit-records.js';
 export type { IdentityStore, ListTenantsQuery } from './identity-store.js';
 export type { OidcConfigRecord, OidcLoginRecord, OidcStore } from './oidc-store.js';
 
@@ -99,6 +101,9 @@ export interface Store {
   readonly identity: IdentityStore;
   /** Tenants' OpenID Connect providers and the sign-ins in progress. */
   readonly oidc: OidcStore;
+
+  /** The tenants' audit trails: append, list, and retention's delete. */
+  readonly audit: AuditStore;
 
   // Tenants and keys
   /** The tenant with its first (admin) API key and, when given, its first admin user: all or nothing. */

@@ -24,6 +24,7 @@ function task(tenantId: string, id: string, at: Date): TaskRecord {
     result: null,
     error: null,
     accountId: null,
+    requestedBy: null,
     createdAt: at,
     queuedAt: at,
     assignedAt: null,

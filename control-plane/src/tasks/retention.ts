@@ -1,80 +1,12 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'pino';
+import { BatchedRetention, type RetentionOptions } from '../store/batched-retention.js';
 import type { Store } from '../store/store.js';
 
-/**
- * Rows per DELETE. Small enough that one statement holds the write lock (SQLite) or its row locks
- * (PostgreSQL) for a few milliseconds, so claims and results keep flowing while a backlog drains.
- */
-export const RETENTION_BATCH = 500;
-/** Pause between batches: lets the dispatcher's writes in between, and spreads the I/O. */
-export const RETENTION_PAUSE_MS = 50;
+export { RETENTION_BATCH, RETENTION_PAUSE_MS } from '../store/batched-retention.js';
+export type TaskRetentionOptions = RetentionOptions;
 
-const DAY_MS = 86_400_000;
-
-export interface TaskRetentionOptions {
-  retentionDays: number;
-  intervalMs: number;
-  log: Logger;
-  /** The clock; injected by tests that age tasks instead of waiting days. */
-  now?: () => Date;
-  batchSize?: number;
-  pauseMs?: number;
-}
-
-/**
- * Deletes tasks that ended more than `retentionDays` ago, in bounded batches: the database holds
- * the recent history and the live queue, and stops growing under a steady load. Runs at start and
- * every `intervalMs`; replicas may all run it (the PostgreSQL batches skip each other's rows).
- */
-export class TaskRetention {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private stopped = false;
-  private readonly now: () => Date;
-  private readonly batchSize: number;
-  private readonly pauseMs: number;
-
-  constructor(
-    private readonly store: Store,
-    private readonly options: TaskRetentionOptions,
-  ) {
-    this.now = options.now ?? (() => new Date());
-    this.batchSize = options.batchSize ?? RETENTION_BATCH;
-    this.pauseMs = options.pauseMs ?? RETENTION_PAUSE_MS;
-  }
-
-  start(): void {
-    this.stopped = false;
-    const tick = () => void this.run().catch((err: unknown) => this.options.log.error({ err }, 'task retention failed'));
-    setImmediate(tick);
-    this.timer = setInterval(tick, this.options.intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
-  }
-
-  /** One pass: batches until one comes back short. Returns how many tasks were deleted. */
-  run(): Promise<number> {
-    this.running ??= this.pass().finally(() => (this.running = null));
-    return this.running;
-  }
-
-  private async pass(): Promise<number> {
-    const cutoff = new Date(this.now().getTime() - this.options.retentionDays * DAY_MS);
-    let total = 0;
-    for (;;) {
-      const deleted = await this.store.deleteEndedTasks(cutoff, this.batchSize);
-      total += deleted;
-      if (deleted < this.batchSize || this.stopped) break;
-      await sleep(this.pauseMs);
-    }
-    if (total > 0) this.options.log.info({ deleted: total, endedBefore: cutoff.toISOString() }, 'deleted ended tasks past retention');
-    return total;
+/** Deletes tasks that ended more than `retentionDays` ago, in bounded batches (see BatchedRetention). */
+export class TaskRetention extends BatchedRetention {
+  constructor(store: Store, options: TaskRetentionOptions) {
+    super('ended tasks', (cutoff, limit) => store.deleteEndedTasks(cutoff, limit), options);
   }
 }

@@ -1,3 +1,4 @@
+import type { ActorRecord } from '../store/audit-records.js';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config.js';
@@ -46,7 +47,7 @@ export class TaskService {
   async create(
     tenantId: string,
     input: NewTask,
-    options: { internal?: boolean; beforeInsert?: (task: TaskRecord) => Promise<void> } = {},
+    options: { internal?: boolean; beforeInsert?: (task: TaskRecord) => Promise<void>; requestedBy?: ActorRecord } = {},
   ): Promise<TaskRecord> {
     const type = taskType(input.type);
     if (!type.creatableByApi && !options.internal) {
@@ -79,6 +80,7 @@ export class TaskService {
       result: null,
       error: null,
       accountId: input.accountId ?? null,
+      requestedBy: options.requestedBy ?? null,
       createdAt: now,
       queuedAt: now,
       assignedAt: null,

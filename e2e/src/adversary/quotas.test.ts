@@ -155,14 +155,14 @@ describe('retention: ended tasks past ATTACHE_TASK_RETENTION_DAYS are deleted', 
         await store.insertTask({
           id, tenantId: tenant.id, type: 'echo', payload: { message: 'old' }, selectors: [], priority: 0, state: 'succeeded', attempt: 1,
           maxAttempts: 3, delegateId: null, queueTimeoutSeconds: 60, runTimeoutSeconds: 60, result: { message: 'old' }, error: null,
-          accountId: null, createdAt: at, queuedAt: at, assignedAt: at, startedAt: at, endedAt: at, leaseExpiresAt: null,
+          accountId: null, requestedBy: null, createdAt: at, queuedAt: at, assignedAt: at, startedAt: at, endedAt: at, leaseExpiresAt: null,
         });
       }
       const longQueued = new Date(Date.now() - 40 * day);
       await store.insertTask({
         id: 'tsk_openold0000000000000000000', tenantId: tenant.id, type: 'echo', payload: { message: 'open' }, selectors: ['nobody'], priority: 0,
         state: 'queued', attempt: 1, maxAttempts: 3, delegateId: null, queueTimeoutSeconds: 86_400, runTimeoutSeconds: 60, result: null,
-        error: null, accountId: null, createdAt: longQueued, queuedAt: longQueued, assignedAt: null, startedAt: null, endedAt: null, leaseExpiresAt: null,
+        error: null, accountId: null, requestedBy: null, createdAt: longQueued, queuedAt: longQueued, assignedAt: null, startedAt: null, endedAt: null, leaseExpiresAt: null,
       });
 
       await eventually(

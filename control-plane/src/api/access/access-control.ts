@@ -65,12 +65,13 @@ export async function installAccessControl(app: FastifyInstance, sources: Creden
     if (!principal) {
       throw new AppError(ErrorCode.UNAUTHENTICATED, 'Missing credentials: send "Authorization: Bearer <API key>", or sign in with POST /v1/session.');
     }
+    // The actor before the checks: a refused attempt is recorded against who made it.
+    request.actor = actorOf(principal, client);
     authorize(principal, access);
     if (principal.kind === 'tenant' && principal.via.type === 'session') {
       checkCsrf(request.method, principal.via.secret, request.cookies[CSRF_COOKIE], request.headers[CSRF_HEADER]);
     }
     request.principal = principal;
-    request.actor = actorOf(principal, client);
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Role } from '../../identity/roles.js';
+import type { ActorRecord } from '../../store/audit-records.js';
 import type { ApiKeyRecord, SessionRecord, Tenant, UserRecord } from '../../store/store.js';
 
 /** Who is calling, as credentials proved it. */
@@ -15,13 +16,7 @@ export type Principal =
  * The party behind a request, in the shape the audit trail records: set on every request in one
  * place (api/access/access-control.ts), anonymous until credentials are checked.
  */
-export interface Actor {
-  who: { type: 'user'; id: string; email: string } | { type: 'apiKey'; id: string; name: string } | { type: 'operator' } | { type: 'anonymous' };
-  tenantId: string | null;
-  role: Role | 'operator' | null;
-  clientAddress: string;
-  userAgent: string | null;
-}
+export type Actor = ActorRecord;
 
 declare module 'fastify' {
   interface FastifyRequest {

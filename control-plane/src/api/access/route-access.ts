@@ -81,6 +81,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'POST /v1/aws/accounts/:id/validate': 'editor',
   'GET /v1/aws/accounts/:id/available-policies': 'editor',
   'PUT /v1/aws/accounts/:id/policies': 'editor',
+
+  'GET /v1/audit': 'admin',
+  'GET /v1/audit/export': 'admin',
 };
 
 /** HEAD is answered by the GET route (Fastify adds it), so it needs what GET needs. */

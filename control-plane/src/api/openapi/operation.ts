@@ -41,6 +41,7 @@ export const API_TAGS = {
   delegates: 'Delegates, their tokens and gateways',
   'delegate-groups': "Delegate groups' keys for sealed values",
   aws: 'AWS accounts, policies and role setup',
+  audit: 'The audit trail',
   'delegate-api': 'Called by delegates with their delegate token',
   meta: 'Probes, metrics and this document',
 } as const;

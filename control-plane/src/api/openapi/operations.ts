@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apiKeyOperations } from '../routes/api-keys.js';
+import { auditOperations } from '../routes/audit.js';
 import { awsAccountOperations } from '../routes/aws-accounts.js';
 import { awsPolicyOperations } from '../routes/aws-policies.js';
 import { delegateConnectOperations } from '../routes/delegate-connect.js';
@@ -61,6 +62,7 @@ export const apiOperations: readonly ApiOperation[] = [
   ...awsPolicyOperations,
   ...gatewayOperations,
   ...delegateGroupOperations,
+  ...auditOperations,
   ...natsCredentialOperations,
   ...delegateConnectOperations,
   ...metaOperations,

@@ -59,7 +59,7 @@ export function awsAccountRoutes(app: FastifyInstance, accounts: AccountService,
     const tenant = requireTenant(request);
     const { id } = parseInput(idParam, request.params, 'path');
     const { waitSeconds } = parseInput(waitQuery, request.query, 'query');
-    const { account, task } = await accounts.validate(tenant.id, id, waitSeconds);
+    const { account, task } = await accounts.validate(tenant.id, id, waitSeconds, request.actor);
     return reply.code(isTerminal(task.state) ? 200 : 202).send({ account: accountView(account), task: await taskViewOf(store, task) });
   });
 }

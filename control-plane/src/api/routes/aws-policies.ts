@@ -56,7 +56,7 @@ export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicySe
     const tenant = requireTenant(request);
     const { id } = parseInput(idParam, request.params, 'path');
     const query = parseInput(availableQuery, request.query, 'query');
-    const listed = await deps.policies.available(tenant.id, id, query);
+    const listed = await deps.policies.available(tenant.id, id, query, request.actor);
     switch (listed.state) {
       case 'pending':
         return reply.code(202).send({ task: await taskViewOf(deps.store, listed.task) });

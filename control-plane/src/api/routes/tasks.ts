@@ -42,7 +42,7 @@ export function taskRoutes(app: FastifyInstance, deps: { tasks: TaskService; sto
   app.post('/v1/tasks', async (request, reply) => {
     const tenant = requireTenant(request);
     const body = parseInput(createTask, request.body, 'task');
-    const task = await deps.tasks.create(tenant.id, body);
+    const task = await deps.tasks.create(tenant.id, body, { requestedBy: request.actor });
     return reply.code(201).send(await taskViewOf(deps.store, task));
   });
 

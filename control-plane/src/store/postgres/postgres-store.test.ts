@@ -59,6 +59,7 @@ describe('PostgresStore (PostgreSQL only)', () => {
       result: null,
       error: null,
       accountId: null,
+      requestedBy: null,
       createdAt: at(i),
       queuedAt: at(i),
       assignedAt: null,

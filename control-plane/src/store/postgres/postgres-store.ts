@@ -29,6 +29,7 @@ import { StoreConflictError } from '../store-errors.js';
 import { migrate } from './schema.js';
 import { INSERT_USER, PostgresIdentityStore, userParams } from './postgres-identity-store.js';
 import { PostgresOidcStore } from './postgres-oidc-store.js';
+import { PostgresAuditStore } from './postgres-audit-store.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 
@@ -140,6 +141,7 @@ export class PostgresStore implements Store {
   private closed = false;
   readonly identity: PostgresIdentityStore;
   readonly oidc: PostgresOidcStore;
+  readonly audit: PostgresAuditStore;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -147,6 +149,7 @@ export class PostgresStore implements Store {
   ) {
     this.identity = new PostgresIdentityStore(pool, (fn) => this.transaction(fn));
     this.oidc = new PostgresOidcStore(pool);
+    this.audit = new PostgresAuditStore(pool);
   }
 
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
@@ -420,8 +423,8 @@ export class PostgresStore implements Store {
       this.pool.query(
         `INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
            delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id, created_at,
-           queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+           queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes, requested_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
         [
           t.id,
           t.tenantId,
@@ -445,6 +448,7 @@ export class PostgresStore implements Store {
           t.endedAt,
           t.leaseExpiresAt,
           payloadBytes(t.payload),
+          jsonOrNull(t.requestedBy),
         ],
       ),
     );

@@ -269,7 +269,36 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // 10 is the audit trail's.
+    version: 10,
+    description: 'the audit trail, and who asked for each task',
+    sql: `
+      -- Append-only: the store has no UPDATE for it, and DELETE only for retention. No foreign key
+      -- to tenants, so a tenant's trail outlives the tenant.
+      CREATE TABLE audit_entries (
+        id             text COLLATE "C" PRIMARY KEY,
+        tenant_id      text COLLATE "C" NOT NULL,
+        at             timestamptz NOT NULL,
+        actor          jsonb NOT NULL,
+        -- Every identifier of the actor, space separated with one at each end, for the actor filter.
+        actor_keys     text NOT NULL,
+        role           text,
+        client_address text,
+        user_agent     text,
+        action         text NOT NULL,
+        target_type    text NOT NULL,
+        target_id      text,
+        target_name    text,
+        outcome        text NOT NULL,
+        diff           jsonb NOT NULL,
+        details        jsonb NOT NULL
+      );
+      CREATE INDEX audit_entries_tenant ON audit_entries (tenant_id, id);
+      CREATE INDEX audit_entries_at ON audit_entries (at);
+
+      ALTER TABLE tasks ADD COLUMN requested_by jsonb;
+    `,
+  },
+  {
     version: 11,
     description: 'OIDC sign-in: per-tenant identity provider, sign-ins in progress',
     sql: `

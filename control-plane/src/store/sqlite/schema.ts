@@ -289,7 +289,36 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // 10 is the audit trail's.
+    version: 10,
+    description: 'the audit trail, and who asked for each task',
+    sql: `
+      -- Append-only: the store has no UPDATE for it, and DELETE only for retention. No foreign key
+      -- to tenants, so a tenant's trail outlives the tenant.
+      CREATE TABLE audit_entries (
+        id             TEXT PRIMARY KEY,
+        tenant_id      TEXT NOT NULL,
+        at             INTEGER NOT NULL,
+        actor          TEXT NOT NULL,
+        -- Every identifier of the actor, space separated with one at each end, for the actor filter.
+        actor_keys     TEXT NOT NULL,
+        role           TEXT,
+        client_address TEXT,
+        user_agent     TEXT,
+        action         TEXT NOT NULL,
+        target_type    TEXT NOT NULL,
+        target_id      TEXT,
+        target_name    TEXT,
+        outcome        TEXT NOT NULL,
+        diff           TEXT NOT NULL,
+        details        TEXT NOT NULL
+      );
+      CREATE INDEX audit_entries_tenant ON audit_entries (tenant_id, id);
+      CREATE INDEX audit_entries_at ON audit_entries (at);
+
+      ALTER TABLE tasks ADD COLUMN requested_by TEXT;
+    `,
+  },
+  {
     version: 11,
     description: 'OIDC sign-in: per-tenant identity provider, sign-ins in progress',
     sql: `

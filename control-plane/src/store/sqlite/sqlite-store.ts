@@ -30,6 +30,7 @@ import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { migrate } from './schema.js';
 import { SqliteIdentityStore } from './sqlite-identity-store.js';
 import { SqliteOidcStore } from './sqlite-oidc-store.js';
+import { SqliteAuditStore } from './sqlite-audit-store.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 
 export interface SqliteStoreOptions {
@@ -145,10 +146,10 @@ function prepareAll(db: Database.Database) {
 
     insertTask: p(`INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt,
         max_attempts, delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id,
-        created_at, queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes)
+        created_at, queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes, requested_by)
       VALUES (@id, @tenantId, @type, @payload, @selectors, @priority, @state, @attempt, @maxAttempts,
         @delegateId, @queueTimeoutSeconds, @runTimeoutSeconds, @result, @error, @accountId, @createdAt,
-        @queuedAt, @assignedAt, @startedAt, @endedAt, @leaseExpiresAt, @payloadBytes)`),
+        @queuedAt, @assignedAt, @startedAt, @endedAt, @leaseExpiresAt, @payloadBytes, @requestedBy)`),
     getTask: p(`SELECT * FROM tasks WHERE tenant_id = ? AND id = ?`),
     listTasks: p(`SELECT * FROM tasks WHERE tenant_id = @tenantId
         AND (@state IS NULL OR state = @state)
@@ -313,10 +314,12 @@ export class SqliteStore implements Store {
   private batch: Array<{ settle: () => void; fail: (err: unknown) => void }> | null = null;
   readonly identity: SqliteIdentityStore;
   readonly oidc: SqliteOidcStore;
+  readonly audit: SqliteAuditStore;
 
   private constructor(private readonly db: Database.Database) {
     this.identity = new SqliteIdentityStore(db, (run) => this.groupCommit(run));
     this.oidc = new SqliteOidcStore(db, (run) => this.groupCommit(run));
+    this.audit = new SqliteAuditStore(db, (run) => this.groupCommit(run));
     for (const name of WRITE_METHODS) {
       const method = (this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name];
       if (typeof method !== 'function') throw new Error(`SqliteStore has no method ${name}`);
@@ -559,6 +562,7 @@ export class SqliteStore implements Store {
         endedAt: msOrNull(t.endedAt),
         leaseExpiresAt: msOrNull(t.leaseExpiresAt),
         payloadBytes: payloadBytes(t.payload),
+        requestedBy: jsonOrNull(t.requestedBy),
       }),
     );
   }
