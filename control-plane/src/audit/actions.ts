@@ -27,6 +27,8 @@ export const AUDIT_ACTIONS = [
   'tenant.suspend',
   'tenant.resume',
   'tenant.issue_admin_credentials',
+  'oidc.configure',
+  'oidc.remove',
   'session.sign_in',
   'session.sign_in_failed',
   'session.sign_out',

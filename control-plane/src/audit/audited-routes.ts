@@ -88,6 +88,9 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditRule>> = {
       return { ...r.actor, who: { type: 'user', id, email }, tenantId: str(obj(r.response['tenant'])['id']), role: r.response['role'] as ActorRecord['role'] };
     },
   },
+  // The tenant's identity provider; the client secret is only named in the diff (field-diff.ts).
+  'PUT /v1/oidc': { action: 'oidc.configure', targetType: 'oidc_provider', target: (r) => ({ id: null, name: str(r.body['issuer']) }) },
+  'DELETE /v1/oidc': { action: 'oidc.remove', targetType: 'oidc_provider', diff: false, target: () => ({ id: null, name: null }) },
   'DELETE /v1/session': { action: 'session.sign_out', targetType: 'user', diff: false, target: (r) => (r.actor.who.type === 'user' ? { id: r.actor.who.id, name: r.actor.who.email } : { id: null, name: null }) },
 };
 
