@@ -61,7 +61,7 @@ describe('data dir and operator key', () => {
     // Writes, so the WAL has content and the SHM is in use.
     const tenant = await new Api(first.url, key).post('/v1/tenants', { name: 'files' });
     expect(tenant.status).toBe(201);
-    expect(await modes(dataDir)).toEqual({ '.': '700', 'attache.db': '600', 'attache.db-wal': '600', 'attache.db-shm': '600', 'operator.key': '600' });
+    expect(await modes(dataDir)).toEqual({ '.': '700', 'attache.db': '600', 'attache.db-wal': '600', 'attache.db-shm': '600', 'operator.key': '600', 'oidc-secret.key': '600' });
     // stderr is not a terminal here: the key is not printed, the file is named instead.
     expect(first.proc.lines.join('\n')).not.toContain(key);
     expect(first.proc.lines.join('\n')).toContain(`saved in ${join(dataDir, 'operator.key')}`);
