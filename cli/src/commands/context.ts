@@ -52,13 +52,10 @@ export function contextCommand(): Command {
     .description('make a context the current one')
     .argument('<name>', 'context name')
     .action(async (name: string, _opts, cmd: Command) => {
-      const rt = runtime(cmd);
-      const path = configPath();
-      const config = await readConfig(path);
-      if (!config.contexts[name]) throw missingContext(name, path);
-      config.currentContext = name;
-      await writeConfig(path, config);
-      rt.term.out(`switched to context "${name}"\n`);
+      await editContext(name, (config) => {
+        config.currentContext = name;
+      });
+      runtime(cmd).term.out(`switched to context "${name}"\n`);
     });
 
   context
@@ -66,16 +63,22 @@ export function contextCommand(): Command {
     .description('forget a context and its API key')
     .argument('<name>', 'context name')
     .action(async (name: string, _opts, cmd: Command) => {
-      const rt = runtime(cmd);
-      const path = configPath();
-      const config = await readConfig(path);
-      if (!config.contexts[name]) throw missingContext(name, path);
-      delete config.contexts[name];
-      if (config.currentContext === name) config.currentContext = null;
-      await writeConfig(path, config);
-      rt.term.out(`deleted context "${name}"\n`);
+      await editContext(name, (config) => {
+        delete config.contexts[name];
+        if (config.currentContext === name) config.currentContext = null;
+      });
+      runtime(cmd).term.out(`deleted context "${name}"\n`);
     });
   return context;
+}
+
+/** Reads the config file, refuses an unknown context, applies `change` and writes the file back. */
+async function editContext(name: string, change: (config: Awaited<ReturnType<typeof readConfig>>) => void): Promise<void> {
+  const path = configPath();
+  const config = await readConfig(path);
+  if (!config.contexts[name]) throw missingContext(name, path);
+  change(config);
+  await writeConfig(path, config);
 }
 
 const missingContext = (name: string, path: string): CliError =>
