@@ -12,3 +12,4 @@ export { DELEGATE_POLICY_LIMITS, UNSAFE_POLICY_CHARACTERS } from './delegate-pol
 export * from './nats-carrier.js';
 export { newKeyChallenge, proveKeyPossession, type KeyChallengeState } from './key-proof.js';
 export { GoodbyeCode } from './goodbye.js';
+export { WEBSOCKET_CONNECT_PATH, WS_CLOSE, MAX_CLOSE_REASON_BYTES, type WsCloseCode } from './websocket.js';

@@ -7,29 +7,15 @@ import {
   MAX_FRAME_BYTES,
   type ControlFrame,
   type DelegateFrame,
+  WEBSOCKET_CONNECT_PATH,
+  WS_CLOSE,
+  MAX_CLOSE_REASON_BYTES,
 } from '@attache/proto';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
 
-/** Where delegates upgrade; `ws://host:8080` (no path) means this path on the delegate side too. */
-export const WEBSOCKET_CONNECT_PATH = '/v1/delegate/connect';
-
-/**
- * Close codes a delegate acts on. The 4xxx range is private to applications (RFC 6455 §7.4.2); the
- * rejection codes mirror HTTP statuses so that a person reading a proxy log recognises them.
- */
-export const WS_CLOSE = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  POLICY_VIOLATION: 1008,
-  UNAUTHENTICATED: 4401,
-  PERMISSION_DENIED: 4403,
-  RESOURCE_EXHAUSTED: 4429,
-} as const;
-
-/** A close frame's reason is limited to 123 bytes of UTF-8 (125 minus the code). */
-const MAX_CLOSE_REASON_BYTES = 123;
+export { WEBSOCKET_CONNECT_PATH, WS_CLOSE };
 
 /** How long a close handshake may take before the socket is cut; keeps shutdown from hanging on dead peers. */
 const CLOSE_GRACE_MS = 2_000;
