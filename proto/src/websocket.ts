@@ -8,12 +8,15 @@ export const WEBSOCKET_CONNECT_PATH = '/v1/delegate/connect';
 
 /**
  * Close codes. The 4xxx range is private to applications (RFC 6455 §7.4.2); the refusal codes mirror
- * HTTP statuses so that a person reading a proxy log recognises them.
+ * HTTP statuses so that a person reading a proxy log recognises them. UNAUTHENTICATED and
+ * PERMISSION_DENIED mean the token is refused for good; every other code is retried.
  */
 export const WS_CLOSE = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
   POLICY_VIOLATION: 1008,
+  /** The control plane failed while setting the connection up; the delegate retries. */
+  INTERNAL_ERROR: 1011,
   UNAUTHENTICATED: 4401,
   PERMISSION_DENIED: 4403,
   RESOURCE_EXHAUSTED: 4429,

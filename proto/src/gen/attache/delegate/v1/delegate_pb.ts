@@ -590,10 +590,24 @@ export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
  */
 export type Goodbye = Message<"attache.delegate.v1.Goodbye"> & {
   /**
-   * Stable code (proto/src/goodbye.ts): TOKEN_REVOKED, UNAUTHENTICATED, GROUP_NOT_ALLOWED,
-   * TAGS_NOT_ALLOWED, SERVER_SHUTDOWN, PROTOCOL_ERROR, KEY_PROOF_FAILED, RESOURCE_EXHAUSTED,
-   * HEARTBEAT_TIMEOUT, REPLACED, SESSION_REPLACED, UNAVAILABLE, INTERNAL. GROUP_NOT_ALLOWED and
-   * TAGS_NOT_ALLOWED mean the delegate's own configuration (name, tags) is refused for its token.
+   * Stable code; the list lives in proto/src/goodbye.ts (GoodbyeCode), which both sides import.
+   * Fatal (the delegate stops; its token will not be accepted again):
+   *   TOKEN_REVOKED       the delegate token was revoked.
+   *   UNAUTHENTICATED     the delegate token is unknown.
+   * Configuration (the delegate stops; only a change of its name or tags helps):
+   *   GROUP_NOT_ALLOWED   Hello named a delegate group this token is not bound to.
+   *   TAGS_NOT_ALLOWED    Hello declared tags outside the set this token is bound to.
+   * Transient (the delegate reconnects with backoff):
+   *   TENANT_SUSPENDED    the operator suspended the tenant; refused until it is resumed.
+   *   SERVER_SHUTDOWN     the control-plane replica is shutting down.
+   *   PROTOCOL_ERROR      no or invalid Hello, or an undecodable frame.
+   *   KEY_PROOF_FAILED    a group key announced in Hello was not proven held.
+   *   RESOURCE_EXHAUSTED  the tenant is at its limit of connected delegates.
+   *   HEARTBEAT_TIMEOUT   no heartbeat within the timeout Welcome announced.
+   *   REPLACED            a newer connection of the same delegate instance took over.
+   *   SESSION_REPLACED    (NATS) a new connect request arrived for the same session subjects.
+   *   UNAVAILABLE         the control plane lost a dependency of the session (its NATS connection).
+   *   INTERNAL            the control plane failed to handle a frame or to register the delegate.
    *
    * @generated from field: string code = 1;
    */
@@ -619,6 +633,13 @@ export const DelegateService: GenService<{
   /**
    * One long-lived bidirectional stream per delegate process. The delegate token travels as call
    * metadata ("authorization: Bearer <token>"), never inside a frame.
+   *
+   * The WebSocket carrier sends the same frames as binary messages on /v1/delegate/connect
+   * (proto/src/websocket.ts: WEBSOCKET_CONNECT_PATH). Its close codes (WS_CLOSE): 1000 NORMAL after
+   * a Goodbye, 1001 GOING_AWAY on SERVER_SHUTDOWN, 1008 POLICY_VIOLATION on PROTOCOL_ERROR; a token
+   * refused before any frame closes with 4401 UNAUTHENTICATED or 4403 PERMISSION_DENIED (fatal for
+   * the delegate), a connection refused for load with 4429 RESOURCE_EXHAUSTED (retried). The close
+   * reason reads "<CODE>: <sentence>".
    *
    * @generated from rpc attache.delegate.v1.DelegateService.Connect
    */
