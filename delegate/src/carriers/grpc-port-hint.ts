@@ -1,11 +1,11 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { WEBSOCKET_CONNECT_PATH } from '@attache/proto';
 
-/** The WebSocket carrier's path: on the control plane's HTTP port a plain GET there names the gRPC port. */
-const CONNECT_PATH = '/v1/delegate/connect';
 const PROBE_TIMEOUT_MS = 3_000;
 
 /**
+ * On the control plane's HTTP port a plain GET on the WebSocket carrier's path names the gRPC port.
  * grpc-js reports only "Protocol error" when a grpc:// URL reaches an HTTP/1 server, and the usual
  * cause is the control plane's HTTP port given instead of its gRPC port. This asks that server,
  * over HTTP/1, whether it is the control plane (it answers 426 with its gRPC port) and returns a
@@ -15,7 +15,7 @@ export async function httpPortHint(url: URL, ca?: string | Buffer): Promise<stri
   const tls = url.protocol === 'grpcs:';
   const answer = await new Promise<{ status: number; body: string } | undefined>((resolve) => {
     const req = (tls ? httpsRequest : httpRequest)(
-      { host: url.hostname, port: url.port, path: CONNECT_PATH, method: 'GET', timeout: PROBE_TIMEOUT_MS, ...(tls && ca ? { ca } : {}) },
+      { host: url.hostname, port: url.port, path: WEBSOCKET_CONNECT_PATH, method: 'GET', timeout: PROBE_TIMEOUT_MS, ...(tls && ca ? { ca } : {}) },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -12,6 +12,7 @@ import {
   type DelegateFrame,
   type NatsCredentialsResponse,
 } from '@attache/proto';
+import { FrameQueue } from './frame-queue.js';
 import { newNatsUserKey } from './nats-user-key.js';
 import { CarrierError, registerCarrier, type Carrier, type CarrierConnection, type CarrierOptions } from './carrier.js';
 
@@ -70,10 +71,8 @@ class NatsCarrierConnection implements CarrierConnection {
   private nc: NatsConnection | undefined;
   private upSubject = '';
   private readonly ready: Promise<void>;
-  private readonly frames: ControlFrame[] = [];
-  private done = false;
-  private failure: Error | undefined;
-  private notify: (() => void) | undefined;
+  /** A NATS subscription cannot be paused, so the queue has no pause hook: the agent reads each frame at once. */
+  private readonly frames = new FrameQueue<ControlFrame>();
   private lastHeard = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
   private idleTimeoutMs: number;
@@ -119,19 +118,16 @@ class NatsCarrierConnection implements CarrierConnection {
     this.end(reason);
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ControlFrame> {
-    for (;;) {
-      const frame = this.frames.shift();
-      if (frame) {
-        yield frame;
-        continue;
-      }
-      if (this.done) {
-        if (this.failure) throw this.failure;
-        return;
-      }
-      await new Promise<void>((resolve) => (this.notify = resolve));
-    }
+  [Symbol.asyncIterator](): AsyncIterator<ControlFrame> {
+    return this.frames[Symbol.asyncIterator]();
+  }
+
+  private get done(): boolean {
+    return this.frames.ended;
+  }
+
+  private get failure(): Error | undefined {
+    return this.frames.failure;
   }
 
   private async start(): Promise<void> {
@@ -207,26 +203,16 @@ class NatsCarrierConnection implements CarrierConnection {
       this.frames.push(fromBinary(ControlFrameSchema, msg.data));
     } catch (err) {
       this.end(new CarrierError('transient', 'PROTOCOL_ERROR', 'a message on the down subject is not a ControlFrame', { cause: err }));
-      return;
     }
-    this.wake();
   }
 
   private end(error: Error | undefined): void {
     if (this.done) return;
-    this.done = true;
-    this.failure = error;
+    this.frames.end(error);
     if (this.idleTimer) clearInterval(this.idleTimer);
     // Flush so a close notice or last frame leaves before the socket does.
     const nc = this.nc;
     if (nc && !nc.isClosed()) void nc.flush().catch(() => undefined).finally(() => nc.close());
-    this.wake();
-  }
-
-  private wake(): void {
-    const notify = this.notify;
-    this.notify = undefined;
-    notify?.();
   }
 }
 

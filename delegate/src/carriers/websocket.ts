@@ -2,7 +2,15 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { ControlFrameSchema, DelegateFrameSchema, MAX_FRAME_BYTES, type ControlFrame, type DelegateFrame } from '@attache/proto';
+import {
+  ControlFrameSchema,
+  DelegateFrameSchema,
+  MAX_FRAME_BYTES,
+  WEBSOCKET_CONNECT_PATH,
+  WS_CLOSE,
+  type ControlFrame,
+  type DelegateFrame,
+} from '@attache/proto';
 import WebSocket, { type ClientOptions, type RawData } from 'ws';
 import {
   CarrierError,
@@ -11,6 +19,7 @@ import {
   type CarrierConnection,
   type CarrierOptions,
 } from './carrier.js';
+import { FrameQueue } from './frame-queue.js';
 import { openTunnel, proxyFor } from './http-proxy.js';
 
 /**
@@ -26,14 +35,14 @@ export interface WebSocketCarrierOptions extends CarrierOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The control plane's upgrade path; used when the URL names none (ws://host:8080). */
-export const DEFAULT_CONNECT_PATH = '/v1/delegate/connect';
-
 /** Handshake and CONNECT budget; the agent's Welcome timeout bounds the whole session start anyway. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** Close codes the control plane uses to refuse a token (see the control plane's websocket-carrier.ts). */
-const REFUSED_CLOSE_CODES: Record<number, string> = { 4401: 'UNAUTHENTICATED', 4403: 'PERMISSION_DENIED' };
+/** Close codes that refuse the token for good: reconnecting with it would be refused the same way. */
+const REFUSED_CLOSE_CODES: Record<number, string> = {
+  [WS_CLOSE.UNAUTHENTICATED]: 'UNAUTHENTICATED',
+  [WS_CLOSE.PERMISSION_DENIED]: 'PERMISSION_DENIED',
+};
 
 export class WebSocketCarrier implements Carrier {
   private readonly target: URL;
@@ -43,7 +52,7 @@ export class WebSocketCarrier implements Carrier {
     private readonly options: WebSocketCarrierOptions,
   ) {
     this.target = new URL(url.href);
-    if (this.target.pathname === '' || this.target.pathname === '/') this.target.pathname = DEFAULT_CONNECT_PATH;
+    if (this.target.pathname === '' || this.target.pathname === '/') this.target.pathname = WEBSOCKET_CONNECT_PATH;
   }
 
   open(): CarrierConnection {
@@ -87,14 +96,13 @@ export class WebSocketCarrier implements Carrier {
 }
 
 /**
- * A queue between the socket's events and the agent's `for await`. Frames are decoded as they
- * arrive, and the first failure ends the iteration with a CarrierError.
+ * One socket. Frames are decoded as they arrive into a FrameQueue (which pauses the socket when the
+ * reader falls behind), and the first failure ends the iteration with a CarrierError.
  */
 class WebSocketConnection implements CarrierConnection {
-  private readonly frames: ControlFrame[] = [];
-  private wakeReader: (() => void) | undefined;
+  private readonly frames: FrameQueue<ControlFrame>;
+  /** Set when the socket has closed. */
   private done = false;
-  private failure: Error | undefined;
   /** Set by close()/abort(): the end of the socket is then expected, not a failure. */
   private closing = false;
   private readonly opened: Promise<void>;
@@ -105,6 +113,7 @@ class WebSocketConnection implements CarrierConnection {
     private readonly socket: WebSocket,
     keepaliveMs: number,
   ) {
+    this.frames = new FrameQueue({ pause: () => socket.pause(), resume: () => socket.resume() });
     this.opened = new Promise((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('close', () => reject(this.failure ?? new CarrierError('transient', 'CLOSED', 'connection is closed')));
@@ -147,11 +156,11 @@ class WebSocketConnection implements CarrierConnection {
       if (refused) {
         // The reason reads "UNAUTHENTICATED: The delegate token is unknown or revoked."
         this.fail(new CarrierError('unauthenticated', refused, reason.replace(/^[A-Z_]+: /, '') || refused));
-      } else if (!this.closing && code !== 1000 && code !== 1001) {
+      } else if (!this.closing && code !== WS_CLOSE.NORMAL && code !== WS_CLOSE.GOING_AWAY) {
         this.fail(new CarrierError('transient', `CLOSED_${code}`, `connection closed (${code}${reason ? `: ${reason}` : ''})`));
       }
       this.done = true;
-      this.wake();
+      this.frames.end(this.failure);
     });
   }
 
@@ -172,7 +181,7 @@ class WebSocketConnection implements CarrierConnection {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1000, 'delegate closing');
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(WS_CLOSE.NORMAL, 'delegate closing');
     else this.socket.terminate();
   }
 
@@ -182,17 +191,12 @@ class WebSocketConnection implements CarrierConnection {
     this.socket.terminate();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ControlFrame> {
-    for (;;) {
-      const frame = this.frames.shift();
-      if (frame) {
-        yield frame;
-        continue;
-      }
-      if (this.done || this.failure) break;
-      await new Promise<void>((resolve) => (this.wakeReader = resolve));
-    }
-    if (this.failure) throw this.failure;
+  [Symbol.asyncIterator](): AsyncIterator<ControlFrame> {
+    return this.frames[Symbol.asyncIterator]();
+  }
+
+  private get failure(): Error | undefined {
+    return this.frames.failure;
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -208,19 +212,11 @@ class WebSocketConnection implements CarrierConnection {
       this.socket.terminate();
       return;
     }
-    this.wake();
   }
 
-  /** Records the first failure; later ones are consequences of it. */
+  /** Ends the iteration with the first failure; later ones are consequences of it. */
   private fail(err: Error): void {
-    this.failure ??= err;
-    this.wake();
-  }
-
-  private wake(): void {
-    const wake = this.wakeReader;
-    this.wakeReader = undefined;
-    wake?.();
+    this.frames.end(err);
   }
 }
 
