@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { Agent } from './agent.js';
+import { AGENT_DEFAULTS } from './agent-options.js';
 import { carrierFor, registeredSchemes } from './carriers/index.js';
 import { CONFIG_SOURCES, loadConfig, loadPolicyConfig, type ConfigFlags, type DelegateConfig } from './config.js';
 import { builtinExecutors } from './executors/registry.js';
@@ -30,10 +31,10 @@ const OPTION_HELP: Record<keyof ConfigFlags, [string, string]> = {
   token: ['<token>', 'delegate token (prefer the environment variable: flags show up in ps)'],
   name: ['<name>', 'delegate group name, [a-z0-9][a-z0-9-]{0,62}'],
   tags: ['<tags>', 'comma-separated tags used for routing'],
-  maxConcurrency: ['<n>', 'tasks run at once, 1..1000 (default 10)'],
+  maxConcurrency: ['<n>', `tasks run at once, 1..1000 (default ${AGENT_DEFAULTS.maxConcurrency})`],
   caFile: ['<path>', 'PEM trust root for grpcs:// and wss://'],
   healthAddr: ['<host:port>', 'serve GET /healthz here (off when unset)'],
-  drainGraceSeconds: ['<seconds>', 'on SIGTERM, how long running tasks may finish (default 30)'],
+  drainGraceSeconds: ['<seconds>', `on SIGTERM, how long running tasks may finish (default ${AGENT_DEFAULTS.drainGraceMs / 1000})`],
   logLevel: ['<level>', 'fatal, error, warn, info, debug, trace or silent (default info)'],
   keyFile: ['<paths>', 'group key files for sealed values, comma-separated, current first (attache-delegate keygen)'],
   stateDir: ['<dir>', 'without a key file: where the group key is generated on first start (mode 0600)'],

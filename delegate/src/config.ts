@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { AGENT_DEFAULTS } from './agent-options.js';
 import { carrierFor, registeredSchemes } from './carriers/index.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { DelegatePolicy } from './policy/delegate-policy.js';
@@ -193,10 +194,10 @@ const schema = z.object({
   token: z.string().min(1, 'is required'),
   name: labelSchema,
   tags: tagsSchema.default([]),
-  maxConcurrency: intSchema(1, 1000).default(10),
+  maxConcurrency: intSchema(1, 1000).default(AGENT_DEFAULTS.maxConcurrency),
   healthAddr: hostPortSchema.optional(),
   // A day is far beyond any sane grace; the bound catches a value given in milliseconds by mistake.
-  drainGraceSeconds: intSchema(0, 86_400).default(30),
+  drainGraceSeconds: intSchema(0, 86_400).default(AGENT_DEFAULTS.drainGraceMs / 1000),
   logLevel: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 

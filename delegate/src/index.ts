@@ -2,20 +2,18 @@
  * Public entry of @attache/delegate: what the control plane (`npm start` runs a local delegate),
  * benchmarks (many agents in one process) and tests use. Internals stay unexported.
  */
+export { Agent, type AgentEvents, type TaskOutcome, type WelcomeInfo } from './agent.js';
+export { AGENT_DEFAULTS, type AgentOptions, type ExecutorSource } from './agent-options.js';
+export type { AgentState, AgentStopInfo } from './agent-state.js';
 export {
-  Agent,
+  AgentConfigurationError,
   AgentErrorCode,
+  AgentStateError,
+  DelegateError,
   GoodbyeError,
   WelcomeTimeoutError,
-  type AgentEvents,
-  type AgentOptions,
-  type AgentState,
-  type AgentStopInfo,
-  type ExecutorSource,
-  type TaskInfo,
-  type TaskOutcome,
-  type WelcomeInfo,
-} from './agent.js';
+} from './errors.js';
+export type { CancelReason, TaskInfo } from './task-run.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export {
   CarrierError,

@@ -1,11 +1,13 @@
+import { AgentConfigurationError } from '../errors.js';
 import { awsListPoliciesExecutor } from './aws-list-policies.js';
 import { awsValidateExecutor } from './aws-validate.js';
 import { echoExecutor } from './echo.js';
 import type { Executor } from './executor.js';
 
 /**
- * Executors by task type. The delegate advertises `types()` in its Hello, so the control plane
- * only routes work this process can run.
+ * Executors by task type, the one lookup the agent uses (a plain list given to the agent becomes
+ * one of these). The delegate advertises `types()` in its Hello, so the control plane only routes
+ * work this process can run.
  */
 export class ExecutorRegistry {
   private readonly byType = new Map<string, Executor>();
@@ -16,7 +18,9 @@ export class ExecutorRegistry {
 
   /** Adds an executor; a second one for the same type is a wiring mistake, so it throws. */
   register(executor: Executor): this {
-    if (this.byType.has(executor.type)) throw new Error(`executor for task type "${executor.type}" registered twice`);
+    if (this.byType.has(executor.type)) {
+      throw new AgentConfigurationError('DUPLICATE_EXECUTOR', `executor for task type "${executor.type}" registered twice; register each task type once`);
+    }
     this.byType.set(executor.type, executor);
     return this;
   }

@@ -1,0 +1,89 @@
+import { create } from '@bufbuild/protobuf';
+import { ResultSchema, type DelegateFrame, type Result } from '@attache/proto';
+import { describe, expect, it } from 'vitest';
+import { Outbox, type OutboxLink } from './outbox.js';
+
+const result = (taskId: string, attempt = 1): Result =>
+  create(ResultSchema, { taskId, attempt, outcome: { case: 'success', value: new Uint8Array() }, durationMs: 1 });
+
+/** A connection at the outbox's seam: records what it took; `refuse` makes writes fail; `end()` ends it. */
+class Link implements OutboxLink {
+  readonly sent: string[] = [];
+  refuse = false;
+  hang = false;
+  readonly ended: Promise<void>;
+  end!: () => void;
+  constructor() {
+    this.ended = new Promise((resolve) => (this.end = resolve));
+  }
+  send(frame: DelegateFrame): Promise<void> {
+    if (frame.frame.case !== 'result') throw new Error('only results go through the outbox');
+    if (this.refuse) return Promise.reject(new Error('connection is closed'));
+    if (this.hang) return new Promise(() => undefined);
+    this.sent.push(frame.frame.value.taskId);
+    return Promise.resolve();
+  }
+}
+
+describe('Outbox', () => {
+  it('holds results while no connection is registered, then sends them in order', async () => {
+    let link: Link | undefined;
+    let delivered = 0;
+    const outbox = new Outbox(() => link, () => delivered++);
+    outbox.add(result('a'));
+    outbox.add(result('b', 3));
+    await outbox.flush();
+    expect(outbox.size).toBe(2);
+    expect(outbox.held().map((r) => [r.taskId, r.attempt])).toEqual([['a', 1], ['b', 3]]);
+
+    link = new Link();
+    await outbox.flush();
+    expect(link.sent).toEqual(['a', 'b']);
+    expect(outbox.size).toBe(0);
+    expect(delivered).toBe(2);
+  });
+
+  it('keeps a result whose write failed at the head and resends it, in order, after a reconnect', async () => {
+    const first = new Link();
+    first.refuse = true;
+    let link: Link | undefined = first;
+    const outbox = new Outbox(() => link);
+    outbox.add(result('a'));
+    outbox.add(result('b'));
+    await outbox.flush();
+    expect(first.sent).toEqual([]);
+    expect(outbox.held().map((r) => r.taskId)).toEqual(['a', 'b']);
+
+    const second = new Link();
+    link = second;
+    await outbox.flush();
+    expect(second.sent).toEqual(['a', 'b']);
+    expect(outbox.size).toBe(0);
+  });
+
+  it('gives up on a write still pending when its connection ends, and resends on the next one', async () => {
+    const stuck = new Link();
+    stuck.hang = true;
+    let link: Link | undefined = stuck;
+    const outbox = new Outbox(() => link);
+    outbox.add(result('a'));
+    const flushing = outbox.flush();
+    link = undefined;
+    stuck.end();
+    await flushing;
+    expect(outbox.size).toBe(1);
+
+    const next = new Link();
+    link = next;
+    await outbox.flush();
+    expect(next.sent).toEqual(['a']);
+  });
+
+  it('writes one result at a time, so concurrent flushes never reorder or duplicate', async () => {
+    const link = new Link();
+    const outbox = new Outbox(() => link);
+    for (const id of ['a', 'b', 'c']) outbox.add(result(id));
+    await Promise.all([outbox.flush(), outbox.flush(), outbox.flush()]);
+    expect(link.sent).toEqual(['a', 'b', 'c']);
+  });
+});
