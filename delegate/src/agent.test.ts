@@ -574,6 +574,39 @@ describe('Agent against a stub control plane', () => {
     expect(agent.inFlight).toBe(0);
   });
 
+  it('stays draining through a reconnect while a result waits, then moves through stopping to stopped', async () => {
+    const agent = makeAgent({ drainGraceMs: 5_000 });
+    const states: string[] = [];
+    agent.on('state', (s) => states.push(s));
+    agent.start();
+    const first = await cp.connection(0);
+    first.welcome();
+    await agent.waitFor('registered');
+    first.assignEcho('task-w', 'kept', 500);
+    await first.next('accepted');
+    const drained = agent.drain();
+    await first.next('draining');
+    first.call.end();
+
+    // The new session says Draining again after Welcome and delivers the held result; the agent
+    // never becomes `registered` or `reconnecting` again while draining.
+    const second = await cp.connection(1);
+    second.welcome();
+    expect((await second.next('draining')).reason).toBe('delegate shutting down');
+    expect(await second.next('result')).toMatchObject({ taskId: 'task-w', outcome: { case: 'success' } });
+    expect(await drained).toEqual({ reason: 'drained' });
+    expect(states).toEqual(['connecting', 'registered', 'draining', 'stopping', 'stopped']);
+  });
+
+  it('refuses a second start() with a code, and does not leave stopped', async () => {
+    const agent = makeAgent();
+    agent.start();
+    expect(() => agent.start()).toThrow(expect.objectContaining({ code: 'INVALID_AGENT_STATE' }));
+    await agent.stop();
+    expect(() => agent.start()).toThrow(expect.objectContaining({ code: 'INVALID_AGENT_STATE' }));
+    expect(agent.state).toBe('stopped');
+  });
+
   it('serves /healthz with state, connection and load', async () => {
     const agent = makeAgent();
     const health = await startHealthServer(agent, { host: '127.0.0.1', port: 0 });
