@@ -3,7 +3,7 @@ import { removesActiveAdmin, type IdentityStore, type ListTenantsQuery } from '.
 import type { ApiKeyMatch, ApiKeyRecord, SessionRecord, TenantStatus, UserChange, UserPatch, UserRecord } from '../identity-records.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
-import { StoreConflictError } from '../store-errors.js';
+import { conflicting } from './conflicts.js';
 
 const { tenantFromRow, apiKeyFromRow, userFromRow, sessionFromRow } = rowMappers({
   date: (v) => v as Date,
@@ -13,15 +13,6 @@ const { tenantFromRow, apiKeyFromRow, userFromRow, sessionFromRow } = rowMappers
 type Db = pg.Pool | pg.PoolClient;
 /** The owning PostgresStore's transaction runner (one connection, rolled back on any error). */
 export type Transaction = <T>(fn: (db: pg.PoolClient) => Promise<T>) => Promise<T>;
-
-async function conflicting<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof pg.DatabaseError && err.code === '23505') throw new StoreConflictError(`${what} already exists`, { cause: err });
-    throw err;
-  }
-}
 
 const TENANT_COLUMNS = `t.id AS t_id, t.name AS t_name, t.external_id AS t_external_id, t.created_at AS t_created_at,
   t.status AS t_status, t.suspended_at AS t_suspended_at`;

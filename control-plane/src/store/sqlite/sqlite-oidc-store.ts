@@ -2,14 +2,22 @@ import type Database from 'better-sqlite3';
 import type { OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
-import type { GroupCommit } from './sqlite-identity-store.js';
+import { readStatements, type GroupCommit, type Writer } from './group-commit.js';
 
 const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
   date: (v) => new Date(v as number),
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
 
-function prepare(db: Database.Database) {
+function prepareReads(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    tenantByName: p(`SELECT * FROM tenants WHERE name = ?`),
+    getConfig: p(`SELECT * FROM oidc_configs WHERE tenant_id = ?`),
+  };
+}
+
+function prepareWrites(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     putConfig: p(`INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, scopes,
@@ -21,8 +29,6 @@ function prepare(db: Database.Database) {
         scopes = excluded.scopes, role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
         updated_at = excluded.updated_at
       RETURNING *`),
-    tenantByName: p(`SELECT * FROM tenants WHERE name = ?`),
-    getConfig: p(`SELECT * FROM oidc_configs WHERE tenant_id = ?`),
     deleteConfig: p(`DELETE FROM oidc_configs WHERE tenant_id = ?`),
     insertLogin: p(`INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
       VALUES (@stateHash, @tenantId, @browserHash, @nonce, @codeVerifier, @returnTo, @createdAt, @expiresAt)`),
@@ -33,16 +39,16 @@ function prepare(db: Database.Database) {
 
 /** OidcStore over the SqliteStore's connection and group commit. */
 export class SqliteOidcStore implements OidcStore {
-  private stmts: ReturnType<typeof prepare> | undefined;
+  private readonly reads: () => ReturnType<typeof prepareReads>;
+  private readonly writer: Writer<ReturnType<typeof prepareWrites>>;
 
-  constructor(
-    private readonly db: Database.Database,
-    private readonly write: GroupCommit,
-  ) {}
+  constructor(db: Database.Database, commit: GroupCommit) {
+    this.reads = readStatements(() => prepareReads(db));
+    this.writer = commit.writer(() => prepareWrites(db));
+  }
 
-  private get q(): ReturnType<typeof prepare> {
-    this.stmts ??= prepare(this.db);
-    return this.stmts;
+  private get q(): ReturnType<typeof prepareReads> {
+    return this.reads();
   }
 
   async findTenantByName(name: string): Promise<Tenant | null> {
@@ -51,8 +57,8 @@ export class SqliteOidcStore implements OidcStore {
   }
 
   putOidcConfig(c: OidcConfigRecord): Promise<OidcConfigRecord> {
-    return this.write(async () => {
-      const row = this.q.putConfig.get({
+    return this.writer.run((w) => {
+      const row = w.putConfig.get({
         ...c,
         allowedEmailDomains: JSON.stringify(c.allowedEmailDomains),
         scopes: JSON.stringify(c.scopes),
@@ -70,25 +76,25 @@ export class SqliteOidcStore implements OidcStore {
   }
 
   deleteOidcConfig(tenantId: string): Promise<boolean> {
-    return this.write(async () => this.q.deleteConfig.run(tenantId).changes > 0);
+    return this.writer.run((w) => w.deleteConfig.run(tenantId).changes > 0);
   }
 
   createOidcLogin(login: OidcLoginRecord): Promise<void> {
-    return this.write(async () => {
-      this.q.insertLogin.run({ ...login, createdAt: login.createdAt.getTime(), expiresAt: login.expiresAt.getTime() });
+    return this.writer.run((w) => {
+      w.insertLogin.run({ ...login, createdAt: login.createdAt.getTime(), expiresAt: login.expiresAt.getTime() });
     });
   }
 
   takeOidcLogin(stateHash: string): Promise<OidcLoginRecord | null> {
-    return this.write(async () => {
-      const row = this.q.takeLogin.get(stateHash) as Row | undefined;
+    return this.writer.run((w) => {
+      const row = w.takeLogin.get(stateHash) as Row | undefined;
       return row ? oidcLoginFromRow(row) : null;
     });
   }
 
   pruneOidcLogins(before: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.pruneLogins.run(before.getTime());
+    return this.writer.run((w) => {
+      w.pruneLogins.run(before.getTime());
     });
   }
 }
