@@ -29,10 +29,10 @@ import type {
 } from '../store.js';
 import { payloadBytes } from '../store.js';
 import { conflicting } from './conflicts.js';
-import { Q } from './queries.js';
+import { IDENTITY, Q } from './queries.js';
 import { distinctIds, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
 import { migrate } from './schema.js';
-import { INSERT_USER, PostgresIdentityStore, userParams } from './postgres-identity-store.js';
+import { PostgresIdentityStore, userParams } from './postgres-identity-store.js';
 import { PostgresOidcStore } from './postgres-oidc-store.js';
 import { PostgresAuditStore } from './postgres-audit-store.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
@@ -196,7 +196,7 @@ export class PostgresStore implements Store {
           INITIAL_KEY_NAME,
           apiKey.prefix ?? 'atk_',
         ]);
-        if (admin) await db.query(INSERT_USER, userParams(admin));
+        if (admin) await db.query(IDENTITY.insertUser, userParams(admin));
       }),
     );
   }

@@ -16,6 +16,11 @@ const eligible = (tags: string, types: string): string => `t.selectors <@ ${tags
 
 const EXHAUSTED = ATTEMPTS_EXHAUSTED_SQL;
 
+/** A tenant's columns beside a joined row, prefixed so they cannot shadow the row's own. */
+const TENANT_COLUMNS = `t.id AS t_id, t.name AS t_name, t.external_id AS t_external_id, t.created_at AS t_created_at,
+  t.status AS t_status, t.suspended_at AS t_suspended_at`;
+
+
 export const Q = {
   claimTask: `UPDATE tasks AS t SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
     WHERE t.id = $1 AND t.tenant_id = $7 AND t.state = 'queued' AND ${eligible('$3', '$4')}
@@ -173,4 +178,82 @@ export const Q = {
   setGroupKeyTrust: 'UPDATE delegate_group_keys SET trusted = $4 WHERE tenant_id = $1 AND group_name = $2 AND key_id = $3 RETURNING *',
   listGroupKeys: `SELECT * FROM delegate_group_keys WHERE tenant_id = $1 AND group_name = $2
        ORDER BY last_current_at DESC NULLS LAST, last_seen_at DESC, key_id`,
+} as const;
+
+/** Store.identity: users, sessions, API keys, sign-in attempts, tenants' status. */
+export const IDENTITY = {
+  insertUser: `INSERT INTO users (id, tenant_id, email, name, role, status, password_hash, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  listTenants: 'SELECT * FROM tenants WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2',
+  setTenantStatus: `UPDATE tenants SET status = $2,
+         suspended_at = CASE WHEN $2 = 'suspended' THEN COALESCE(suspended_at, $3) ELSE NULL END
+       WHERE id = $1 RETURNING *`,
+  createApiKey: `INSERT INTO api_keys (id, tenant_id, name, role, prefix, hash, created_at, last_used_at, expires_at, revoked_at,
+           previous_hash, previous_valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  listApiKeys: 'SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id',
+  findApiKeyByHash: `SELECT *, CASE WHEN hash = $1 THEN 'current' ELSE 'previous' END AS matched FROM api_keys
+       WHERE hash = $1 OR previous_hash = $1 ORDER BY (hash = $1) DESC LIMIT 1`,
+  rotateApiKey: `UPDATE api_keys SET previous_hash = CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE hash END,
+           previous_valid_until = $5, hash = $3, prefix = $4
+         WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING *`,
+  revokeApiKey: 'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2 RETURNING *',
+  touchApiKey: 'UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)',
+  getUser: 'SELECT * FROM users WHERE tenant_id = $1 AND id = $2',
+  listUsers: 'SELECT * FROM users WHERE tenant_id = $1 ORDER BY email, id',
+  findUsersByEmail: `SELECT u.*, ${TENANT_COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.email = $1 ORDER BY t.id`,
+  lockTenant: 'SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE',
+  getUserForChange: 'SELECT * FROM users WHERE tenant_id = $1 AND id = $2',
+  otherActiveAdmins: `SELECT COUNT(*)::int AS n FROM users WHERE tenant_id = $1 AND id <> $2 AND role = 'admin' AND status = 'active'`,
+  updateUser: `UPDATE users SET name = COALESCE($3, name), role = COALESCE($4, role), status = COALESCE($5, status),
+           password_hash = CASE WHEN $6 THEN $7 ELSE password_hash END, updated_at = $8
+         WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+  deleteSessionsOfUser: 'DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2',
+  deleteUser: 'DELETE FROM users WHERE tenant_id = $1 AND id = $2 RETURNING *',
+  createSession: 'INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+  findSession: `SELECT s.id_hash, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.revoked_at, u.*, ${TENANT_COLUMNS}
+       FROM sessions s JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id JOIN tenants t ON t.id = s.tenant_id
+       WHERE s.id_hash = $1`,
+  touchSession: 'UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2',
+  revokeSession: 'UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2) WHERE id_hash = $1',
+  revokeUserSessions: 'UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL',
+  recordLoginAttempt: 'INSERT INTO login_attempts (bucket, at) VALUES ($1, $2)',
+  countLoginAttempts: 'SELECT COUNT(*)::int AS n, MIN(at) AS oldest FROM login_attempts WHERE bucket = $1 AND at >= $2',
+  clearLoginAttempts: 'DELETE FROM login_attempts WHERE bucket = $1',
+  pruneLoginAttempts: 'DELETE FROM login_attempts WHERE at < $1',
+  pruneSessions: 'DELETE FROM sessions WHERE expires_at < $1',
+} as const;
+
+/** Store.oidc: tenants' OIDC providers and the sign-ins in progress. */
+export const OIDC = {
+  findTenantByName: 'SELECT * FROM tenants WHERE name = $1',
+  putOidcConfig: `INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, scopes, role_claim,
+         role_mapping, default_role, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8::jsonb, $9, $10, $11)
+       ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
+         client_secret_sealed = excluded.client_secret_sealed, allowed_email_domains = excluded.allowed_email_domains,
+         scopes = excluded.scopes, role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
+         updated_at = excluded.updated_at
+       RETURNING *`,
+  getOidcConfig: 'SELECT * FROM oidc_configs WHERE tenant_id = $1',
+  deleteOidcConfig: 'DELETE FROM oidc_configs WHERE tenant_id = $1',
+  createOidcLogin: `INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  takeOidcLogin: 'DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING *',
+  pruneOidcLogins: 'DELETE FROM oidc_logins WHERE expires_at < $1',
+} as const;
+
+/** Store.audit: append, list, retention's delete. */
+export const AUDIT = {
+  append: `INSERT INTO audit_entries (id, tenant_id, at, actor, actor_keys, role, client_address, user_agent, action,
+         target_type, target_id, target_name, outcome, diff, details)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+  list: `SELECT * FROM audit_entries WHERE tenant_id = $1
+         AND ($2::text IS NULL OR id < $2)
+         AND ($3::text IS NULL OR action = $3)
+         AND ($4::text IS NULL OR strpos(actor_keys, ' ' || $4 || ' ') > 0)
+         AND ($5::text IS NULL OR target_id = $5 OR target_name = $5)
+         AND ($6::timestamptz IS NULL OR at >= $6)
+         AND ($7::timestamptz IS NULL OR at < $7)
+       ORDER BY id DESC LIMIT $8`,
+  deleteOlderThan: `DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 } as const;

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runStoreConformance } from '../store.conformance.js';
 import type { Store } from '../store.js';
 import { GroupCommit, readStatements } from './group-commit.js';
-import { READS, WRITES } from './queries.js';
+import * as queries from './queries.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attache-group-commit-'));
@@ -78,8 +78,13 @@ describe('GroupCommit', () => {
     await store.close();
     const db = new Database(path, { readonly: true });
     try {
-      for (const [name, sql] of Object.entries(READS)) expect([name, db.prepare(sql).readonly]).toEqual([name, true]);
-      for (const [name, sql] of Object.entries(WRITES)) expect([name, db.prepare(sql).readonly]).toEqual([name, false]);
+      const tables = Object.entries(queries) as Array<[string, Record<string, string>]>;
+      // Every table of statements is named *READS or *WRITES; nothing else is exported.
+      expect(tables.filter(([table]) => !/(^|_)(READS|WRITES)$/.test(table)).map(([table]) => table)).toEqual([]);
+      for (const [table, statements] of tables) {
+        const reads = table.endsWith('READS');
+        for (const [name, sql] of Object.entries(statements)) expect([table, name, db.prepare(sql).readonly]).toEqual([table, name, reads]);
+      }
     } finally {
       db.close();
     }

@@ -213,3 +213,95 @@ export const WRITES = {
       RETURNING *`,
     setGroupKeyTrust: `UPDATE delegate_group_keys SET trusted = ? WHERE tenant_id = ? AND group_name = ? AND key_id = ? RETURNING *`,
 } as const;
+
+/** Store.identity: users, sessions, API keys, sign-in attempts, tenants' status. */
+export const IDENTITY_READS = {
+    listTenants: `SELECT * FROM tenants WHERE (@afterId IS NULL OR id > @afterId) ORDER BY id LIMIT @limit`,
+    listKeys: `SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id`,
+    keyByHash: `SELECT * FROM api_keys WHERE hash = ?`,
+    keyByPreviousHash: `SELECT * FROM api_keys WHERE previous_hash = ?`,
+    getUser: `SELECT * FROM users WHERE tenant_id = ? AND id = ?`,
+    listUsers: `SELECT * FROM users WHERE tenant_id = ? ORDER BY email, id`,
+    usersByEmail: `SELECT u.*, t.id AS t_id, t.name AS t_name, t.external_id AS t_external_id, t.created_at AS t_created_at,
+        t.status AS t_status, t.suspended_at AS t_suspended_at
+      FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.email = ? ORDER BY t.id`,
+    otherActiveAdmins: `SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND id <> ? AND role = 'admin' AND status = 'active'`,
+    getSession: `SELECT * FROM sessions WHERE id_hash = ?`,
+    countAttempts: `SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE bucket = ? AND at >= ?`,
+    getTenant: `SELECT * FROM tenants WHERE id = ?`,
+} as const;
+
+export const IDENTITY_WRITES = {
+    setTenantStatus: `UPDATE tenants SET status = @status,
+        suspended_at = CASE WHEN @status = 'suspended' THEN COALESCE(suspended_at, @at) ELSE NULL END
+      WHERE id = @id RETURNING *`,
+    insertKey: `INSERT INTO api_keys (id, tenant_id, name, role, prefix, hash, created_at, last_used_at, expires_at,
+        revoked_at, previous_hash, previous_valid_until)
+      VALUES (@id, @tenantId, @name, @role, @prefix, @hash, @createdAt, @lastUsedAt, @expiresAt, @revokedAt,
+        @previousHash, @previousValidUntil)`,
+    rotateKey: `UPDATE api_keys SET previous_hash = CASE WHEN @validUntil IS NULL THEN NULL ELSE hash END,
+        previous_valid_until = @validUntil, hash = @hash, prefix = @prefix
+      WHERE tenant_id = @tenantId AND id = @id AND revoked_at IS NULL RETURNING *`,
+    revokeKey: `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE tenant_id = ? AND id = ? RETURNING *`,
+    touchKey: `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+    insertUser: `INSERT INTO users (id, tenant_id, email, name, role, status, password_hash, created_at, updated_at)
+      VALUES (@id, @tenantId, @email, @name, @role, @status, @passwordHash, @createdAt, @updatedAt)`,
+    updateUser: `UPDATE users SET name = COALESCE(@name, name), role = COALESCE(@role, role),
+        status = COALESCE(@status, status),
+        password_hash = CASE WHEN @setPassword THEN @passwordHash ELSE password_hash END, updated_at = @now
+      WHERE tenant_id = @tenantId AND id = @id RETURNING *`,
+    deleteSessionsOfUser: `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`,
+    deleteUser: `DELETE FROM users WHERE tenant_id = ? AND id = ?`,
+    insertSession: `INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, revoked_at)
+      VALUES (@idHash, @tenantId, @userId, @createdAt, @lastSeenAt, @expiresAt, @revokedAt)`,
+    touchSession: `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`,
+    revokeSession: `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id_hash = ?`,
+    revokeUserSessions: `UPDATE sessions SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL`,
+    insertAttempt: `INSERT INTO login_attempts (bucket, at) VALUES (?, ?)`,
+    clearBucket: `DELETE FROM login_attempts WHERE bucket = ?`,
+    clearOld: `DELETE FROM login_attempts WHERE at < ?`,
+    pruneSessions: `DELETE FROM sessions WHERE expires_at < ?`,
+} as const;
+
+/** Store.oidc: tenants' OIDC providers and the sign-ins in progress. */
+export const OIDC_READS = {
+    tenantByName: `SELECT * FROM tenants WHERE name = ?`,
+    getConfig: `SELECT * FROM oidc_configs WHERE tenant_id = ?`,
+} as const;
+
+export const OIDC_WRITES = {
+    putConfig: `INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, scopes,
+        role_claim, role_mapping, default_role, created_at, updated_at)
+      VALUES (@tenantId, @issuer, @clientId, @clientSecretSealed, @allowedEmailDomains, @scopes, @roleClaim, @roleMapping, @defaultRole,
+        @createdAt, @updatedAt)
+      ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
+        client_secret_sealed = excluded.client_secret_sealed, allowed_email_domains = excluded.allowed_email_domains,
+        scopes = excluded.scopes, role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
+        updated_at = excluded.updated_at
+      RETURNING *`,
+    deleteConfig: `DELETE FROM oidc_configs WHERE tenant_id = ?`,
+    insertLogin: `INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
+      VALUES (@stateHash, @tenantId, @browserHash, @nonce, @codeVerifier, @returnTo, @createdAt, @expiresAt)`,
+    takeLogin: `DELETE FROM oidc_logins WHERE state_hash = ? RETURNING *`,
+    pruneLogins: `DELETE FROM oidc_logins WHERE expires_at < ?`,
+} as const;
+
+/** Store.audit: append, list, retention's delete. */
+export const AUDIT_READS = {
+  list: `SELECT * FROM audit_entries WHERE tenant_id = @tenantId
+          AND (@beforeId IS NULL OR id < @beforeId)
+          AND (@action IS NULL OR action = @action)
+          AND (@actor IS NULL OR instr(actor_keys, ' ' || @actor || ' ') > 0)
+          AND (@target IS NULL OR target_id = @target OR target_name = @target)
+          AND (@since IS NULL OR at >= @since)
+          AND (@until IS NULL OR at < @until)
+        ORDER BY id DESC LIMIT @limit`,
+} as const;
+
+export const AUDIT_WRITES = {
+  insert: `INSERT INTO audit_entries (id, tenant_id, at, actor, actor_keys, role, client_address, user_agent, action,
+          target_type, target_id, target_name, outcome, diff, details)
+        VALUES (@id, @tenantId, @at, @actor, @actorKeys, @role, @clientAddress, @userAgent, @action, @targetType, @targetId,
+          @targetName, @outcome, @diff, @details)`,
+  prune: `DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < ? LIMIT ?)`,
+} as const;

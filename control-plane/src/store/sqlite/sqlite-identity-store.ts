@@ -3,7 +3,8 @@ import { removesActiveAdmin, type IdentityStore, type ListTenantsQuery } from '.
 import type { ApiKeyMatch, ApiKeyRecord, SessionRecord, TenantStatus, UserChange, UserPatch, UserRecord } from '../identity-records.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
-import { readStatements, type GroupCommit, type Writer } from './group-commit.js';
+import { prepareEach, readStatements, type GroupCommit, type Writer } from './group-commit.js';
+import { IDENTITY_READS, IDENTITY_WRITES } from './queries.js';
 import { conflicting } from './conflicts.js';
 
 const ms = (d: Date): number => d.getTime();
@@ -14,75 +15,23 @@ const { tenantFromRow, apiKeyFromRow, userFromRow, sessionFromRow } = rowMappers
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
 
-function prepareReads(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    listTenants: p(`SELECT * FROM tenants WHERE (@afterId IS NULL OR id > @afterId) ORDER BY id LIMIT @limit`),
-    listKeys: p(`SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id`),
-    keyByHash: p(`SELECT * FROM api_keys WHERE hash = ?`),
-    keyByPreviousHash: p(`SELECT * FROM api_keys WHERE previous_hash = ?`),
-    getUser: p(`SELECT * FROM users WHERE tenant_id = ? AND id = ?`),
-    listUsers: p(`SELECT * FROM users WHERE tenant_id = ? ORDER BY email, id`),
-    usersByEmail: p(`SELECT u.*, t.id AS t_id, t.name AS t_name, t.external_id AS t_external_id, t.created_at AS t_created_at,
-        t.status AS t_status, t.suspended_at AS t_suspended_at
-      FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.email = ? ORDER BY t.id`),
-    otherActiveAdmins: p(`SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND id <> ? AND role = 'admin' AND status = 'active'`),
-    getSession: p(`SELECT * FROM sessions WHERE id_hash = ?`),
-    countAttempts: p(`SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE bucket = ? AND at >= ?`),
-    getTenant: p(`SELECT * FROM tenants WHERE id = ?`),
-  };
-}
 
-function prepareWrites(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    setTenantStatus: p(`UPDATE tenants SET status = @status,
-        suspended_at = CASE WHEN @status = 'suspended' THEN COALESCE(suspended_at, @at) ELSE NULL END
-      WHERE id = @id RETURNING *`),
-    insertKey: p(`INSERT INTO api_keys (id, tenant_id, name, role, prefix, hash, created_at, last_used_at, expires_at,
-        revoked_at, previous_hash, previous_valid_until)
-      VALUES (@id, @tenantId, @name, @role, @prefix, @hash, @createdAt, @lastUsedAt, @expiresAt, @revokedAt,
-        @previousHash, @previousValidUntil)`),
-    rotateKey: p(`UPDATE api_keys SET previous_hash = CASE WHEN @validUntil IS NULL THEN NULL ELSE hash END,
-        previous_valid_until = @validUntil, hash = @hash, prefix = @prefix
-      WHERE tenant_id = @tenantId AND id = @id AND revoked_at IS NULL RETURNING *`),
-    revokeKey: p(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE tenant_id = ? AND id = ? RETURNING *`),
-    touchKey: p(`UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
-    insertUser: p(`INSERT INTO users (id, tenant_id, email, name, role, status, password_hash, created_at, updated_at)
-      VALUES (@id, @tenantId, @email, @name, @role, @status, @passwordHash, @createdAt, @updatedAt)`),
-    updateUser: p(`UPDATE users SET name = COALESCE(@name, name), role = COALESCE(@role, role),
-        status = COALESCE(@status, status),
-        password_hash = CASE WHEN @setPassword THEN @passwordHash ELSE password_hash END, updated_at = @now
-      WHERE tenant_id = @tenantId AND id = @id RETURNING *`),
-    deleteSessionsOfUser: p(`DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`),
-    deleteUser: p(`DELETE FROM users WHERE tenant_id = ? AND id = ?`),
-    insertSession: p(`INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, revoked_at)
-      VALUES (@idHash, @tenantId, @userId, @createdAt, @lastSeenAt, @expiresAt, @revokedAt)`),
-    touchSession: p(`UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`),
-    revokeSession: p(`UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id_hash = ?`),
-    revokeUserSessions: p(`UPDATE sessions SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL`),
-    insertAttempt: p(`INSERT INTO login_attempts (bucket, at) VALUES (?, ?)`),
-    clearBucket: p(`DELETE FROM login_attempts WHERE bucket = ?`),
-    clearOld: p(`DELETE FROM login_attempts WHERE at < ?`),
-    pruneSessions: p(`DELETE FROM sessions WHERE expires_at < ?`),
-  };
-}
 
-function insertUser(w: ReturnType<typeof prepareWrites>, user: UserRecord): void {
+function insertUser(w: Record<keyof typeof IDENTITY_WRITES, Database.Statement>, user: UserRecord): void {
   conflicting('user', () => w.insertUser.run({ ...user, createdAt: ms(user.createdAt), updatedAt: ms(user.updatedAt) }));
 }
 
 /** IdentityStore over the SqliteStore's connection (see SqliteStore for the write discipline). */
 export class SqliteIdentityStore implements IdentityStore {
-  private readonly reads: () => ReturnType<typeof prepareReads>;
-  private readonly writer: Writer<ReturnType<typeof prepareWrites>>;
+  private readonly reads: () => Record<keyof typeof IDENTITY_READS, Database.Statement>;
+  private readonly writer: Writer<Record<keyof typeof IDENTITY_WRITES, Database.Statement>>;
 
   constructor(db: Database.Database, commit: GroupCommit) {
-    this.reads = readStatements(() => prepareReads(db));
-    this.writer = commit.writer(() => prepareWrites(db));
+    this.reads = readStatements(() => prepareEach(db, IDENTITY_READS));
+    this.writer = commit.writer(() => prepareEach(db, IDENTITY_WRITES));
   }
 
-  private get q(): ReturnType<typeof prepareReads> {
+  private get q(): Record<keyof typeof IDENTITY_READS, Database.Statement> {
     return this.reads();
   }
 

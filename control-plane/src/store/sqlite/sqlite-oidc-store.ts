@@ -2,52 +2,27 @@ import type Database from 'better-sqlite3';
 import type { OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
-import { readStatements, type GroupCommit, type Writer } from './group-commit.js';
+import { prepareEach, readStatements, type GroupCommit, type Writer } from './group-commit.js';
+import { OIDC_READS, OIDC_WRITES } from './queries.js';
 
 const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
   date: (v) => new Date(v as number),
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
 
-function prepareReads(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    tenantByName: p(`SELECT * FROM tenants WHERE name = ?`),
-    getConfig: p(`SELECT * FROM oidc_configs WHERE tenant_id = ?`),
-  };
-}
 
-function prepareWrites(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    putConfig: p(`INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, scopes,
-        role_claim, role_mapping, default_role, created_at, updated_at)
-      VALUES (@tenantId, @issuer, @clientId, @clientSecretSealed, @allowedEmailDomains, @scopes, @roleClaim, @roleMapping, @defaultRole,
-        @createdAt, @updatedAt)
-      ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
-        client_secret_sealed = excluded.client_secret_sealed, allowed_email_domains = excluded.allowed_email_domains,
-        scopes = excluded.scopes, role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
-        updated_at = excluded.updated_at
-      RETURNING *`),
-    deleteConfig: p(`DELETE FROM oidc_configs WHERE tenant_id = ?`),
-    insertLogin: p(`INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
-      VALUES (@stateHash, @tenantId, @browserHash, @nonce, @codeVerifier, @returnTo, @createdAt, @expiresAt)`),
-    takeLogin: p(`DELETE FROM oidc_logins WHERE state_hash = ? RETURNING *`),
-    pruneLogins: p(`DELETE FROM oidc_logins WHERE expires_at < ?`),
-  };
-}
 
 /** OidcStore over the SqliteStore's connection and group commit. */
 export class SqliteOidcStore implements OidcStore {
-  private readonly reads: () => ReturnType<typeof prepareReads>;
-  private readonly writer: Writer<ReturnType<typeof prepareWrites>>;
+  private readonly reads: () => Record<keyof typeof OIDC_READS, Database.Statement>;
+  private readonly writer: Writer<Record<keyof typeof OIDC_WRITES, Database.Statement>>;
 
   constructor(db: Database.Database, commit: GroupCommit) {
-    this.reads = readStatements(() => prepareReads(db));
-    this.writer = commit.writer(() => prepareWrites(db));
+    this.reads = readStatements(() => prepareEach(db, OIDC_READS));
+    this.writer = commit.writer(() => prepareEach(db, OIDC_WRITES));
   }
 
-  private get q(): ReturnType<typeof prepareReads> {
+  private get q(): Record<keyof typeof OIDC_READS, Database.Statement> {
     return this.reads();
   }
 
