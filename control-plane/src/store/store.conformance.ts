@@ -146,9 +146,9 @@ export function runStoreConformance(
 
     /** Claims and starts `task` so fencing tests begin from a running task. */
     async function running(task: TaskRecord, d: ClaimingDelegate): Promise<TaskRecord> {
-      const claimed = await store.claimTask(task.id, d, at(1), at(31));
+      const claimed = await store.claimTask({ taskId: task.id, delegate: d, now: at(1), leaseExpiresAt: at(31) });
       expect(claimed?.state).toBe('assigned');
-      const started = await store.markRunning(task.id, task.attempt, d.id, at(2), at(32));
+      const started = await store.markRunning({ taskId: task.id, attempt: task.attempt, delegateId: d.id, now: at(2), leaseExpiresAt: at(32) });
       expect(started?.state).toBe('running');
       return started!;
     }
@@ -458,7 +458,7 @@ export function runStoreConformance(
         await newTask(a, { priority: 99, state: 'running', attempt: 1, delegateId: 'x', assignedAt: at(0), startedAt: at(0) });
 
         const d = claimer(a);
-        const first = await store.claimNext(d, at(10), at(40));
+        const first = await store.claimNext({ delegate: d, now: at(10), leaseExpiresAt: at(40) });
         expect(first).toEqual({
           ...highEarly,
           state: 'assigned',
@@ -468,7 +468,7 @@ export function runStoreConformance(
         });
         const order = [first!.id];
         for (;;) {
-          const next = await store.claimNext(d, at(11), at(41));
+          const next = await store.claimNext({ delegate: d, now: at(11), leaseExpiresAt: at(41) });
           if (!next) break;
           order.push(next.id);
         }
@@ -479,17 +479,17 @@ export function runStoreConformance(
       it('claims only tasks whose every selector the delegate carries', async () => {
         const a = await newTenant();
         const ab = await newTask(a, { selectors: ['a', 'b'] });
-        expect(await store.claimNext(claimer(a, ['a']), at(1), at(31))).toBeNull();
-        expect(await store.claimNext(claimer(a, ['b', 'c']), at(1), at(31))).toBeNull();
-        expect(await store.claimNext(claimer(a, []), at(1), at(31))).toBeNull();
+        expect(await store.claimNext({ delegate: claimer(a, ['a']), now: at(1), leaseExpiresAt: at(31) })).toBeNull();
+        expect(await store.claimNext({ delegate: claimer(a, ['b', 'c']), now: at(1), leaseExpiresAt: at(31) })).toBeNull();
+        expect(await store.claimNext({ delegate: claimer(a, []), now: at(1), leaseExpiresAt: at(31) })).toBeNull();
         expect((await store.getTask(a, ab.id))?.state).toBe('queued');
 
         const wide = claimer(a, ['c', 'b', 'a']);
-        expect((await store.claimNext(wide, at(1), at(31)))?.id).toBe(ab.id);
+        expect((await store.claimNext({ delegate: wide, now: at(1), leaseExpiresAt: at(31) }))?.id).toBe(ab.id);
 
         // No selectors: any delegate of the tenant will do.
         const open = await newTask(a, { selectors: [] });
-        expect((await store.claimNext(claimer(a, []), at(1), at(31)))?.id).toBe(open.id);
+        expect((await store.claimNext({ delegate: claimer(a, []), now: at(1), leaseExpiresAt: at(31) }))?.id).toBe(open.id);
       });
 
       it('skips an ineligible better task for an eligible worse one', async () => {
@@ -497,15 +497,15 @@ export function runStoreConformance(
         await newTask(a, { priority: 9, selectors: ['gpu'] });
         await newTask(a, { priority: 8, type: 'aws.validate' });
         const plain = await newTask(a, { priority: 1 });
-        expect((await store.claimNext(claimer(a, ['linux'], ['echo']), at(1), at(31)))?.id).toBe(plain.id);
+        expect((await store.claimNext({ delegate: claimer(a, ['linux'], ['echo']), now: at(1), leaseExpiresAt: at(31) }))?.id).toBe(plain.id);
       });
 
       it('claims only task types the delegate supports', async () => {
         const a = await newTenant();
         const v = await newTask(a, { type: 'aws.validate' });
-        expect(await store.claimNext(claimer(a, [], ['echo']), at(1), at(31))).toBeNull();
-        expect(await store.claimNext(claimer(a, [], []), at(1), at(31))).toBeNull();
-        expect((await store.claimNext(claimer(a, [], ['echo', 'aws.validate']), at(1), at(31)))?.id).toBe(v.id);
+        expect(await store.claimNext({ delegate: claimer(a, [], ['echo']), now: at(1), leaseExpiresAt: at(31) })).toBeNull();
+        expect(await store.claimNext({ delegate: claimer(a, [], []), now: at(1), leaseExpiresAt: at(31) })).toBeNull();
+        expect((await store.claimNext({ delegate: claimer(a, [], ['echo', 'aws.validate']), now: at(1), leaseExpiresAt: at(31) }))?.id).toBe(v.id);
       });
 
       it('never hands a task to a delegate of another tenant', async () => {
@@ -513,8 +513,8 @@ export function runStoreConformance(
         const b = await newTenant();
         const t = await newTask(a, { selectors: ['shared'] });
         const foreign = claimer(b, ['shared'], ['echo']);
-        expect(await store.claimNext(foreign, at(1), at(31))).toBeNull();
-        expect(await store.claimTask(t.id, foreign, at(1), at(31))).toBeNull();
+        expect(await store.claimNext({ delegate: foreign, now: at(1), leaseExpiresAt: at(31) })).toBeNull();
+        expect(await store.claimTask({ taskId: t.id, delegate: foreign, now: at(1), leaseExpiresAt: at(31) })).toBeNull();
         expect((await store.getTask(a, t.id))?.state).toBe('queued');
       });
 
@@ -523,7 +523,7 @@ export function runStoreConformance(
         const tasks = await Promise.all(Array.from({ length: 10 }, (_, i) => newTask(a, { queuedAt: at(i) })));
         const delegates = Array.from({ length: 5 }, () => claimer(a));
         const claims = await Promise.all(
-          Array.from({ length: 50 }, (_, i) => store.claimNext(delegates[i % delegates.length]!, at(100), at(130))),
+          Array.from({ length: 50 }, (_, i) => store.claimNext({ delegate: delegates[i % delegates.length]!, now: at(100), leaseExpiresAt: at(130) })),
         );
         const won = claims.filter((c): c is TaskRecord => c !== null);
         expect(won).toHaveLength(10);
@@ -539,12 +539,12 @@ export function runStoreConformance(
         const t = await newTask(a, { selectors: ['east'] });
         const other = await newTask(a, { priority: 100 });
 
-        expect(await store.claimTask(t.id, claimer(a, ['west']), at(1), at(31))).toBeNull();
-        expect(await store.claimTask(t.id, claimer(a, ['east'], ['aws.validate']), at(1), at(31))).toBeNull();
+        expect(await store.claimTask({ taskId: t.id, delegate: claimer(a, ['west']), now: at(1), leaseExpiresAt: at(31) })).toBeNull();
+        expect(await store.claimTask({ taskId: t.id, delegate: claimer(a, ['east'], ['aws.validate']), now: at(1), leaseExpiresAt: at(31) })).toBeNull();
         expect((await store.getTask(a, t.id))?.state).toBe('queued');
 
         const d = claimer(a, ['east', 'linux']);
-        expect(await store.claimTask(t.id, d, at(2), at(32))).toEqual({
+        expect(await store.claimTask({ taskId: t.id, delegate: d, now: at(2), leaseExpiresAt: at(32) })).toEqual({
           ...t,
           state: 'assigned',
           delegateId: d.id,
@@ -552,10 +552,10 @@ export function runStoreConformance(
           leaseExpiresAt: at(32),
         });
         // No longer queued: a second claimer loses.
-        expect(await store.claimTask(t.id, claimer(a, ['east']), at(3), at(33))).toBeNull();
+        expect(await store.claimTask({ taskId: t.id, delegate: claimer(a, ['east']), now: at(3), leaseExpiresAt: at(33) })).toBeNull();
         expect((await store.getTask(a, t.id))?.delegateId).toBe(d.id);
         expect((await store.getTask(a, other.id))?.state).toBe('queued');
-        expect(await store.claimTask(uid('missing'), d, at(3), at(33))).toBeNull();
+        expect(await store.claimTask({ taskId: uid('missing'), delegate: d, now: at(3), leaseExpiresAt: at(33) })).toBeNull();
       });
     });
 
@@ -564,16 +564,16 @@ export function runStoreConformance(
         const a = await newTenant();
         const t = await newTask(a);
         const d = claimer(a);
-        await store.claimTask(t.id, d, at(1), at(31));
+        await store.claimTask({ taskId: t.id, delegate: d, now: at(1), leaseExpiresAt: at(31) });
 
-        expect(await store.markRunning(t.id, 2, d.id, at(2), at(32))).toBeNull();
-        expect(await store.markRunning(t.id, 1, 'someone-else', at(2), at(32))).toBeNull();
+        expect(await store.markRunning({ taskId: t.id, attempt: 2, delegateId: d.id, now: at(2), leaseExpiresAt: at(32) })).toBeNull();
+        expect(await store.markRunning({ taskId: t.id, attempt: 1, delegateId: 'someone-else', now: at(2), leaseExpiresAt: at(32) })).toBeNull();
         expect((await store.getTask(a, t.id))?.state).toBe('assigned');
 
-        const started = await store.markRunning(t.id, 1, d.id, at(2), at(32));
+        const started = await store.markRunning({ taskId: t.id, attempt: 1, delegateId: d.id, now: at(2), leaseExpiresAt: at(32) });
         expect(started).toMatchObject({ state: 'running', startedAt: at(2), leaseExpiresAt: at(32), assignedAt: at(1) });
         // Already running: a duplicate Accepted does not restart it.
-        expect(await store.markRunning(t.id, 1, d.id, at(3), at(33))).toBeNull();
+        expect(await store.markRunning({ taskId: t.id, attempt: 1, delegateId: d.id, now: at(3), leaseExpiresAt: at(33) })).toBeNull();
         expect((await store.getTask(a, t.id))?.startedAt).toEqual(at(2));
       });
 
@@ -584,24 +584,24 @@ export function runStoreConformance(
         await running(t, d);
 
         const ok = { state: 'succeeded', result: { answer: 42 } } as const;
-        expect(await store.completeTask(t.id, 2, d.id, ok, at(5))).toBeNull();
-        expect(await store.completeTask(t.id, 1, 'someone-else', ok, at(5))).toBeNull();
+        expect(await store.completeTask({ taskId: t.id, attempt: 2, delegateId: d.id, outcome: ok, now: at(5) })).toBeNull();
+        expect(await store.completeTask({ taskId: t.id, attempt: 1, delegateId: 'someone-else', outcome: ok, now: at(5) })).toBeNull();
         expect((await store.getTask(a, t.id))?.state).toBe('running');
 
-        const done = await store.completeTask(t.id, 1, d.id, ok, at(5));
+        const done = await store.completeTask({ taskId: t.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(5) });
         expect(done).toMatchObject({ state: 'succeeded', result: { answer: 42 }, error: null, endedAt: at(5), leaseExpiresAt: null });
-        expect(await store.completeTask(t.id, 1, d.id, { state: 'failed', error: ERR }, at(6))).toBeNull();
+        expect(await store.completeTask({ taskId: t.id, attempt: 1, delegateId: d.id, outcome: { state: 'failed', error: ERR }, now: at(6) })).toBeNull();
         expect(await store.getTask(a, t.id)).toEqual(done);
 
         // Straight from assigned (a delegate may finish before its Accepted is processed).
         const t2 = await newTask(a);
-        await store.claimTask(t2.id, d, at(1), at(31));
-        const failed = await store.completeTask(t2.id, 1, d.id, { state: 'failed', error: ERR }, at(4));
+        await store.claimTask({ taskId: t2.id, delegate: d, now: at(1), leaseExpiresAt: at(31) });
+        const failed = await store.completeTask({ taskId: t2.id, attempt: 1, delegateId: d.id, outcome: { state: 'failed', error: ERR }, now: at(4) });
         expect(failed).toMatchObject({ state: 'failed', error: ERR, result: null, endedAt: at(4) });
 
         // Queued tasks cannot be completed at all.
         const t3 = await newTask(a);
-        expect(await store.completeTask(t3.id, 1, d.id, ok, at(4))).toBeNull();
+        expect(await store.completeTask({ taskId: t3.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(4) })).toBeNull();
       });
 
       it('requeue increments the attempt, clears the assignment, and fences out the old attempt', async () => {
@@ -611,48 +611,48 @@ export function runStoreConformance(
         const t = await newTask(a, { queuedAt: at(0) });
         await running(t, d1);
 
-        expect(await store.requeueTask(t.id, 2, at(10), ERR)).toBeNull();
-        const requeued = await store.requeueTask(t.id, 1, at(10), ERR);
+        expect(await store.requeueTask({ taskId: t.id, attempt: 2, now: at(10), exhaustedError: ERR })).toBeNull();
+        const requeued = await store.requeueTask({ taskId: t.id, attempt: 1, now: at(10), exhaustedError: ERR });
         expect(requeued).toEqual({ ...t, attempt: 2, queuedAt: at(10) });
         // Requeued once, not twice: the same attempt cannot be requeued again.
-        expect(await store.requeueTask(t.id, 1, at(11), ERR)).toBeNull();
+        expect(await store.requeueTask({ taskId: t.id, attempt: 1, now: at(11), exhaustedError: ERR })).toBeNull();
 
         // A late result or Accepted from attempt 1 is dropped, by its delegate or any other.
         const late = { state: 'succeeded', result: { stale: true } } as const;
-        expect(await store.completeTask(t.id, 1, d1.id, late, at(12))).toBeNull();
-        expect(await store.markRunning(t.id, 1, d1.id, at(12), at(40))).toBeNull();
+        expect(await store.completeTask({ taskId: t.id, attempt: 1, delegateId: d1.id, outcome: late, now: at(12) })).toBeNull();
+        expect(await store.markRunning({ taskId: t.id, attempt: 1, delegateId: d1.id, now: at(12), leaseExpiresAt: at(40) })).toBeNull();
 
-        const again = await store.claimNext(d2, at(13), at(43));
+        const again = await store.claimNext({ delegate: d2, now: at(13), leaseExpiresAt: at(43) });
         expect(again).toMatchObject({ id: t.id, attempt: 2, delegateId: d2.id });
-        expect(await store.completeTask(t.id, 1, d2.id, late, at(14))).toBeNull();
-        expect(await store.completeTask(t.id, 2, d1.id, late, at(14))).toBeNull();
-        expect(await store.completeTask(t.id, 2, d2.id, { state: 'succeeded', result: { fresh: true } }, at(15))).toMatchObject({
+        expect(await store.completeTask({ taskId: t.id, attempt: 1, delegateId: d2.id, outcome: late, now: at(14) })).toBeNull();
+        expect(await store.completeTask({ taskId: t.id, attempt: 2, delegateId: d1.id, outcome: late, now: at(14) })).toBeNull();
+        expect(await store.completeTask({ taskId: t.id, attempt: 2, delegateId: d2.id, outcome: { state: 'succeeded', result: { fresh: true } }, now: at(15) })).toMatchObject({
           state: 'succeeded',
           attempt: 2,
           result: { fresh: true },
         });
         // Terminal tasks are not requeued.
-        expect(await store.requeueTask(t.id, 2, at(16), ERR)).toBeNull();
+        expect(await store.requeueTask({ taskId: t.id, attempt: 2, now: at(16), exhaustedError: ERR })).toBeNull();
       });
 
       it('requeue fails the task with the given error once max attempts are used', async () => {
         const a = await newTenant();
         const d = claimer(a);
         const t = await newTask(a, { maxAttempts: 2 });
-        await store.claimTask(t.id, d, at(1), at(31));
-        expect(await store.requeueTask(t.id, 1, at(2), ERR)).toMatchObject({ state: 'queued', attempt: 2 });
+        await store.claimTask({ taskId: t.id, delegate: d, now: at(1), leaseExpiresAt: at(31) });
+        expect(await store.requeueTask({ taskId: t.id, attempt: 1, now: at(2), exhaustedError: ERR })).toMatchObject({ state: 'queued', attempt: 2 });
 
-        await store.claimNext(d, at(3), at(33));
-        const exhausted = await store.requeueTask(t.id, 2, at(4), ERR);
+        await store.claimNext({ delegate: d, now: at(3), leaseExpiresAt: at(33) });
+        const exhausted = await store.requeueTask({ taskId: t.id, attempt: 2, now: at(4), exhaustedError: ERR });
         expect(exhausted).toMatchObject({ state: 'failed', attempt: 2, error: ERR, endedAt: at(4), leaseExpiresAt: null });
         expect(await store.getTask(a, t.id)).toEqual(exhausted);
-        expect(await store.claimNext(d, at(5), at(35))).toBeNull();
+        expect(await store.claimNext({ delegate: d, now: at(5), leaseExpiresAt: at(35) })).toBeNull();
       });
 
       it('requeue refuses a queued task', async () => {
         const a = await newTenant();
         const t = await newTask(a);
-        expect(await store.requeueTask(t.id, 1, at(1), ERR)).toBeNull();
+        expect(await store.requeueTask({ taskId: t.id, attempt: 1, now: at(1), exhaustedError: ERR })).toBeNull();
         expect(await store.getTask(a, t.id)).toEqual(t);
       });
     });
@@ -665,13 +665,13 @@ export function runStoreConformance(
         const t1 = await newTask(a, { queuedAt: at(0) });
         const t2 = await newTask(a, { queuedAt: at(1) });
         const t3 = await newTask(a, { queuedAt: at(2) });
-        await store.claimTask(t1.id, d, at(1), at(10));
-        await store.claimTask(t2.id, d, at(1), at(10));
-        await store.markRunning(t2.id, 1, d.id, at(2), at(10));
-        await store.claimTask(t3.id, other, at(1), at(10));
+        await store.claimTask({ taskId: t1.id, delegate: d, now: at(1), leaseExpiresAt: at(10) });
+        await store.claimTask({ taskId: t2.id, delegate: d, now: at(1), leaseExpiresAt: at(10) });
+        await store.markRunning({ taskId: t2.id, attempt: 1, delegateId: d.id, now: at(2), leaseExpiresAt: at(10) });
+        await store.claimTask({ taskId: t3.id, delegate: other, now: at(1), leaseExpiresAt: at(10) });
         const done = await newTask(a);
-        await store.claimTask(done.id, d, at(1), at(5));
-        await store.completeTask(done.id, 1, d.id, { state: 'succeeded', result: {} }, at(3));
+        await store.claimTask({ taskId: done.id, delegate: d, now: at(1), leaseExpiresAt: at(5) });
+        await store.completeTask({ taskId: done.id, attempt: 1, delegateId: d.id, outcome: { state: 'succeeded', result: {} }, now: at(3) });
 
         expect(new Set((await store.listActiveTasksOfDelegate(d.id)).map((t) => t.id))).toEqual(new Set([t1.id, t2.id]));
         expect(await store.listActiveTasksOfDelegate(uid('nobody'))).toEqual([]);
@@ -713,9 +713,9 @@ export function runStoreConformance(
         expect(await store.listQueueTimedOut(at(16), 1)).toHaveLength(1);
 
         // A requeue restarts the queue clock; an assigned task is not queued at all.
-        await store.claimTask(t1.id, d, at(16), at(40));
+        await store.claimTask({ taskId: t1.id, delegate: d, now: at(16), leaseExpiresAt: at(40) });
         expect(await mine(at(16))).toEqual(new Set([t2.id]));
-        await store.requeueTask(t1.id, 1, at(20), ERR);
+        await store.requeueTask({ taskId: t1.id, attempt: 1, now: at(20), exhaustedError: ERR });
         expect(await mine(at(25))).toEqual(new Set([t2.id]));
         expect(await mine(at(31))).toEqual(new Set([t1.id, t2.id]));
         expect((await mine(at(101))).has(t3.id)).toBe(true);
@@ -727,9 +727,9 @@ export function runStoreConformance(
         const assigned = await newTask(a, { runTimeoutSeconds: 10 });
         const started = await newTask(a, { runTimeoutSeconds: 10 });
         const queued = await newTask(a, { runTimeoutSeconds: 1, queuedAt: at(0) });
-        await store.claimTask(assigned.id, d, at(0), at(1000));
-        await store.claimTask(started.id, d, at(0), at(1000));
-        await store.markRunning(started.id, 1, d.id, at(5), at(1000));
+        await store.claimTask({ taskId: assigned.id, delegate: d, now: at(0), leaseExpiresAt: at(1000) });
+        await store.claimTask({ taskId: started.id, delegate: d, now: at(0), leaseExpiresAt: at(1000) });
+        await store.markRunning({ taskId: started.id, attempt: 1, delegateId: d.id, now: at(5), leaseExpiresAt: at(1000) });
         const mine = async (now: Date) =>
           new Set((await store.listRunTimedOut(now, 100)).filter((t) => t.tenantId === a).map((t) => t.id));
 
@@ -749,30 +749,30 @@ export function runStoreConformance(
         const cancel: TaskError = { code: 'CANCELLED', message: 'Cancelled by the user.', details: {} };
 
         const t = await newTask(a);
-        expect(await store.finishTask(b, t.id, ['queued'], 'cancelled', cancel, at(1))).toBeNull();
-        expect(await store.finishTask(a, t.id, ['assigned', 'running'], 'cancelled', cancel, at(1))).toBeNull();
+        expect(await store.finishTask({ tenantId: b, taskId: t.id, fromStates: ['queued'], state: 'cancelled', error: cancel, now: at(1) })).toBeNull();
+        expect(await store.finishTask({ tenantId: a, taskId: t.id, fromStates: ['assigned', 'running'], state: 'cancelled', error: cancel, now: at(1) })).toBeNull();
         expect(await store.getTask(a, t.id)).toEqual(t);
 
-        const cancelled = await store.finishTask(a, t.id, ['queued', 'assigned', 'running'], 'cancelled', cancel, at(2));
+        const cancelled = await store.finishTask({ tenantId: a, taskId: t.id, fromStates: ['queued', 'assigned', 'running'], state: 'cancelled', error: cancel, now: at(2) });
         expect(cancelled).toEqual({ ...t, state: 'cancelled', error: cancel, endedAt: at(2) });
-        expect(await store.finishTask(a, t.id, ['queued'], 'expired', ERR, at(3))).toBeNull();
+        expect(await store.finishTask({ tenantId: a, taskId: t.id, fromStates: ['queued'], state: 'expired', error: ERR, now: at(3) })).toBeNull();
         expect(await store.getTask(a, t.id)).toEqual(cancelled);
 
         const r = await newTask(a);
         await running(r, d);
-        expect(await store.finishTask(a, r.id, ['running'], 'failed', ERR, at(5), 2)).toBeNull();
-        expect(await store.finishTask(a, r.id, ['running'], 'failed', ERR, at(5), 1)).toMatchObject({
+        expect(await store.finishTask({ tenantId: a, taskId: r.id, fromStates: ['running'], state: 'failed', error: ERR, now: at(5), attempt: 2 })).toBeNull();
+        expect(await store.finishTask({ tenantId: a, taskId: r.id, fromStates: ['running'], state: 'failed', error: ERR, now: at(5), attempt: 1 })).toMatchObject({
           state: 'failed',
           error: ERR,
           endedAt: at(5),
           leaseExpiresAt: null,
         });
         // The delegate's result after the timeout is dropped.
-        expect(await store.completeTask(r.id, 1, d.id, { state: 'succeeded', result: {} }, at(6))).toBeNull();
+        expect(await store.completeTask({ taskId: r.id, attempt: 1, delegateId: d.id, outcome: { state: 'succeeded', result: {} }, now: at(6) })).toBeNull();
 
         const q = await newTask(a);
-        expect(await store.finishTask(a, q.id, ['queued'], 'expired', ERR, at(7))).toMatchObject({ state: 'expired', error: ERR });
-        expect(await store.finishTask(a, uid('missing'), ['queued'], 'expired', ERR, at(7))).toBeNull();
+        expect(await store.finishTask({ tenantId: a, taskId: q.id, fromStates: ['queued'], state: 'expired', error: ERR, now: at(7) })).toMatchObject({ state: 'expired', error: ERR });
+        expect(await store.finishTask({ tenantId: a, taskId: uid('missing'), fromStates: ['queued'], state: 'expired', error: ERR, now: at(7) })).toBeNull();
       });
     });
 
@@ -830,7 +830,7 @@ export function runStoreConformance(
         await newTask(a, { state: 'succeeded', result: {}, endedAt: at(1) });
         await newTask(a, { state: 'failed', error: ERR, endedAt: at(1) });
         await newTask(b, { payload: { message: 'other tenant' } });
-        expect(await store.claimTask(claimed.id, d, at(1), at(31))).not.toBeNull();
+        expect(await store.claimTask({ taskId: claimed.id, delegate: d, now: at(1), leaseExpiresAt: at(31) })).not.toBeNull();
         await running(run, d);
 
         const bytes = [queued, claimed, run].reduce((sum, t) => sum + payloadBytes(t.payload), 0);
@@ -838,10 +838,10 @@ export function runStoreConformance(
         expect(await store.openTaskUsage(a)).toEqual({ tasks: 3, payloadBytes: bytes });
 
         // A requeue keeps the task open; an end takes it off.
-        expect(await store.requeueTask(claimed.id, 1, at(5), ERR)).not.toBeNull();
+        expect(await store.requeueTask({ taskId: claimed.id, attempt: 1, now: at(5), exhaustedError: ERR })).not.toBeNull();
         expect(await store.openTaskUsage(a)).toEqual({ tasks: 3, payloadBytes: bytes });
-        await store.completeTask(run.id, 1, d.id, { state: 'succeeded', result: {} }, at(6));
-        await store.finishTask(a, queued.id, ['queued'], 'cancelled', ERR, at(6));
+        await store.completeTask({ taskId: run.id, attempt: 1, delegateId: d.id, outcome: { state: 'succeeded', result: {} }, now: at(6) });
+        await store.finishTask({ tenantId: a, taskId: queued.id, fromStates: ['queued'], state: 'cancelled', error: ERR, now: at(6) });
         expect(await store.openTaskUsage(a)).toEqual({ tasks: 1, payloadBytes: payloadBytes(claimed.payload) });
         expect((await store.openTaskUsage(b)).tasks).toBe(1);
       });

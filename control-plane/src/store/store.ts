@@ -32,6 +32,59 @@ export interface ClaimingDelegate {
   taskTypes: readonly string[];
 }
 
+/** A claim: who takes the task, and the lease it holds until the delegate answers Accepted. */
+export interface Claim {
+  delegate: ClaimingDelegate;
+  now: Date;
+  leaseExpiresAt: Date;
+}
+
+/** A claim of one named task (placement of a new task on a chosen delegate). */
+export interface ClaimTask extends Claim {
+  taskId: string;
+}
+
+/** The fence of a delegate-driven change: the attempt, held by this delegate. */
+export interface HeldAttempt {
+  taskId: string;
+  attempt: number;
+  delegateId: string;
+}
+
+/** assigned → running: the delegate accepted; its lease now runs on heartbeats. */
+export interface MarkRunning extends HeldAttempt {
+  now: Date;
+  leaseExpiresAt: Date;
+}
+
+/** The delegate's result for the attempt it holds. */
+export interface CompleteTask extends HeldAttempt {
+  outcome: TaskOutcome;
+  now: Date;
+}
+
+/** An attempt was lost (no Accepted, lease passed, connection gone): fenced by attempt alone. */
+export interface RequeueTask {
+  taskId: string;
+  attempt: number;
+  now: Date;
+  /** The error the task ends with when this was its last attempt. */
+  exhaustedError: TaskError;
+}
+
+/** Ends a task from outside the delegate: cancel, queue expiry, run timeout. */
+export interface FinishTask {
+  tenantId: string;
+  taskId: string;
+  /** The states it may be in; in any other, nothing happens and the answer is null. */
+  fromStates: readonly TaskState[];
+  state: 'failed' | 'cancelled' | 'expired';
+  error: TaskError;
+  now: Date;
+  /** When given, only this attempt (a run timeout must not end the next attempt). */
+  attempt?: number;
+}
+
 export interface ListTasksQuery {
   state?: TaskState;
   type?: string;
@@ -154,21 +207,21 @@ export interface Store {
    * queued → assigned for this one task, if the delegate is eligible for it (tags and type).
    * The task's attempt does not change.
    */
-  claimTask(taskId: string, delegate: ClaimingDelegate, now: Date, leaseExpiresAt: Date): Promise<TaskRecord | null>;
+  claimTask(claim: ClaimTask): Promise<TaskRecord | null>;
   /**
    * queued → assigned for the best queued task of the delegate's tenant it is eligible for
    * (highest priority, then oldest queuedAt). One atomic step.
    */
-  claimNext(delegate: ClaimingDelegate, now: Date, leaseExpiresAt: Date): Promise<TaskRecord | null>;
+  claimNext(claim: Claim): Promise<TaskRecord | null>;
   /** assigned → running, fenced by attempt and delegate. */
-  markRunning(taskId: string, attempt: number, delegateId: string, now: Date, leaseExpiresAt: Date): Promise<TaskRecord | null>;
+  markRunning(step: MarkRunning): Promise<TaskRecord | null>;
   /** assigned|running → succeeded|failed, fenced by attempt and delegate. */
-  completeTask(taskId: string, attempt: number, delegateId: string, outcome: TaskOutcome, now: Date): Promise<TaskRecord | null>;
+  completeTask(step: CompleteTask): Promise<TaskRecord | null>;
   /**
    * assigned|running → queued with attempt + 1, fenced by attempt; when the task has used
    * `maxAttempts`, → failed with `exhaustedError` instead.
    */
-  requeueTask(taskId: string, attempt: number, now: Date, exhaustedError: TaskError): Promise<TaskRecord | null>;
+  requeueTask(step: RequeueTask): Promise<TaskRecord | null>;
   /**
    * Extends the leases of those of `taskIds` that are assigned to or running on the delegate. Only
    * the attempts a connection actually holds are extended: an attempt handed out on a connection
@@ -187,15 +240,7 @@ export interface Store {
    * Ends a task that is in one of `fromStates` (and, when given, at `attempt`) with `state` and
    * `error`. Used for cancel, queue expiry and run timeouts. Null when it was in none of them.
    */
-  finishTask(
-    tenantId: string,
-    taskId: string,
-    fromStates: readonly TaskState[],
-    state: 'failed' | 'cancelled' | 'expired',
-    error: TaskError,
-    now: Date,
-    attempt?: number,
-  ): Promise<TaskRecord | null>;
+  finishTask(step: FinishTask): Promise<TaskRecord | null>;
   /**
    * The tenant's tasks that have not ended and the sum of their payloadBytes, read from an index
    * over exactly those rows, so the quota check on every create stays cheap.

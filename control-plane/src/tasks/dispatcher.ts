@@ -103,7 +103,7 @@ export class Dispatcher {
   }
 
   async requeue(task: TaskRecord, reason: string): Promise<void> {
-    const updated = await this.store.requeueTask(task.id, task.attempt, new Date(), lostError(reason));
+    const updated = await this.store.requeueTask({ taskId: task.id, attempt: task.attempt, now: new Date(), exhaustedError: lostError(reason) });
     if (!updated) return;
     this.log.warn({ taskId: task.id, attempt: task.attempt, delegateId: task.delegateId, reason, state: updated.state }, 'task attempt lost');
     if (updated.state === 'queued') {
@@ -124,7 +124,7 @@ export class Dispatcher {
       const now = new Date();
       let claimed: TaskRecord | null;
       try {
-        claimed = await this.store.claimTask(taskId, session.claimant(), now, new Date(now.getTime() + this.timing.ackTimeoutMs));
+        claimed = await this.store.claimTask({ taskId, delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + this.timing.ackTimeoutMs) });
       } catch (err) {
         // A wake-up, not state: the task stays queued for the next freed slot, connection or requeue.
         this.log.warn({ err, taskId }, 'claiming a queued task failed');
@@ -159,7 +159,7 @@ export class Dispatcher {
         const now = new Date();
         let task: TaskRecord | null;
         try {
-          task = await this.store.claimNext(session.claimant(), now, new Date(now.getTime() + this.timing.ackTimeoutMs));
+          task = await this.store.claimNext({ delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + this.timing.ackTimeoutMs) });
         } finally {
           session.unreserve();
         }
@@ -199,13 +199,13 @@ export class Dispatcher {
   }
 
   private async failUndeliverable(task: TaskRecord, err: Error): Promise<void> {
-    const ended = await this.store.completeTask(
-      task.id,
-      task.attempt,
-      task.delegateId ?? '',
-      { state: 'failed', error: { code: ErrorCode.INTERNAL, message: `The task could not be encoded for delivery: ${err.message}`, details: {} } },
-      new Date(),
-    );
+    const ended = await this.store.completeTask({
+      taskId: task.id,
+      attempt: task.attempt,
+      delegateId: task.delegateId ?? '',
+      outcome: { state: 'failed', error: { code: ErrorCode.INTERNAL, message: `The task could not be encoded for delivery: ${err.message}`, details: {} } },
+      now: new Date(),
+    });
     if (ended) await this.lifecycle.ended(ended);
   }
 
@@ -231,7 +231,7 @@ export class Dispatcher {
     if (held.ackTimer) clearTimeout(held.ackTimer);
     held.ackTimer = null;
     const now = new Date();
-    const running = await this.store.markRunning(taskId, attempt, session.id, now, new Date(now.getTime() + this.timing.heartbeatTimeoutMs));
+    const running = await this.store.markRunning({ taskId, attempt, delegateId: session.id, now, leaseExpiresAt: new Date(now.getTime() + this.timing.heartbeatTimeoutMs) });
     if (!running) {
       // Cancelled or requeued meanwhile: tell the delegate to stop.
       session.release(taskId);
@@ -251,7 +251,7 @@ export class Dispatcher {
     }
     const outcome = this.outcomeOf(held.type, frame);
     const endedAt = new Date();
-    const record = () => this.store.completeTask(frame.taskId, frame.attempt, session.id, outcome, endedAt);
+    const record = () => this.store.completeTask({ taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id, outcome, now: endedAt });
     let ended: TaskRecord | null;
     try {
       ended = await record();

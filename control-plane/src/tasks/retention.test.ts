@@ -58,7 +58,7 @@ describe('TaskRetention', () => {
         for (let i = 0; i < perDay; i++) {
           const t = task('t', `tsk_${day}_${String(i).padStart(3, '0')}`, new Date(now));
           await store.insertTask(t);
-          await store.finishTask('t', t.id, ['queued'], 'cancelled', { code: 'CANCELLED', message: 'done', details: {} }, new Date(now + i));
+          await store.finishTask({ tenantId: 't', taskId: t.id, fromStates: ['queued'], state: 'cancelled', error: { code: 'CANCELLED', message: 'done', details: {} }, now: new Date(now + i) });
         }
         await retention.run();
         sizes.push(await countTasks(store));

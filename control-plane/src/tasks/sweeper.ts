@@ -64,37 +64,37 @@ export class Sweeper {
   private async queueTimeouts(now: Date): Promise<void> {
     for (const task of await this.store.listQueueTimedOut(now, BATCH)) {
       const ineligible = await this.explainer.explain(task.tenantId, task);
-      const ended = await this.store.finishTask(
-        task.tenantId,
-        task.id,
-        ['queued'],
-        'expired',
-        {
+      const ended = await this.store.finishTask({
+        tenantId: task.tenantId,
+        taskId: task.id,
+        fromStates: ['queued'],
+        state: 'expired',
+        error: {
           code: ErrorCode.NO_ELIGIBLE_DELEGATE,
           message: `No eligible delegate took this task within its queue timeout of ${task.queueTimeoutSeconds} s. ${this.explainer.advice(ineligible)}`,
           details: { selectors: task.selectors, type: task.type, delegates: ineligible },
         },
         now,
-      );
+      });
       if (ended) await this.lifecycle.ended(ended);
     }
   }
 
   private async runTimeouts(now: Date): Promise<void> {
     for (const task of await this.store.listRunTimedOut(new Date(now.getTime() - RUN_TIMEOUT_GRACE_MS), BATCH)) {
-      const ended = await this.store.finishTask(
-        task.tenantId,
-        task.id,
-        ['assigned', 'running'],
-        'failed',
-        {
+      const ended = await this.store.finishTask({
+        tenantId: task.tenantId,
+        taskId: task.id,
+        fromStates: ['assigned', 'running'],
+        state: 'failed',
+        error: {
           code: ErrorCode.TIMEOUT,
           message: `The task did not finish within its run timeout of ${task.runTimeoutSeconds} s; raise runTimeoutSeconds or check the delegate.`,
           details: { runTimeoutSeconds: task.runTimeoutSeconds },
         },
         now,
-        task.attempt,
-      );
+        attempt: task.attempt,
+      });
       if (!ended) continue;
       if (task.delegateId) {
         await this.bus.publish('task.cancel', {

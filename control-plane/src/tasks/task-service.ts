@@ -136,14 +136,14 @@ export class TaskService {
     if (isTerminal(before.state)) {
       throw new AppError(ErrorCode.CONFLICT, `Task ${id} already ended (${before.state}); there is nothing to cancel.`, { state: before.state });
     }
-    const ended = await this.store.finishTask(
+    const ended = await this.store.finishTask({
       tenantId,
-      id,
-      ['queued', 'assigned', 'running'],
-      'cancelled',
-      { code: ErrorCode.CANCELLED, message: `The task was cancelled: ${reason}.`, details: {} },
-      new Date(),
-    );
+      taskId: id,
+      fromStates: ['queued', 'assigned', 'running'],
+      state: 'cancelled',
+      error: { code: ErrorCode.CANCELLED, message: `The task was cancelled: ${reason}.`, details: {} },
+      now: new Date(),
+    });
     if (!ended) {
       const now = await this.get(tenantId, id);
       throw new AppError(ErrorCode.CONFLICT, `Task ${id} ended (${now.state}) before it could be cancelled.`, { state: now.state });

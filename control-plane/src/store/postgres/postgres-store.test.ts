@@ -137,7 +137,7 @@ describe('PostgresStore (PostgreSQL only)', () => {
       const won: TaskRecord[] = [];
       for (let round = 0; round < 20 && won.length < tasks.length; round++) {
         const claims = await Promise.all(
-          delegates.flatMap((d) => [a.claimNext(d, at(100 + round), at(130 + round)), b.claimNext(d, at(100 + round), at(130 + round))]),
+          delegates.flatMap((d) => [a.claimNext({ delegate: d, now: at(100 + round), leaseExpiresAt: at(130 + round) }), b.claimNext({ delegate: d, now: at(100 + round), leaseExpiresAt: at(130 + round) })]),
         );
         won.push(...claims.filter((c): c is TaskRecord => c !== null));
       }
@@ -148,15 +148,15 @@ describe('PostgresStore (PostgreSQL only)', () => {
         expect(c).toMatchObject({ state: 'assigned', attempt: 1 });
         expect((await b.getTask('tenant-c', c.id))?.delegateId).toBe(c.delegateId);
       }
-      expect(await a.claimNext(delegates[0]!, at(200), at(230))).toBeNull();
+      expect(await a.claimNext({ delegate: delegates[0]!, now: at(200), leaseExpiresAt: at(230) })).toBeNull();
 
       // Requeued attempts are raced the same way: attempt 2 of each task goes to exactly one delegate.
       const ERR = { code: 'LEASE_EXPIRED', message: 'lost', details: {} };
-      await Promise.all(won.map((c, i) => (i % 2 ? a : b).requeueTask(c.id, 1, at(300), ERR)));
+      await Promise.all(won.map((c, i) => (i % 2 ? a : b).requeueTask({ taskId: c.id, attempt: 1, now: at(300), exhaustedError: ERR })));
       const second = (
         await Promise.all(
           Array.from({ length: 3 }, () =>
-            Promise.all(delegates.flatMap((d) => [a.claimNext(d, at(301), at(331)), b.claimNext(d, at(301), at(331))])),
+            Promise.all(delegates.flatMap((d) => [a.claimNext({ delegate: d, now: at(301), leaseExpiresAt: at(331) }), b.claimNext({ delegate: d, now: at(301), leaseExpiresAt: at(331) })])),
           ),
         )
       )

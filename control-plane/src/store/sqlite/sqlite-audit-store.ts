@@ -1,41 +1,24 @@
 import type Database from 'better-sqlite3';
 import { actorKeys, type AuditEntry, type AuditQuery, type AuditStore } from '../audit-records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
-import type { GroupCommit } from './sqlite-identity-store.js';
+import { prepareEach, readStatements, type GroupCommit, type Writer } from './group-commit.js';
+import { AUDIT_READS, AUDIT_WRITES } from './queries.js';
 
 const { auditFromRow } = rowMappers({ date: (v) => new Date(v as number), json: <T>(v: unknown) => JSON.parse(v as string) as T });
 
 /** AuditStore over the SqliteStore's connection; appends join its group commit. */
 export class SqliteAuditStore implements AuditStore {
-  private stmts: { insert: Database.Statement; list: Database.Statement; prune: Database.Statement } | undefined;
+  private readonly reads: () => Record<keyof typeof AUDIT_READS, Database.Statement>;
+  private readonly writer: Writer<Record<keyof typeof AUDIT_WRITES, Database.Statement>>;
 
-  constructor(
-    private readonly db: Database.Database,
-    private readonly write: GroupCommit,
-  ) {}
-
-  private get q() {
-    this.stmts ??= {
-      insert: this.db.prepare(`INSERT INTO audit_entries (id, tenant_id, at, actor, actor_keys, role, client_address, user_agent, action,
-          target_type, target_id, target_name, outcome, diff, details)
-        VALUES (@id, @tenantId, @at, @actor, @actorKeys, @role, @clientAddress, @userAgent, @action, @targetType, @targetId,
-          @targetName, @outcome, @diff, @details)`),
-      list: this.db.prepare(`SELECT * FROM audit_entries WHERE tenant_id = @tenantId
-          AND (@beforeId IS NULL OR id < @beforeId)
-          AND (@action IS NULL OR action = @action)
-          AND (@actor IS NULL OR instr(actor_keys, ' ' || @actor || ' ') > 0)
-          AND (@target IS NULL OR target_id = @target OR target_name = @target)
-          AND (@since IS NULL OR at >= @since)
-          AND (@until IS NULL OR at < @until)
-        ORDER BY id DESC LIMIT @limit`),
-      prune: this.db.prepare(`DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < ? LIMIT ?)`),
-    };
-    return this.stmts;
+  constructor(db: Database.Database, commit: GroupCommit) {
+    this.writer = commit.writer(() => prepareEach(db, AUDIT_WRITES));
+    this.reads = readStatements(() => prepareEach(db, AUDIT_READS));
   }
 
   append(e: AuditEntry): Promise<void> {
-    return this.write(async () => {
-      this.q.insert.run({
+    return this.writer.run((w) => {
+      w.insert.run({
         id: e.id,
         tenantId: e.tenantId,
         at: e.at.getTime(),
@@ -56,7 +39,7 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async list(query: AuditQuery): Promise<AuditEntry[]> {
-    const rows = this.q.list.all({
+    const rows = this.reads().list.all({
       tenantId: query.tenantId,
       beforeId: query.beforeId ?? null,
       action: query.action ?? null,
@@ -70,6 +53,6 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   deleteOlderThan(before: Date, limit: number): Promise<number> {
-    return this.write(async () => this.q.prune.run(before.getTime(), limit).changes);
+    return this.writer.run((w) => w.prune.run(before.getTime(), limit).changes);
   }
 }

@@ -3,7 +3,9 @@ import { removesActiveAdmin, type IdentityStore, type ListTenantsQuery } from '.
 import type { ApiKeyMatch, ApiKeyRecord, SessionRecord, TenantStatus, UserChange, UserPatch, UserRecord } from '../identity-records.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
-import { StoreConflictError } from '../store-errors.js';
+import { prepareEach, readStatements, type GroupCommit, type Writer } from './group-commit.js';
+import { IDENTITY_READS, IDENTITY_WRITES } from './queries.js';
+import { conflicting } from './conflicts.js';
 
 const ms = (d: Date): number => d.getTime();
 const msOrNull = (d: Date | null): number | null => (d ? d.getTime() : null);
@@ -13,83 +15,24 @@ const { tenantFromRow, apiKeyFromRow, userFromRow, sessionFromRow } = rowMappers
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
 
-/** A write runs inside the owning SqliteStore's group commit, so it is durable when it resolves. */
-export type GroupCommit = <T>(run: () => Promise<T>) => Promise<T>;
 
-function conflicting<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new StoreConflictError(`${what} already exists`, { cause: err });
-    throw err;
-  }
-}
 
-function prepare(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    listTenants: p(`SELECT * FROM tenants WHERE (@afterId IS NULL OR id > @afterId) ORDER BY id LIMIT @limit`),
-    setTenantStatus: p(`UPDATE tenants SET status = @status,
-        suspended_at = CASE WHEN @status = 'suspended' THEN COALESCE(suspended_at, @at) ELSE NULL END
-      WHERE id = @id RETURNING *`),
-
-    insertKey: p(`INSERT INTO api_keys (id, tenant_id, name, role, prefix, hash, created_at, last_used_at, expires_at,
-        revoked_at, previous_hash, previous_valid_until)
-      VALUES (@id, @tenantId, @name, @role, @prefix, @hash, @createdAt, @lastUsedAt, @expiresAt, @revokedAt,
-        @previousHash, @previousValidUntil)`),
-    listKeys: p(`SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id`),
-    keyByHash: p(`SELECT * FROM api_keys WHERE hash = ?`),
-    keyByPreviousHash: p(`SELECT * FROM api_keys WHERE previous_hash = ?`),
-    rotateKey: p(`UPDATE api_keys SET previous_hash = CASE WHEN @validUntil IS NULL THEN NULL ELSE hash END,
-        previous_valid_until = @validUntil, hash = @hash, prefix = @prefix
-      WHERE tenant_id = @tenantId AND id = @id AND revoked_at IS NULL RETURNING *`),
-    revokeKey: p(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE tenant_id = ? AND id = ? RETURNING *`),
-    touchKey: p(`UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
-
-    insertUser: p(`INSERT INTO users (id, tenant_id, email, name, role, status, password_hash, created_at, updated_at)
-      VALUES (@id, @tenantId, @email, @name, @role, @status, @passwordHash, @createdAt, @updatedAt)`),
-    getUser: p(`SELECT * FROM users WHERE tenant_id = ? AND id = ?`),
-    listUsers: p(`SELECT * FROM users WHERE tenant_id = ? ORDER BY email, id`),
-    usersByEmail: p(`SELECT u.*, t.id AS t_id, t.name AS t_name, t.external_id AS t_external_id, t.created_at AS t_created_at,
-        t.status AS t_status, t.suspended_at AS t_suspended_at
-      FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.email = ? ORDER BY t.id`),
-    otherActiveAdmins: p(`SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND id <> ? AND role = 'admin' AND status = 'active'`),
-    updateUser: p(`UPDATE users SET name = COALESCE(@name, name), role = COALESCE(@role, role),
-        status = COALESCE(@status, status),
-        password_hash = CASE WHEN @setPassword THEN @passwordHash ELSE password_hash END, updated_at = @now
-      WHERE tenant_id = @tenantId AND id = @id RETURNING *`),
-    deleteSessionsOfUser: p(`DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`),
-    deleteUser: p(`DELETE FROM users WHERE tenant_id = ? AND id = ?`),
-
-    insertSession: p(`INSERT INTO sessions (id_hash, tenant_id, user_id, created_at, last_seen_at, expires_at, revoked_at)
-      VALUES (@idHash, @tenantId, @userId, @createdAt, @lastSeenAt, @expiresAt, @revokedAt)`),
-    getSession: p(`SELECT * FROM sessions WHERE id_hash = ?`),
-    touchSession: p(`UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`),
-    revokeSession: p(`UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id_hash = ?`),
-    revokeUserSessions: p(`UPDATE sessions SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL`),
-
-    insertAttempt: p(`INSERT INTO login_attempts (bucket, at) VALUES (?, ?)`),
-    countAttempts: p(`SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE bucket = ? AND at >= ?`),
-    clearBucket: p(`DELETE FROM login_attempts WHERE bucket = ?`),
-    clearOld: p(`DELETE FROM login_attempts WHERE at < ?`),
-    pruneSessions: p(`DELETE FROM sessions WHERE expires_at < ?`),
-    getTenant: p(`SELECT * FROM tenants WHERE id = ?`),
-  };
+function insertUser(w: Record<keyof typeof IDENTITY_WRITES, Database.Statement>, user: UserRecord): void {
+  conflicting('user', () => w.insertUser.run({ ...user, createdAt: ms(user.createdAt), updatedAt: ms(user.updatedAt) }));
 }
 
 /** IdentityStore over the SqliteStore's connection (see SqliteStore for the write discipline). */
 export class SqliteIdentityStore implements IdentityStore {
-  private stmts: ReturnType<typeof prepare> | undefined;
+  private readonly reads: () => Record<keyof typeof IDENTITY_READS, Database.Statement>;
+  private readonly writer: Writer<Record<keyof typeof IDENTITY_WRITES, Database.Statement>>;
 
-  constructor(
-    private readonly db: Database.Database,
-    private readonly write: GroupCommit,
-  ) {}
+  constructor(db: Database.Database, commit: GroupCommit) {
+    this.reads = readStatements(() => prepareEach(db, IDENTITY_READS));
+    this.writer = commit.writer(() => prepareEach(db, IDENTITY_WRITES));
+  }
 
-  private get q(): ReturnType<typeof prepare> {
-    this.stmts ??= prepare(this.db);
-    return this.stmts;
+  private get q(): Record<keyof typeof IDENTITY_READS, Database.Statement> {
+    return this.reads();
   }
 
   async listTenants(query: ListTenantsQuery): Promise<Tenant[]> {
@@ -97,16 +40,16 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   setTenantStatus(id: string, status: TenantStatus, at: Date): Promise<Tenant | null> {
-    return this.write(async () => {
-      const row = this.q.setTenantStatus.get({ id, status, at: ms(at) }) as Row | undefined;
+    return this.writer.run((w) => {
+      const row = w.setTenantStatus.get({ id, status, at: ms(at) }) as Row | undefined;
       return row ? tenantFromRow(row) : null;
     });
   }
 
   createApiKey(key: ApiKeyRecord): Promise<void> {
-    return this.write(async () => {
+    return this.writer.run((w) => {
       conflicting('API key', () =>
-        this.q.insertKey.run({
+        w.insertKey.run({
           ...key,
           createdAt: ms(key.createdAt),
           lastUsedAt: msOrNull(key.lastUsedAt),
@@ -130,34 +73,34 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   rotateApiKey(tenantId: string, id: string, secret: { hash: string; prefix: string }, previousValidUntil: Date | null): Promise<ApiKeyRecord | null> {
-    return this.write(async () => {
+    return this.writer.run((w) => {
       const row = conflicting('API key', () =>
-        this.q.rotateKey.get({ tenantId, id, hash: secret.hash, prefix: secret.prefix, validUntil: msOrNull(previousValidUntil) }),
+        w.rotateKey.get({ tenantId, id, hash: secret.hash, prefix: secret.prefix, validUntil: msOrNull(previousValidUntil) }),
       ) as Row | undefined;
       return row ? apiKeyFromRow(row) : null;
     });
   }
 
   revokeApiKey(tenantId: string, id: string, at: Date): Promise<ApiKeyRecord | null> {
-    return this.write(async () => {
-      const row = this.q.revokeKey.get(ms(at), tenantId, id) as Row | undefined;
+    return this.writer.run((w) => {
+      const row = w.revokeKey.get(ms(at), tenantId, id) as Row | undefined;
       return row ? apiKeyFromRow(row) : null;
     });
   }
 
   touchApiKey(id: string, at: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.touchKey.run(ms(at), id, ms(at));
+    return this.writer.run((w) => {
+      w.touchKey.run(ms(at), id, ms(at));
     });
   }
 
   createUser(user: UserRecord): Promise<void> {
-    return this.write(async () => this.insertUserNow(user));
+    return this.writer.run((w) => insertUser(w, user));
   }
 
-  /** Synchronous, for a caller's own transaction (a tenant and its first admin). */
+  /** Part of a write in progress (a tenant and its first admin are one step). */
   insertUserNow(user: UserRecord): void {
-    conflicting('user', () => this.q.insertUser.run({ ...user, createdAt: ms(user.createdAt), updatedAt: ms(user.updatedAt) }));
+    this.writer.within((w) => insertUser(w, user));
   }
 
   async getUser(tenantId: string, id: string): Promise<UserRecord | null> {
@@ -196,9 +139,9 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   updateUser(tenantId: string, id: string, patch: UserPatch, now: Date): Promise<UserChange> {
-    return this.write(async () =>
+    return this.writer.run((w) =>
       this.guarded(tenantId, id, patch, () => {
-        const row = this.q.updateUser.get({
+        const row = w.updateUser.get({
           tenantId,
           id,
           name: patch.name ?? null,
@@ -214,20 +157,20 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   deleteUser(tenantId: string, id: string): Promise<UserChange> {
-    return this.write(async () =>
+    return this.writer.run((w) =>
       this.guarded(tenantId, id, 'delete', () => {
         const user = this.q.getUser.get(tenantId, id) as Row | undefined;
-        this.q.deleteSessionsOfUser.run(tenantId, id);
-        this.q.deleteUser.run(tenantId, id);
+        w.deleteSessionsOfUser.run(tenantId, id);
+        w.deleteUser.run(tenantId, id);
         return user ? userFromRow(user) : null;
       }),
     );
   }
 
   createSession(session: SessionRecord): Promise<void> {
-    return this.write(async () => {
+    return this.writer.run((w) => {
       conflicting('session', () =>
-        this.q.insertSession.run({
+        w.insertSession.run({
           ...session,
           createdAt: ms(session.createdAt),
           lastSeenAt: ms(session.lastSeenAt),
@@ -248,24 +191,24 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   touchSession(idHash: string, at: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.touchSession.run(ms(at), idHash, ms(at));
+    return this.writer.run((w) => {
+      w.touchSession.run(ms(at), idHash, ms(at));
     });
   }
 
   revokeSession(idHash: string, at: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.revokeSession.run(ms(at), idHash);
+    return this.writer.run((w) => {
+      w.revokeSession.run(ms(at), idHash);
     });
   }
 
   revokeUserSessions(tenantId: string, userId: string, at: Date): Promise<number> {
-    return this.write(async () => this.q.revokeUserSessions.run(ms(at), tenantId, userId).changes);
+    return this.writer.run((w) => w.revokeUserSessions.run(ms(at), tenantId, userId).changes);
   }
 
   recordLoginAttempt(bucket: string, at: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.insertAttempt.run(bucket, ms(at));
+    return this.writer.run((w) => {
+      w.insertAttempt.run(bucket, ms(at));
     });
   }
 
@@ -275,20 +218,20 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   clearLoginAttempts(bucket: string): Promise<void> {
-    return this.write(async () => {
-      this.q.clearBucket.run(bucket);
+    return this.writer.run((w) => {
+      w.clearBucket.run(bucket);
     });
   }
 
   pruneLoginAttempts(before: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.clearOld.run(ms(before));
+    return this.writer.run((w) => {
+      w.clearOld.run(ms(before));
     });
   }
 
   pruneSessions(expiredBefore: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.pruneSessions.run(ms(expiredBefore));
+    return this.writer.run((w) => {
+      w.pruneSessions.run(ms(expiredBefore));
     });
   }
 }

@@ -2,47 +2,28 @@ import type Database from 'better-sqlite3';
 import type { OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
-import type { GroupCommit } from './sqlite-identity-store.js';
+import { prepareEach, readStatements, type GroupCommit, type Writer } from './group-commit.js';
+import { OIDC_READS, OIDC_WRITES } from './queries.js';
 
 const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
   date: (v) => new Date(v as number),
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
 
-function prepare(db: Database.Database) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    putConfig: p(`INSERT INTO oidc_configs (tenant_id, issuer, client_id, client_secret_sealed, allowed_email_domains, scopes,
-        role_claim, role_mapping, default_role, created_at, updated_at)
-      VALUES (@tenantId, @issuer, @clientId, @clientSecretSealed, @allowedEmailDomains, @scopes, @roleClaim, @roleMapping, @defaultRole,
-        @createdAt, @updatedAt)
-      ON CONFLICT (tenant_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
-        client_secret_sealed = excluded.client_secret_sealed, allowed_email_domains = excluded.allowed_email_domains,
-        scopes = excluded.scopes, role_claim = excluded.role_claim, role_mapping = excluded.role_mapping, default_role = excluded.default_role,
-        updated_at = excluded.updated_at
-      RETURNING *`),
-    tenantByName: p(`SELECT * FROM tenants WHERE name = ?`),
-    getConfig: p(`SELECT * FROM oidc_configs WHERE tenant_id = ?`),
-    deleteConfig: p(`DELETE FROM oidc_configs WHERE tenant_id = ?`),
-    insertLogin: p(`INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
-      VALUES (@stateHash, @tenantId, @browserHash, @nonce, @codeVerifier, @returnTo, @createdAt, @expiresAt)`),
-    takeLogin: p(`DELETE FROM oidc_logins WHERE state_hash = ? RETURNING *`),
-    pruneLogins: p(`DELETE FROM oidc_logins WHERE expires_at < ?`),
-  };
-}
+
 
 /** OidcStore over the SqliteStore's connection and group commit. */
 export class SqliteOidcStore implements OidcStore {
-  private stmts: ReturnType<typeof prepare> | undefined;
+  private readonly reads: () => Record<keyof typeof OIDC_READS, Database.Statement>;
+  private readonly writer: Writer<Record<keyof typeof OIDC_WRITES, Database.Statement>>;
 
-  constructor(
-    private readonly db: Database.Database,
-    private readonly write: GroupCommit,
-  ) {}
+  constructor(db: Database.Database, commit: GroupCommit) {
+    this.reads = readStatements(() => prepareEach(db, OIDC_READS));
+    this.writer = commit.writer(() => prepareEach(db, OIDC_WRITES));
+  }
 
-  private get q(): ReturnType<typeof prepare> {
-    this.stmts ??= prepare(this.db);
-    return this.stmts;
+  private get q(): Record<keyof typeof OIDC_READS, Database.Statement> {
+    return this.reads();
   }
 
   async findTenantByName(name: string): Promise<Tenant | null> {
@@ -51,8 +32,8 @@ export class SqliteOidcStore implements OidcStore {
   }
 
   putOidcConfig(c: OidcConfigRecord): Promise<OidcConfigRecord> {
-    return this.write(async () => {
-      const row = this.q.putConfig.get({
+    return this.writer.run((w) => {
+      const row = w.putConfig.get({
         ...c,
         allowedEmailDomains: JSON.stringify(c.allowedEmailDomains),
         scopes: JSON.stringify(c.scopes),
@@ -70,25 +51,25 @@ export class SqliteOidcStore implements OidcStore {
   }
 
   deleteOidcConfig(tenantId: string): Promise<boolean> {
-    return this.write(async () => this.q.deleteConfig.run(tenantId).changes > 0);
+    return this.writer.run((w) => w.deleteConfig.run(tenantId).changes > 0);
   }
 
   createOidcLogin(login: OidcLoginRecord): Promise<void> {
-    return this.write(async () => {
-      this.q.insertLogin.run({ ...login, createdAt: login.createdAt.getTime(), expiresAt: login.expiresAt.getTime() });
+    return this.writer.run((w) => {
+      w.insertLogin.run({ ...login, createdAt: login.createdAt.getTime(), expiresAt: login.expiresAt.getTime() });
     });
   }
 
   takeOidcLogin(stateHash: string): Promise<OidcLoginRecord | null> {
-    return this.write(async () => {
-      const row = this.q.takeLogin.get(stateHash) as Row | undefined;
+    return this.writer.run((w) => {
+      const row = w.takeLogin.get(stateHash) as Row | undefined;
       return row ? oidcLoginFromRow(row) : null;
     });
   }
 
   pruneOidcLogins(before: Date): Promise<void> {
-    return this.write(async () => {
-      this.q.pruneLogins.run(before.getTime());
+    return this.writer.run((w) => {
+      w.pruneLogins.run(before.getTime());
     });
   }
 }

@@ -1,0 +1,155 @@
+import type Database from 'better-sqlite3';
+
+type Statements = Record<string, Database.Statement>;
+
+/** Prepares each named statement of `sql` (a queries.ts table) on `db`. */
+export function prepareEach<K extends string>(db: Database.Database, sql: Readonly<Record<K, string>>): Record<K, Database.Statement> {
+  const out = {} as Record<K, Database.Statement>;
+  for (const name of Object.keys(sql) as K[]) out[name] = db.prepare(sql[name]);
+  return out;
+}
+type Waiter = { settle: () => void; fail: (err: unknown) => void };
+
+/**
+ * Statements that only read. SQLite itself says whether a statement can change the database
+ * (`Statement.readonly`); one that can is refused here, so a write cannot be filed with the reads
+ * and run outside the group commit.
+ */
+export function readStatements<R extends Statements>(prepare: () => R): () => R {
+  let statements: R | undefined;
+  return () => {
+    if (statements) return statements;
+    const prepared = prepare();
+    for (const [name, statement] of Object.entries(prepared)) {
+      if (!statement.readonly) {
+        throw new Error(`the SQLite statement "${name}" changes data: prepare it with the write statements, which run inside the group commit`);
+      }
+    }
+    statements = prepared;
+    return statements;
+  };
+}
+
+/**
+ * Group commit. Every write of one event-loop turn runs inside one IMMEDIATE transaction that
+ * commits on the next turn; each write's promise settles only after that COMMIT, so nothing is
+ * acknowledged before it is durable. Under load one commit (and one WAL append of the touched
+ * pages) serves many task transitions instead of one each. Statements still run one at a time, in
+ * order, so every fenced UPDATE sees the effects of the ones before it.
+ *
+ * A store registers its write statements by type, through `writer()`: the statements are handed
+ * out only to the function `Writer.run` is given, so there is no way to run one without joining the
+ * commit (earlier, a list of method names decided which methods joined, and a name left off it
+ * answered before COMMIT).
+ */
+export class GroupCommit {
+  private batch: Waiter[] | null = null;
+  /** Writes running now, nested ones included (see Writer.within). */
+  private depth = 0;
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Write statements, prepared on first use (they need the tables), reachable only inside a write. */
+  writer<W extends Statements>(prepare: () => W): Writer<W> {
+    return new Writer(this, prepare);
+  }
+
+  /** Runs `write` in this turn's transaction; the promise settles with its outcome after COMMIT. */
+  join<T>(write: () => T): Promise<T> {
+    const batch = this.open();
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: write() };
+    } catch (error) {
+      // A failed write fails alone: what it changed before throwing is undone by its own
+      // savepoint (better-sqlite3 transactions) or was never applied (one statement).
+      outcome = { ok: false, error };
+    }
+    return new Promise<T>((resolve, reject) => {
+      batch.push({
+        settle: () => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)),
+        fail: reject,
+      });
+    });
+  }
+
+  /** Whether a write of this turn is running now (its statements are inside the open transaction). */
+  get writing(): boolean {
+    return this.depth > 0;
+  }
+
+  /** Used by Writer: runs `fn` as (part of) a write of the open batch. */
+  inside<T>(fn: () => T): T {
+    this.depth++;
+    try {
+      return fn();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Commits the open batch now (close). */
+  flush(): void {
+    if (this.batch) this.commit(this.batch);
+  }
+
+  private open(): Waiter[] {
+    if (this.batch === null) {
+      this.db.exec('BEGIN IMMEDIATE');
+      const batch: Waiter[] = [];
+      this.batch = batch;
+      setImmediate(() => this.commit(batch));
+    }
+    return this.batch;
+  }
+
+  private commit(batch: Waiter[]): void {
+    // Settled already (close flushed it before its turn ended).
+    if (this.batch !== batch) return;
+    this.batch = null;
+    try {
+      // SQLite rolls a transaction back by itself on some errors (disk full, I/O): then nothing of
+      // this batch is durable and every write in it must fail.
+      if (!this.db.inTransaction) throw new Error('the group commit transaction was rolled back by SQLite');
+      this.db.exec('COMMIT');
+    } catch (err) {
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        // The connection is unusable; every waiter gets the commit error below.
+      }
+      for (const w of batch) w.fail(err);
+      return;
+    }
+    for (const w of batch) w.settle();
+  }
+}
+
+/** One store's write statements, usable only as part of a group-committed write. */
+export class Writer<W extends Statements> {
+  private statements: W | undefined;
+
+  constructor(
+    private readonly commit: GroupCommit,
+    private readonly prepare: () => W,
+  ) {}
+
+  /** A write: `fn` runs now, in this turn's transaction; the promise settles after COMMIT. */
+  run<T>(fn: (w: W) => T): Promise<T> {
+    return this.commit.join(() => this.commit.inside(() => fn(this.get())));
+  }
+
+  /**
+   * A step of a write already running (another store's, in the same transaction): a tenant and its
+   * first admin user are one write. Refused outside a write, so it cannot become a way around it.
+   */
+  within<T>(fn: (w: W) => T): T {
+    if (!this.commit.writing) throw new Error('Writer.within runs only inside another group-committed write');
+    return this.commit.inside(() => fn(this.get()));
+  }
+
+  private get(): W {
+    this.statements ??= this.prepare();
+    return this.statements;
+  }
+}
