@@ -2,10 +2,10 @@ import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import PgBoss from 'pg-boss';
-import { startPostgres } from '../../e2e/src/support/postgres.js';
+import { startPostgres } from '@attache/testkit/postgres';
 import { ECHO_PAYLOAD } from './dispatch-payload.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
-import { startRedis } from './redis.js';
+import { startRedis } from '@attache/testkit/redis';
 
 export interface PeerRow extends LoadResult {
   peer: 'bullmq' | 'pg-boss';
