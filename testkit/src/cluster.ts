@@ -8,7 +8,7 @@ import { Api } from './api.js';
 import { freePort } from './ports.js';
 import { Proc } from './process.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CONTROL_PLANE_CLI = join(REPO_ROOT, 'control-plane/dist/cli.js');
 const DELEGATE_CLI = join(REPO_ROOT, 'delegate/dist/cli.js');
 
