@@ -1,4 +1,4 @@
-import { createTenant, createToken, startControlPlane, type ControlPlaneHandle, type TenantHandle } from '../../e2e/src/support/cluster.js';
+import { createTenant, createToken, startControlPlane, type ControlPlaneHandle, type TenantHandle } from '@attache/testkit/cluster';
 
 export type { ControlPlaneHandle, TenantHandle };
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { registeredSchemes } from '@attache/delegate';
 import { Fleet, withTimeout } from './agents.js';
 import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
-import { startNats } from '../../e2e/src/support/nats.js';
+import { startNats } from '@attache/testkit/nats';
 import { benchControlPlane, processUsage, tenantWithToken } from './cluster.js';
 
 export interface ConnectionsOptions {

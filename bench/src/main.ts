@@ -20,7 +20,7 @@ import { runConnections } from './connections.js';
 import { runDispatch } from './dispatch.js';
 import { runFloor } from './floor.js';
 import { runMasking } from './masking.js';
-import { runBullmq, runPgBoss } from './peers.js';
+import { runPeers } from './peers/index.js';
 import { chart, machine, tables, type BenchResults } from './report.js';
 import { runValidation } from './validation.js';
 
@@ -110,13 +110,7 @@ async function section<T>(name: Section, run: () => Promise<T>): Promise<T | und
 results.floor = await section('floor', () => runFloor({ pings: options.floorPings, concurrency: options.concurrency, streams: 4, messages: options.tasks }));
 results.dispatch = await section('dispatch', () => runDispatch({ ...load, delegateCounts: options.delegates }, log));
 const slots = options.concurrency * 2;
-results.peers = await section('peers', async () => {
-  const rows = [await runBullmq(load, slots)];
-  log(`  bullmq: ${rows[0]!.throughput.jobsPerSecond.toFixed(0)} jobs/s; result p50 ${rows[0]!.latency.result.p50.toFixed(2)} ms`);
-  rows.push(await runPgBoss(load, slots));
-  log(`  pg-boss: ${rows[1]!.throughput.jobsPerSecond.toFixed(0)} jobs/s; result p50 ${rows[1]!.latency.result.p50.toFixed(2)} ms`);
-  return rows;
-});
+results.peers = await section('peers', () => runPeers(load, slots, log));
 results.connections = await section('connections', () => runConnections({ delegates: options.connections, idleSeconds: options.idleSeconds, carriers: options.carriers }, log));
 results.validation = await section('validation', () => runValidation({ runs: options.validationRuns }, log));
 results.masking = await section('masking', async () => runMasking({ validations: options.maskingValidations }, log));

@@ -3,7 +3,7 @@ import type { ConnectionsRow } from './connections.js';
 import type { DispatchRow } from './dispatch.js';
 import type { FloorResult } from './floor.js';
 import type { MaskingRow } from './masking.js';
-import type { PeerRow } from './peers.js';
+import type { PeerRow } from './peers/index.js';
 import { fmt } from './stats.js';
 import type { ValidationRow } from './validation.js';
 
@@ -159,12 +159,14 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * for the floor, Attaché at each delegate count and the peers. Hand-rolled SVG, so the bench
  * needs no plotting dependency and the chart always matches the JSON it came from.
  */
+const PEER_COLORS: Record<string, string> = { bullmq: '#d9480f', 'bullmq-aof': '#f08c00', 'pg-boss': '#2f9e44', 'graphile-worker': '#7048e8' };
+
 export function chart(r: BenchResults): string {
   type Series = { name: string; p50: number; p90: number; p99: number; tps: number; color: string };
   const series: Series[] = [];
   if (r.floor) series.push({ name: 'gRPC floor', ...pick(r.floor.latency), tps: r.floor.roundTripsPerSecond, color: '#888888' });
   for (const d of r.dispatch ?? []) series.push({ name: `Attaché ×${d.delegates}`, ...pick(d.latency.result), tps: d.throughput.jobsPerSecond, color: '#1f6feb' });
-  for (const p of r.peers ?? []) series.push({ name: p.peer, ...pick(p.latency.result), tps: p.throughput.jobsPerSecond, color: p.peer === 'bullmq' ? '#d9480f' : '#2f9e44' });
+  for (const p of r.peers ?? []) series.push({ name: p.peer, ...pick(p.latency.result), tps: p.throughput.jobsPerSecond, color: PEER_COLORS[p.peer] ?? '#2f9e44' });
   const W = 760;
   const rowH = 26;
   const top = 40;

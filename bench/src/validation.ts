@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { DescribeRegionsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { startMotoWithIdentities } from '../../e2e/src/support/moto.js';
+import { startMotoWithIdentities } from '@attache/testkit/moto';
 import { loadPolicyConfig } from '@attache/delegate';
 import { Fleet } from './agents.js';
 import { benchControlPlane, tenantWithToken } from './cluster.js';

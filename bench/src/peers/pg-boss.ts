@@ -1,66 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import PgBoss from 'pg-boss';
-import { startPostgres } from '../../e2e/src/support/postgres.js';
-import { ECHO_PAYLOAD } from './dispatch-payload.js';
-import { runLoad, type LoadOptions, type LoadResult } from './load.js';
-import { startRedis } from './redis.js';
-
-export interface PeerRow extends LoadResult {
-  peer: 'bullmq' | 'pg-boss';
-  notes: string;
-}
-
-type Waiter = { t0: number; assigned?: number; resolve: (r: { assigned: number; result: number }) => void };
-
-/**
- * BullMQ on a local redis-server: Queue.add → Worker (in this process, like our delegates) → the
- * job is stored completed in Redis, which is when the Worker emits 'completed'.
- */
-export async function runBullmq(opts: LoadOptions, slots: number): Promise<PeerRow> {
-  const redis = await startRedis();
-  // BullMQ under native ESM wants constructed clients; the Worker duplicates its own for blocking reads.
-  const producer = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null });
-  const consumer = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null });
-  const queue = new Queue('bench', { connection: producer });
-  const waiters = new Map<string, Waiter>();
-  const worker = new Worker(
-    'bench',
-    async (job) => {
-      const w = waiters.get(job.id ?? '');
-      if (w) w.assigned = performance.now();
-      return job.data as unknown;
-    },
-    { connection: consumer, concurrency: slots },
-  );
-  worker.on('completed', (job) => {
-    const w = waiters.get(job.id ?? '');
-    if (!w) return;
-    waiters.delete(job.id ?? '');
-    const now = performance.now();
-    w.resolve({ assigned: (w.assigned ?? now) - w.t0, result: now - w.t0 });
-  });
-  let seq = 0;
-  try {
-    await worker.waitUntilReady();
-    const submit = () =>
-      new Promise<{ assigned: number; result: number }>((resolve, reject) => {
-        const jobId = `j${++seq}`;
-        waiters.set(jobId, { t0: performance.now(), resolve });
-        // Completed jobs are removed, as our tasks would be by retention in a long run.
-        queue.add('echo', ECHO_PAYLOAD, { jobId, removeOnComplete: true }).catch(reject);
-      });
-    const r = await runLoad(submit, opts);
-    return { peer: 'bullmq', notes: `redis-server (no persistence), Worker concurrency ${slots}`, ...r };
-  } finally {
-    await worker.close();
-    await queue.close();
-    producer.disconnect();
-    consumer.disconnect();
-    await redis.stop();
-  }
-}
+import { startPostgres } from '@attache/testkit/postgres';
+import { ECHO_PAYLOAD } from '../dispatch-payload.js';
+import { runLoad, type LoadOptions } from '../load.js';
+import type { PeerRow, Waiter } from './peer-row.js';
 
 /**
  * pg-boss on a local PostgreSQL: send → fetch → complete, with the completion awaited (pg-boss's
