@@ -1,3 +1,4 @@
+import { GoodbyeCode } from '@attache/proto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createHttpServer } from './api/http-server.js';
@@ -177,7 +178,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const grpcHealth = new GrpcHealth(readiness, log.child({ component: 'grpc-health' }));
   const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log, health: grpcHealth })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
-  const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
+  const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(tokens, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
   if (natsServers && natsSigner) {
     const nc = await connectNats({ servers: natsServers, name: `${config.replicaId} delegates`, signer: natsSigner, log: natsLog });
     // Pinged every heartbeat interval while idle: the delegate treats a heartbeat timeout of silence as loss.
@@ -254,7 +255,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
         await retention.stop();
         await auditRetention.stop();
         // Tell connected delegates to go elsewhere (or wait) before the listeners close.
-        for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');
+        for (const s of dispatcher.localSessions()) s.close(GoodbyeCode.SERVER_SHUTDOWN, 'The control plane is shutting down; reconnect with backoff.');
         dispatcher.stop();
         handler.stop();
         await http.close();

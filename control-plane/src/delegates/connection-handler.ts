@@ -9,8 +9,7 @@ import { hashSecret } from '../security/secrets.js';
 import type { DelegateToken, Store } from '../store/store.js';
 import type { Dispatcher } from '../tasks/dispatcher.js';
 import { delegateId } from './delegate-id.js';
-import { keyTag } from '../security/sealed-refs.js';
-import { normaliseTags } from '../tasks/eligibility.js';
+import { delegateTags } from '../tasks/eligibility.js';
 import { HELLO_LIMITS, validateHello, validTaskRef, type ValidHello } from './hello.js';
 import { checkKeyProof } from './key-proof.js';
 import { DelegateSession } from './session.js';
@@ -109,7 +108,7 @@ export class ConnectionHandler {
     let wake: (() => void) | null = null;
 
     const helloTimer = setTimeout(() => {
-      if (!session) connection.close({ code: 'PROTOCOL_ERROR', message: `No Hello frame within ${HELLO_TIMEOUT_MS / 1000} s.` });
+      if (!session) connection.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: `No Hello frame within ${HELLO_TIMEOUT_MS / 1000} s.` });
     }, HELLO_TIMEOUT_MS);
     helloTimer.unref();
 
@@ -140,7 +139,7 @@ export class ConnectionHandler {
         })
         .catch((err) => {
           this.log.error({ err }, 'handling a delegate frame failed');
-          connection.close({ code: 'INTERNAL', message: 'The control plane failed to handle a frame; reconnect.' });
+          connection.close({ code: GoodbyeCode.INTERNAL, message: 'The control plane failed to handle a frame; reconnect.' });
         });
     };
     connection.onFrame(handle);
@@ -175,12 +174,12 @@ export class ConnectionHandler {
       const hello = await nextFrame();
       if (!hello || closed) return;
       if (hello.frame.case !== 'hello') {
-        connection.close({ code: 'PROTOCOL_ERROR', message: `The first frame must be Hello, got ${hello.frame.case ?? 'an empty frame'}.` });
+        connection.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: `The first frame must be Hello, got ${hello.frame.case ?? 'an empty frame'}.` });
         return;
       }
       const checked = validateHello(hello.frame.value);
       if (!checked.ok) {
-        connection.close({ code: 'PROTOCOL_ERROR', message: `Invalid Hello: ${checked.problems.join('; ')}.` });
+        connection.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: `Invalid Hello: ${checked.problems.join('; ')}.` });
         return;
       }
       const h = checked.value;
@@ -191,7 +190,7 @@ export class ConnectionHandler {
       if (connected >= this.timing.maxDelegatesPerTenant) {
         this.log.warn({ tenantId: token.tenantId, name: h.name, connected, limit: this.timing.maxDelegatesPerTenant }, 'delegate refused: tenant at its delegate limit');
         connection.close({
-          code: 'RESOURCE_EXHAUSTED',
+          code: GoodbyeCode.RESOURCE_EXHAUSTED,
           message: `This tenant already has ${connected} connected delegates, its limit (ATTACHE_MAX_DELEGATES_PER_TENANT=${this.timing.maxDelegatesPerTenant}); the delegate retries with backoff.`,
         });
         return;
@@ -206,7 +205,7 @@ export class ConnectionHandler {
         const proof = checkKeyProof(answer, h.publicKeys, challenge);
         if (!proof.ok) {
           this.log.warn({ tenantId: token.tenantId, name: h.name, keyIds: h.publicKeys.map((k) => k.keyId) }, 'delegate refused: key proof failed');
-          connection.close({ code: 'KEY_PROOF_FAILED', message: proof.message });
+          connection.close({ code: GoodbyeCode.KEY_PROOF_FAILED, message: proof.message });
           return;
         }
       }
@@ -217,7 +216,7 @@ export class ConnectionHandler {
         connection.close(refusal);
         return;
       }
-      const tags = normaliseTags([...h.tags, ...h.publicKeys.map((k) => keyTag(k.keyId))]);
+      const tags = delegateTags(h.tags, h.name, h.publicKeys.map((k) => k.keyId));
       const s = new DelegateSession(
         { id, tenantId: token.tenantId, tokenId: token.id, ...h, tags },
         connection,
@@ -288,7 +287,7 @@ export class ConnectionHandler {
       for (const frame of pending.splice(0)) handle(frame);
     })().catch((err) => {
       this.log.error({ err }, 'delegate registration failed');
-      connection.close({ code: 'INTERNAL', message: 'Registration failed on the control plane; the delegate will retry.' });
+      connection.close({ code: GoodbyeCode.INTERNAL, message: 'Registration failed on the control plane; the delegate will retry.' });
     });
   }
 
@@ -300,7 +299,7 @@ export class ConnectionHandler {
       for (const [s, c] of this.watched) {
         if (now - s.lastHeartbeatAt.getTime() > this.timing.heartbeatTimeoutMs) {
           this.watched.delete(s);
-          c.close({ code: 'HEARTBEAT_TIMEOUT', message: `No heartbeat for ${this.timing.heartbeatTimeoutMs} ms.` });
+          c.close({ code: GoodbyeCode.HEARTBEAT_TIMEOUT, message: `No heartbeat for ${this.timing.heartbeatTimeoutMs} ms.` });
         }
       }
     }, Math.min(this.timing.heartbeatIntervalMs, 1_000));
@@ -339,7 +338,7 @@ export class ConnectionHandler {
   }
 
   private protocolError(connection: DelegateConnection, message: string): void {
-    connection.close({ code: 'PROTOCOL_ERROR', message: `Protocol error: ${message}.` });
+    connection.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: `Protocol error: ${message}.` });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Result as ResultFrame, TaskRef } from '@attache/proto';
+import { GoodbyeCode, type Result as ResultFrame, type TaskRef } from '@attache/proto';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config.js';
 import type { DelegateSession } from '../delegates/session.js';
@@ -72,7 +72,7 @@ export class Dispatcher {
     const previous = this.sessions.get(session.id);
     if (previous && previous !== session) {
       // Same process reconnected while its old stream still looked alive: the old one is stale.
-      previous.close('REPLACED', 'A newer connection of this delegate instance replaced this one.');
+      previous.close(GoodbyeCode.REPLACED, 'A newer connection of this delegate instance replaced this one.');
       await this.unregister(previous, 'replaced by a new connection');
     }
     this.sessions.set(session.id, session);

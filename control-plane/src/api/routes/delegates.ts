@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DelegateRelease } from '../../delegates/delegate-release.js';
 import { HELLO_LIMITS } from '../../delegates/hello.js';
 import type { DelegateTokenService } from '../../delegates/token-service.js';
-import { GROUP_NAME, GROUP_NAME_RULE, TAG, TAG_RULE } from '../../names.js';
+import { GROUP_NAME, GROUP_NAME_RULE, TAG, TAG_RULE } from '../../tasks/eligibility.js';
 import { KEY_TAG_PREFIX } from '../../security/sealed-refs.js';
 import type { Store } from '../../store/store.js';
 import type { Dispatcher } from '../../tasks/dispatcher.js';
