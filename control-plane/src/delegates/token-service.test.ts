@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../bus/memory-bus.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { DelegateTokenService, parseBearer } from './token-service.js';
-import { seedTenant } from './test-support.js';
+import { realStore, seedTenant } from './test-support.js';
 
 describe('parseBearer', () => {
   it('takes the one credential after a case-insensitive Bearer scheme', () => {
@@ -20,8 +19,7 @@ describe('parseBearer', () => {
 
 describe('DelegateTokenService.verify', () => {
   async function setup() {
-    const store = SqliteStore.open({ path: ':memory:' });
-    await store.migrate();
+    const store = await realStore();
     const tenant = await seedTenant(store, 'acme');
     const tokens = new DelegateTokenService(store, new MemoryBus());
     return { store, tenant, tokens };
