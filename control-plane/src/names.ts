@@ -1,20 +1,9 @@
 /**
- * The grammar of what routes work: delegate group names, tags and task type names. The API (task
- * selectors, account gateways, token bindings) and Hello validation both use these, so a name the
- * API accepts is exactly a name a delegate may register with, and the reverse.
+ * Names a person types and a peer sends: the check for characters that display as something else,
+ * and quoting for messages. The routing grammar (group names, tags, task types) lives with the
+ * eligibility rule in tasks/eligibility.ts and is re-exported here for the schemas that import it.
  */
-
-/** A delegate group name (Hello `name`, an account's `gateway`, a token's `group`); also a tag. */
-export const GROUP_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-export const GROUP_NAME_RULE = 'lowercase letters, digits and -, starting with a letter or digit, at most 63 characters';
-
-/** A routing tag (Hello `tags`, task selectors, a token's `tags`). */
-export const TAG = /^[a-z0-9][a-z0-9._:/-]{0,62}$/;
-export const TAG_RULE = 'lowercase letters, digits and . _ : / -, starting with a letter or digit, at most 63 characters';
-
-/** A task type a delegate may declare: the shape of the known ones (echo, aws.validate, aws.listPolicies). */
-export const TASK_TYPE = /^(?=.{1,64}$)[a-z][a-z0-9]*(\.[a-z][A-Za-z0-9]*)*$/;
-export const TASK_TYPE_RULE = 'dot-separated words, lowercase first (e.g. aws.listPolicies), at most 64 characters';
+export { GROUP_NAME, GROUP_NAME_RULE, TAG, TAG_RULE, TASK_TYPE, TASK_TYPE_RULE } from './tasks/eligibility.js';
 
 /**
  * Control, line-separator and Unicode format characters (bidi overrides and isolates such as

@@ -1,3 +1,4 @@
+import { GoodbyeCode } from '@attache/proto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createHttpServer } from './api/http-server.js';
@@ -43,6 +44,10 @@ import { GrpcHealth } from './carriers/grpc-health.js';
 import { WebSocketCarrierServer } from './carriers/websocket-carrier.js';
 import type { Config } from './config.js';
 import { ConnectionHandler } from './delegates/connection-handler.js';
+import { Handshake } from './delegates/handshake.js';
+import { Presence } from './delegates/presence.js';
+import { Revocation } from './delegates/revocation.js';
+import { SessionRegistry } from './delegates/session-registry.js';
 import { DelegateTokenService } from './delegates/token-service.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -50,7 +55,11 @@ import { loadOperatorKey } from './security/operator-key.js';
 import { secureDataDir } from './security/data-dir.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
+import { CancelRelay } from './tasks/cancel-relay.js';
 import { Dispatcher } from './tasks/dispatcher.js';
+import { LeaseKeeper } from './tasks/lease-keeper.js';
+import { Requeuer } from './tasks/requeue.js';
+import { ResultRecorder } from './tasks/result-recorder.js';
 import { DelegateExplainer } from './tasks/explainer.js';
 import { TaskLifecycle } from './tasks/lifecycle.js';
 import { TaskQuota } from './tasks/quota.js';
@@ -118,8 +127,16 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const release = new DelegateRelease(config.currentDelegateVersion);
   const metrics = new Metrics(store, release);
   const lifecycle = new TaskLifecycle(store, bus, metrics, log.child({ component: 'tasks' }));
-  const dispatcher = new Dispatcher(store, bus, lifecycle, metrics, config, log.child({ component: 'dispatcher' }));
-  const explainer = new DelegateExplainer(store, dispatcher, 2 * config.heartbeatTimeoutMs);
+  // The dispatch path: sessions here, placement, results, leases; each sees the others through a narrow interface.
+  const registry = new SessionRegistry();
+  const presence = new Presence(store, registry, 2 * config.heartbeatTimeoutMs);
+  const dispatchLog = log.child({ component: 'dispatcher' });
+  const requeuer = new Requeuer(store, lifecycle, metrics, dispatchLog);
+  const dispatcher = new Dispatcher({ store, bus, sessions: registry, requeue: requeuer, lifecycle, metrics, timing: config, log: dispatchLog });
+  const results = new ResultRecorder({ store, lifecycle, slots: dispatcher, log: dispatchLog });
+  const leases = new LeaseKeeper({ store, sessions: registry, requeue: requeuer, slots: dispatcher, timing: config, log: dispatchLog });
+  const cancels = new CancelRelay(bus, registry);
+  const explainer = new DelegateExplainer(presence, registry);
   const waiters = new TaskWaiters(bus);
   const quota = new TaskQuota(store, config);
   const tasks = new TaskService(store, bus, lifecycle, explainer, waiters, metrics, quota, config, log.child({ component: 'tasks' }));
@@ -148,7 +165,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   lifecycle.onEnded((task) => identities.taskEnded(task));
   const audit = new AuditLog(store.audit, log.child({ component: 'audit' }));
   lifecycle.onEnded(taskAuditListener(store, audit));
-  const sweeper = new Sweeper(store, bus, dispatcher, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
+  const sweeper = new Sweeper(store, bus, registry, requeuer, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
   const retention = new TaskRetention(store, {
     retentionDays: config.taskRetentionDays,
     intervalMs: config.taskRetentionIntervalSeconds * 1000,
@@ -159,7 +176,10 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     intervalMs: config.taskRetentionIntervalSeconds * 1000,
     log: log.child({ component: 'retention' }),
   });
-  const handler = new ConnectionHandler(store, bus, dispatcher, metrics, config, log.child({ component: 'delegates' }));
+  const delegatesLog = log.child({ component: 'delegates' });
+  const handshake = new Handshake({ tokens, store, connections: registry, leases, timing: config, log: delegatesLog });
+  const handler = new ConnectionHandler({ handshake, dispatcher, results, leases, requeue: requeuer, store, metrics, timing: config, log: delegatesLog });
+  const revocation = new Revocation(bus, registry);
   let accepting = false;
   /** Readiness, for /readyz and the gRPC health service alike. */
   const readiness = async (): Promise<{ ready: boolean; checks: Record<string, string> }> => {
@@ -177,7 +197,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const grpcHealth = new GrpcHealth(readiness, log.child({ component: 'grpc-health' }));
   const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log, health: grpcHealth })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
-  const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(store, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
+  const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(tokens, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
   if (natsServers && natsSigner) {
     const nc = await connectNats({ servers: natsServers, name: `${config.replicaId} delegates`, signer: natsSigner, log: natsLog });
     // Pinged every heartbeat interval while idle: the delegate treats a heartbeat timeout of silence as loss.
@@ -202,11 +222,11 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       userRoutes(app, { users, sessions });
       oidcRoutes(app, { configs: oidcConfigs, signIn: oidcSignIn, cookies });
       apiKeyRoutes(app, apiKeys);
-      delegateRoutes(app, { tokens, store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
+      delegateRoutes(app, { tokens, presence, release, retentionSeconds: config.disconnectedRetentionSeconds });
       taskRoutes(app, { tasks, store });
       awsAccountRoutes(app, accounts, store);
       awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
-      gatewayRoutes(app, { store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds });
+      gatewayRoutes(app, { store, presence, release, retentionSeconds: config.disconnectedRetentionSeconds });
       delegateGroupRoutes(app, { store });
       auditRoutes(app, store.audit);
       if (natsIssuer) natsCredentialRoutes(app, natsIssuer);
@@ -219,7 +239,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   carriers.push(new WebSocketCarrierServer({ server: http.server, log }));
 
   dispatcher.start();
-  handler.start();
+  cancels.start();
+  revocation.start();
   for (const carrier of carriers) await carrier.start((connection) => handler.accept(connection));
   accepting = true;
   grpcHealth.start();
@@ -254,8 +275,11 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
         await retention.stop();
         await auditRetention.stop();
         // Tell connected delegates to go elsewhere (or wait) before the listeners close.
-        for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');
+        for (const s of registry.local()) s.close(GoodbyeCode.SERVER_SHUTDOWN, 'The control plane is shutting down; reconnect with backoff.');
         dispatcher.stop();
+        cancels.stop();
+        results.stop();
+        revocation.stop();
         handler.stop();
         await http.close();
         for (const carrier of carriers) await carrier.stop();

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { parseBearer } from '../delegates/token-service.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Tenant } from '../store/store.js';
 
@@ -6,10 +7,7 @@ import type { Tenant } from '../store/store.js';
 export type { Actor, Principal } from './access/principal.js';
 
 export function bearer(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (!header) return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match?.[1] ?? null;
+  return parseBearer(request.headers.authorization);
 }
 
 export function requireTenant(request: FastifyRequest): Tenant {

@@ -1,5 +1,5 @@
 import type { Store, Tenant } from '../store/store.js';
-import { normaliseTags } from '../tasks/eligibility.js';
+import { carriesSelectors, routeSelectors } from '../tasks/eligibility.js';
 import { trustPrincipal } from './delegate-identities.js';
 import type { Partition } from './partitions.js';
 
@@ -25,9 +25,9 @@ export const PERMISSION_POLICY = {
  * placeholder the reader cannot mistake for a real ARN, flagged `principalIsPlaceholder`.
  */
 export async function roleSetup(store: Store, tenant: Tenant, query: RoleSetupQuery, recentSince: Date) {
-  const selectors = normaliseTags(query.gateway ? [...query.selectors, query.gateway] : query.selectors);
+  const selectors = routeSelectors(query.selectors, query.gateway);
   const delegates = await store.listDelegates(tenant.id, recentSince);
-  const groups = new Set(delegates.filter((d) => selectors.every((s) => d.tags.includes(s))).map((d) => d.name));
+  const groups = new Set(delegates.filter((d) => carriesSelectors(d.tags, selectors)).map((d) => d.name));
   // A gateway's identity may be known from earlier even while none of its replicas is connected.
   if (query.gateway) groups.add(query.gateway);
   const identities = (await store.listDelegateIdentities(tenant.id)).filter((i) => i.partition === query.partition && groups.has(i.group));

@@ -1,5 +1,5 @@
 import type { AwsAccountRecord } from '../store/store.js';
-import { normaliseTags } from '../tasks/eligibility.js';
+import { routeSelectors } from '../tasks/eligibility.js';
 
 /**
  * The selectors every task of an account runs with (validation, policy listing): its own selectors
@@ -7,5 +7,5 @@ import { normaliseTags } from '../tasks/eligibility.js';
  * a tag, so this pins the work to that group without a second routing mechanism.
  */
 export function accountSelectors(account: Pick<AwsAccountRecord, 'delegateSelectors' | 'gateway'>): string[] {
-  return normaliseTags(account.gateway ? [...account.delegateSelectors, account.gateway] : account.delegateSelectors);
+  return routeSelectors(account.delegateSelectors, account.gateway);
 }

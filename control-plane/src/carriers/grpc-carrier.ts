@@ -9,6 +9,7 @@ import {
   type DelegateFrame,
 } from '@attache/proto';
 import type { Logger } from 'pino';
+import { parseBearer } from '../delegates/token-service.js';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
 import { ListenError } from '../listen-error.js';
 import { reasonOf, StartupError } from '../startup-error.js';
@@ -32,8 +33,7 @@ class GrpcConnection implements DelegateConnection {
   constructor(private readonly call: Call) {
     this.peer = call.getPeer();
     const auth = call.metadata.get('authorization')[0];
-    const value = typeof auth === 'string' ? auth : auth?.toString('utf8');
-    this.token = value?.startsWith('Bearer ') ? value.slice(7).trim() : null;
+    this.token = parseBearer(typeof auth === 'string' ? auth : auth?.toString('utf8'));
     call.on('cancelled', () => this.finish('cancelled by peer'));
     call.on('error', (err) => this.finish(`stream error: ${err.message}`));
     call.on('end', () => {

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { ControlFrameSchema, DelegateFrameSchema, MAX_FRAME_BYTES, NatsHeader, type ControlFrame, type DelegateFrame } from '@attache/proto';
+import { ControlFrameSchema, DelegateFrameSchema, GoodbyeCode, MAX_FRAME_BYTES, NatsHeader, type ControlFrame, type DelegateFrame } from '@attache/proto';
 import type { Logger } from 'pino';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
 import { NATS_CONNECT_WILDCARD, natsSessionSubjects, parseConnectSubject } from './nats-credentials.js';
@@ -92,7 +92,7 @@ class NatsDelegateConnection implements DelegateConnection {
       if (msg.data.length > MAX_FRAME_BYTES) throw new Error('frame too large');
       frame = fromBinary(DelegateFrameSchema, msg.data);
     } catch {
-      this.close({ code: 'PROTOCOL_ERROR', message: 'Protocol error: a message on the up subject is not a DelegateFrame.' });
+      this.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: 'Protocol error: a message on the up subject is not a DelegateFrame.' });
       return;
     }
     for (const h of this.frameHandlers) h(frame);
@@ -149,7 +149,7 @@ export class NatsCarrierServer implements CarrierServer {
         if (!where) return;
         const subjects = natsSessionSubjects(where.tenantId, where.sessionId);
         // A repeated connect on a live session replaces it: one session per set of subjects.
-        this.sessions.get(subjects.up)?.close({ code: 'SESSION_REPLACED', message: 'A new connect request arrived for this session.' });
+        this.sessions.get(subjects.up)?.close({ code: GoodbyeCode.SESSION_REPLACED, message: 'A new connect request arrived for this session.' });
         const token = msg.data.length > 0 ? new TextDecoder().decode(msg.data) : null;
         const connection = new NatsDelegateConnection(nc, token, where.tenantId, subjects, this.options.pingIntervalMs ?? 5_000, () => {
           if (this.sessions.get(subjects.up) === connection) this.sessions.delete(subjects.up);

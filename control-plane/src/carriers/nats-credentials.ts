@@ -3,8 +3,7 @@ import { tenantActive } from '../identity/tenant-status.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
 import type { NatsAccountSigner } from '../nats/account.js';
-import { hashSecret } from '../security/secrets.js';
-import type { Store } from '../store/store.js';
+import type { TokenVerifier } from '../delegates/token-service.js';
 
 /** Root of every delegate session subject; the bus lives elsewhere (attache.bus.>) and is out of reach. */
 export const NATS_DELEGATE_ROOT = 'attache.d';
@@ -40,7 +39,7 @@ const USER_KEY = /^U[A-Z2-7]{55}$/;
  */
 export class NatsCredentialIssuer {
   constructor(
-    private readonly store: Store,
+    private readonly tokens: TokenVerifier,
     private readonly signer: NatsAccountSigner,
     private readonly ttlSeconds: number,
   ) {}
@@ -49,12 +48,12 @@ export class NatsCredentialIssuer {
     if (!USER_KEY.test(publicKey)) {
       throw new AppError(ErrorCode.VALIDATION_FAILED, 'publicKey must be a NATS user public nkey (U..., 56 characters).');
     }
-    const record = token ? await this.store.findDelegateTokenByHash(hashSecret(token)) : null;
-    if (!record || record.revokedAt) {
+    const checked = await this.tokens.verify(token);
+    if (!checked.ok) {
+      if (checked.refusal === 'suspended') tenantActive(checked.tenant);
       throw new AppError(ErrorCode.UNAUTHENTICATED, 'The delegate token is unknown or revoked.');
     }
-    const tenant = await this.store.getTenant(record.tenantId);
-    if (tenant) tenantActive(tenant);
+    const record = checked.token;
     const subjects = natsSessionSubjects(record.tenantId, newId('nss'));
     const expiresAt = new Date(Date.now() + this.ttlSeconds * 1000);
     const jwt = await this.signer.userJwt(

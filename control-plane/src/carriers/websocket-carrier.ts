@@ -10,12 +10,12 @@ import {
   WEBSOCKET_CONNECT_PATH,
   WS_CLOSE,
   MAX_CLOSE_REASON_BYTES,
+  GoodbyeCode,
 } from '@attache/proto';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { parseBearer } from '../delegates/token-service.js';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
-
-export { WEBSOCKET_CONNECT_PATH, WS_CLOSE };
 
 /** How long a close handshake may take before the socket is cut; keeps shutdown from hanging on dead peers. */
 const CLOSE_GRACE_MS = 2_000;
@@ -38,8 +38,7 @@ class WebSocketConnection implements DelegateConnection {
     keepaliveMs: number,
   ) {
     this.peer = `${request.socket.remoteAddress ?? 'unknown'}:${request.socket.remotePort ?? 0}`;
-    const auth = request.headers.authorization;
-    this.token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() || null : null;
+    this.token = parseBearer(request.headers.authorization);
 
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => (this.awaitingPong = false));
@@ -74,7 +73,7 @@ class WebSocketConnection implements DelegateConnection {
     }
     this.finish(reason ? `closed: ${reason.code}` : 'closed');
     const code =
-      reason?.code === 'PROTOCOL_ERROR' ? WS_CLOSE.POLICY_VIOLATION : reason?.code === 'SERVER_SHUTDOWN' ? WS_CLOSE.GOING_AWAY : WS_CLOSE.NORMAL;
+      reason?.code === GoodbyeCode.PROTOCOL_ERROR ? WS_CLOSE.POLICY_VIOLATION : reason?.code === GoodbyeCode.SERVER_SHUTDOWN ? WS_CLOSE.GOING_AWAY : WS_CLOSE.NORMAL;
     this.closeSocket(code, reason ? `${reason.code}: ${reason.message}` : '');
   }
 
@@ -97,14 +96,14 @@ class WebSocketConnection implements DelegateConnection {
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
     if (!isBinary) {
-      this.close({ code: 'PROTOCOL_ERROR', message: 'Protocol error: text message; frames are binary protobuf DelegateFrames.' });
+      this.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: 'Protocol error: text message; frames are binary protobuf DelegateFrames.' });
       return;
     }
     let frame: DelegateFrame;
     try {
       frame = fromBinary(DelegateFrameSchema, toBytes(data));
     } catch (err) {
-      this.close({ code: 'PROTOCOL_ERROR', message: `Protocol error: undecodable DelegateFrame (${(err as Error).message}).` });
+      this.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: `Protocol error: undecodable DelegateFrame (${(err as Error).message}).` });
       return;
     }
     if (this.frameHandler) this.frameHandler(frame);

@@ -1,7 +1,7 @@
 import type { Hello } from '@attache/proto';
-import { GROUP_NAME, GROUP_NAME_RULE, hasUnsafeCharacters, quoted, TAG, TAG_RULE, TASK_TYPE, TASK_TYPE_RULE, unsafeCodePoints } from '../names.js';
+import { hasUnsafeCharacters, quoted, unsafeCodePoints } from '../names.js';
 import { keyIdOf, KEY_TAG_PREFIX, SEALING_ALGORITHM } from '../security/sealed-refs.js';
-import { normaliseTags } from '../tasks/eligibility.js';
+import { delegateTags, GROUP_NAME, GROUP_NAME_RULE, normaliseTags, TAG, TAG_RULE, TASK_TYPE, TASK_TYPE_RULE } from '../tasks/eligibility.js';
 import { validateHelloPolicy, type DelegatePolicyView } from './hello-policy.js';
 
 /**
@@ -94,7 +94,7 @@ export function validateHello(hello: Hello): { ok: true; value: ValidHello } | {
     value: {
       name: hello.name,
       instanceId: hello.instanceId,
-      tags: normaliseTags([...declaredTags, hello.name]),
+      tags: delegateTags(declaredTags, hello.name),
       declaredTags,
       taskTypes: normaliseTags(hello.taskTypes),
       maxConcurrency: hello.maxConcurrency,

@@ -19,6 +19,12 @@ export interface HeldTask {
   resultPending?: boolean;
 }
 
+export interface LivePresence {
+  status: 'connected' | 'draining' | 'disconnected';
+  inFlight: number;
+  lastHeartbeatAt: Date;
+}
+
 export interface SessionIdentity {
   id: string;
   tenantId: string;
@@ -32,21 +38,39 @@ export interface SessionIdentity {
   version: string;
 }
 
+/**
+ * Where a session is in its life. `registering`: in the registry (so re-adopted tasks and early
+ * results find it) but Welcome not yet sent, so no Assign may go out and no slot is offered.
+ * `connected`: takes work. `draining`: finishes what it holds, takes nothing new. `closed`: gone.
+ */
+export type SessionState = 'registering' | 'connected' | 'draining' | 'closed';
+
+/** The only moves a session makes; anything else is a bug in the caller, not a race. */
+const MOVES: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  registering: ['connected', 'closed'],
+  connected: ['draining', 'closed'],
+  draining: ['closed'],
+  closed: [],
+};
+
+export class SessionTransitionError extends Error {
+  readonly code = 'SESSION_TRANSITION_REFUSED';
+  constructor(from: SessionState, to: SessionState) {
+    super(`A delegate session cannot move from ${from} to ${to}; allowed from ${from}: ${MOVES[from].join(', ') || 'none'}.`);
+  }
+}
+
+type TransitionListener = (session: DelegateSession, from: SessionState, to: SessionState) => void;
+
 /** One registered delegate connection on this replica, with the tasks it holds. */
 export class DelegateSession {
   readonly held = new Map<string, HeldTask>();
   /** This connection, as recorded with the delegate: a newer connection of the delegate replaces it. */
   readonly sessionId = newId('ses');
   readonly connectedAt = new Date();
-  status: 'connected' | 'draining' = 'connected';
   lastHeartbeatAt = new Date();
-  closed = false;
-  /**
-   * Set once Welcome has gone out. The session is in the dispatcher's map from registration on (so
-   * re-adopted tasks and early results find it), but a task.queued wake-up arriving meanwhile must
-   * not send an Assign before Welcome, nor fill slots the re-adopted tasks are about to take.
-   */
-  welcomed = false;
+  private current: SessionState = 'registering';
+  private readonly listeners: TransitionListener[] = [];
   /**
    * Claims in flight for this session. A slot is taken before the store is asked, not when the claim
    * returns: otherwise several wake-ups arriving together (task.queued from every replica, a pump)
@@ -58,6 +82,42 @@ export class DelegateSession {
     readonly identity: SessionIdentity,
     private readonly connection: DelegateConnection,
   ) {}
+
+  get state(): SessionState {
+    return this.current;
+  }
+
+  /**
+   * Moves from `from` to `to`. False when the session is no longer in `from` (another event moved
+   * it first: a benign race, the caller's move is moot); throws when the move itself is not one a
+   * session makes.
+   */
+  transition(from: SessionState, to: SessionState): boolean {
+    if (!MOVES[from].includes(to)) throw new SessionTransitionError(from, to);
+    if (this.current !== from) return false;
+    this.current = to;
+    for (const listener of this.listeners) listener(this, from, to);
+    return true;
+  }
+
+  /** Ends the session from whatever state it is in; false when it already was closed. */
+  end(): boolean {
+    return this.current !== 'closed' && this.transition(this.current, 'closed');
+  }
+
+  /** Called after every accepted move (presence events hook in here, through the registry). */
+  onTransition(listener: TransitionListener): void {
+    this.listeners.push(listener);
+  }
+
+  get closed(): boolean {
+    return this.current === 'closed';
+  }
+
+  /** The status listings show: a registering session is connected as far as anyone outside can tell. */
+  get status(): 'connected' | 'draining' | 'disconnected' {
+    return this.current === 'draining' ? 'draining' : this.current === 'closed' ? 'disconnected' : 'connected';
+  }
 
   get id(): string {
     return this.identity.id;
@@ -73,10 +133,20 @@ export class DelegateSession {
   }
   /** Slots it can take new work into right now. */
   get free(): number {
-    return this.status === 'connected' && !this.closed && this.welcomed ? Math.max(0, this.identity.maxConcurrency - this.held.size - this.claiming) : 0;
+    return this.current === 'connected' ? Math.max(0, this.identity.maxConcurrency - this.held.size - this.claiming) : 0;
   }
   get load(): number {
     return (this.held.size + this.claiming) / this.identity.maxConcurrency;
+  }
+
+  /** True while this session holds `attempt` of the task (not a superseded or later one). */
+  holds(taskId: string, attempt: number): boolean {
+    return this.held.get(taskId)?.attempt === attempt;
+  }
+
+  /** What this replica knows live, fresher than the stored row: see delegates/presence.ts. */
+  presence(): LivePresence {
+    return { status: this.status, inFlight: this.inFlight, lastHeartbeatAt: this.lastHeartbeatAt };
   }
 
   /** Takes a free slot for a claim about to be made; false when there is none. */

@@ -1,31 +1,27 @@
-import type { Store } from '../store/store.js';
-import type { Dispatcher } from './dispatcher.js';
 import { couldEverTake, explain, type DelegateView, type Ineligibility, type TaskRequirements } from './eligibility.js';
 
+/** The tenant's connected delegates by the one presence rule (delegates/presence.ts). */
+export interface ConnectedDelegates {
+  connectedViews(tenantId: string): Promise<DelegateView[]>;
+}
+
+/** The routing views of the tenant's delegates connected to this replica (the session registry). */
+export interface LocalDelegates {
+  localViews(tenantId: string): DelegateView[];
+}
+
 /**
- * Builds the view of a tenant's connected delegates that routing decisions are explained with.
- * Presence comes from the store (all replicas); live load of local sessions overrides it because
- * it is fresher than the last heartbeat.
+ * Explains routing decisions from the view of a tenant's connected delegates: presence across all
+ * replicas, with the live load of the ones connected here.
  */
 export class DelegateExplainer {
   constructor(
-    private readonly store: Store,
-    private readonly dispatcher: Dispatcher,
-    /** A row not refreshed by a heartbeat for this long belongs to a replica that died without cleaning up. */
-    private readonly staleAfterMs: number = 30_000,
+    private readonly presence: ConnectedDelegates,
+    private readonly local: LocalDelegates,
   ) {}
 
-  async connected(tenantId: string): Promise<DelegateView[]> {
-    const rows = await this.store.listDelegates(tenantId, new Date(8.64e15));
-    const freshSince = Date.now() - this.staleAfterMs;
-    return rows
-      .filter((r) => r.status !== 'disconnected' && (this.dispatcher.session(r.id) || r.lastHeartbeatAt.getTime() >= freshSince))
-      .map((r) => {
-        const local = this.dispatcher.session(r.id);
-        return local
-          ? local.view()
-          : { id: r.id, name: r.name, tags: r.tags, taskTypes: r.taskTypes, status: r.status, inFlight: r.inFlight, maxConcurrency: r.maxConcurrency };
-      });
+  connected(tenantId: string): Promise<DelegateView[]> {
+    return this.presence.connectedViews(tenantId);
   }
 
   async explain(tenantId: string, task: TaskRequirements): Promise<Ineligibility[]> {
@@ -35,7 +31,7 @@ export class DelegateExplainer {
   /** True when at least one connected delegate could take the task once it has room. */
   async anyCouldTake(tenantId: string, task: TaskRequirements): Promise<{ possible: boolean; ineligible: Ineligibility[] }> {
     // Fast path: a delegate connected here that could take it settles the question without a query.
-    if (this.dispatcher.localSessions(tenantId).some((s) => couldEverTake(s.view(), task))) return { possible: true, ineligible: [] };
+    if (this.local.localViews(tenantId).some((d) => couldEverTake(d, task))) return { possible: true, ineligible: [] };
     const delegates = await this.connected(tenantId);
     return { possible: delegates.some((d) => couldEverTake(d, task)), ineligible: explain(delegates, task) };
   }

@@ -2,9 +2,14 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import { ErrorCode } from '../errors.js';
 import type { Store } from '../store/store.js';
-import type { Dispatcher } from './dispatcher.js';
 import type { DelegateExplainer } from './explainer.js';
 import type { TaskLifecycle } from './lifecycle.js';
+import type { Requeue } from './requeue.js';
+
+/** Whether a delegate connected to this replica still holds an attempt (the session registry). */
+export interface LeaseHolders {
+  holdsAttempt(delegateId: string, taskId: string, attempt: number): boolean;
+}
 
 /** Extra time a delegate gets past a run deadline to report TIMEOUT itself before we force it. */
 const RUN_TIMEOUT_GRACE_MS = 5_000;
@@ -22,7 +27,8 @@ export class Sweeper {
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
-    private readonly dispatcher: Dispatcher,
+    private readonly holders: LeaseHolders,
+    private readonly requeuer: Requeue,
     private readonly lifecycle: TaskLifecycle,
     private readonly explainer: DelegateExplainer,
     private readonly intervalMs: number,
@@ -55,9 +61,9 @@ export class Sweeper {
 
   private async expiredLeases(now: Date): Promise<void> {
     for (const task of await this.store.listExpiredLeases(now, BATCH)) {
-      const session = task.delegateId ? this.dispatcher.session(task.delegateId) : undefined;
-      if (session && session.held.get(task.id)?.attempt === task.attempt) continue; // alive here; its heartbeat will extend it
-      await this.dispatcher.requeue(task, 'lease expired (delegate or replica stopped answering)');
+      // Alive here: its next heartbeat extends the lease.
+      if (task.delegateId && this.holders.holdsAttempt(task.delegateId, task.id, task.attempt)) continue;
+      await this.requeuer.requeue(task, 'lease expired (delegate or replica stopped answering)');
     }
   }
 

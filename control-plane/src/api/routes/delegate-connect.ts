@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { WEBSOCKET_CONNECT_PATH } from '../../carriers/websocket-carrier.js';
+import { WEBSOCKET_CONNECT_PATH } from '@attache/proto';
 import { AppError, ErrorCode } from '../../errors.js';
 import { defineOperations } from '../openapi/operation.js';
 

@@ -3,10 +3,9 @@ import { z } from 'zod';
 import type { DelegateRelease } from '../../delegates/delegate-release.js';
 import { HELLO_LIMITS } from '../../delegates/hello.js';
 import type { DelegateTokenService } from '../../delegates/token-service.js';
-import { GROUP_NAME, GROUP_NAME_RULE, TAG, TAG_RULE } from '../../names.js';
+import { GROUP_NAME, GROUP_NAME_RULE, TAG, TAG_RULE } from '../../tasks/eligibility.js';
 import { KEY_TAG_PREFIX } from '../../security/sealed-refs.js';
-import type { Store } from '../../store/store.js';
-import type { Dispatcher } from '../../tasks/dispatcher.js';
+import type { Presence } from '../../delegates/presence.js';
 import { requireTenant } from '../auth.js';
 import { defineOperations } from '../openapi/operation.js';
 import { decodeCursor, decodeTimeCursor, nextCursorSchema, pageOf, pageQuery } from '../pagination.js';
@@ -37,7 +36,7 @@ const DELEGATES_LIST = 'delegates';
 
 export function delegateRoutes(
   app: FastifyInstance,
-  deps: { tokens: DelegateTokenService; store: Store; dispatcher: Dispatcher; release: DelegateRelease; retentionSeconds: number; staleAfterMs: number },
+  deps: { tokens: DelegateTokenService; presence: Pick<Presence, 'list'>; release: DelegateRelease; retentionSeconds: number },
 ): void {
   app.post('/v1/delegate-tokens', { config: { noStore: true } }, async (request, reply) => {
     const tenant = requireTenant(request);
@@ -64,18 +63,11 @@ export function delegateRoutes(
     const tenant = requireTenant(request);
     const q = parseInput(pageQuery, request.query, 'query');
     const since = new Date(Date.now() - deps.retentionSeconds * 1000);
-    const rows = await deps.store.listDelegates(tenant.id, since, { limit: q.limit + 1, after: decodeCursor(DELEGATES_LIST, q.cursor) });
-    const page = pageOf(DELEGATES_LIST, rows, q.limit, (d) => ({ key: d.name, id: d.id }));
+    const rows = await deps.presence.list(tenant.id, since, { limit: q.limit + 1, after: decodeCursor(DELEGATES_LIST, q.cursor) });
+    const page = pageOf(DELEGATES_LIST, rows, q.limit, ({ row }) => ({ key: row.name, id: row.id }));
     return {
       nextCursor: page.nextCursor,
-      items: page.items.map((d) => {
-        const live = deps.dispatcher.session(d.id);
-        if (live) return delegateView(d, deps.release, { inFlight: live.inFlight, status: live.status, lastHeartbeatAt: live.lastHeartbeatAt });
-        // Held by another replica: trust the row only while its heartbeats keep it fresh; a replica
-        // killed without cleanup leaves rows that must not look connected forever.
-        const stale = d.status !== 'disconnected' && Date.now() - d.lastHeartbeatAt.getTime() > deps.staleAfterMs;
-        return delegateView(d, deps.release, stale ? { inFlight: 0, status: 'disconnected', lastHeartbeatAt: d.lastHeartbeatAt } : undefined);
-      }),
+      items: page.items.map(({ row, presence }) => delegateView(row, deps.release, presence)),
     };
   });
 }

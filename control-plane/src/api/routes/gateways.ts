@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DelegateRelease } from '../../delegates/delegate-release.js';
+import type { Presence } from '../../delegates/presence.js';
 import type { Store } from '../../store/store.js';
-import type { Dispatcher } from '../../tasks/dispatcher.js';
 import { z } from 'zod';
 import { requireTenant } from '../auth.js';
 import { defineOperations } from '../openapi/operation.js';
@@ -15,18 +15,18 @@ const GATEWAYS_LIST = 'gateways';
  * Delegate groups as gateways ("Connect Private Cloud Gateway"): every delegate name is a group,
  * its processes are the replicas, and an account with `gateway` runs only there.
  */
-export function gatewayRoutes(app: FastifyInstance, deps: { store: Store; dispatcher: Dispatcher; release: DelegateRelease; retentionSeconds: number }): void {
+export function gatewayRoutes(app: FastifyInstance, deps: { store: Pick<Store, 'listDelegateIdentities'>; presence: Pick<Presence, 'list'>; release: DelegateRelease; retentionSeconds: number }): void {
   app.get('/v1/gateways', async (request) => {
     const tenant = requireTenant(request);
     const q = parseInput(pageQuery, request.query, 'query');
     const since = new Date(Date.now() - deps.retentionSeconds * 1000);
-    const [rows, identities] = await Promise.all([deps.store.listDelegates(tenant.id, since), deps.store.listDelegateIdentities(tenant.id)]);
+    const [rows, identities] = await Promise.all([deps.presence.list(tenant.id, since), deps.store.listDelegateIdentities(tenant.id)]);
     const groups = new Map<string, ReturnType<typeof delegateView>[]>();
-    for (const d of rows) {
-      const live = deps.dispatcher.session(d.id);
-      const view = delegateView(d, deps.release, live ? { inFlight: live.inFlight, status: live.status, lastHeartbeatAt: live.lastHeartbeatAt } : undefined);
+    for (const { row, presence } of rows) {
+      // A killed replica's rows stay "connected" in the store; presence shows them disconnected once stale.
+      const view = delegateView(row, deps.release, presence);
       if (view.status === 'disconnected') continue;
-      groups.set(d.name, [...(groups.get(d.name) ?? []), view]);
+      groups.set(row.name, [...(groups.get(row.name) ?? []), view]);
     }
     // A gateway gathers all of its group's rows, so gateways are paged after grouping, by name.
     const sorted = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
