@@ -61,7 +61,7 @@ export class Dispatcher {
       const now = new Date();
       let claimed: TaskRecord | null;
       try {
-        claimed = await store.claimTask(taskId, session.claimant(), now, new Date(now.getTime() + timing.ackTimeoutMs));
+        claimed = await store.claimTask({ taskId, delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + timing.ackTimeoutMs) });
       } catch (err) {
         // A wake-up, not state: the task stays queued for the next freed slot, connection or requeue.
         log.warn({ err, taskId }, 'claiming a queued task failed');
@@ -97,7 +97,7 @@ export class Dispatcher {
         const now = new Date();
         let task: TaskRecord | null;
         try {
-          task = await store.claimNext(session.claimant(), now, new Date(now.getTime() + timing.ackTimeoutMs));
+          task = await store.claimNext({ delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + timing.ackTimeoutMs) });
         } finally {
           session.unreserve();
         }
@@ -137,13 +137,13 @@ export class Dispatcher {
   }
 
   private async failUndeliverable(task: TaskRecord, err: Error): Promise<void> {
-    const ended = await this.options.store.completeTask(
-      task.id,
-      task.attempt,
-      task.delegateId ?? '',
-      { state: 'failed', error: { code: ErrorCode.INTERNAL, message: `The task could not be encoded for delivery: ${err.message}`, details: {} } },
-      new Date(),
-    );
+    const ended = await this.options.store.completeTask({
+      taskId: task.id,
+      attempt: task.attempt,
+      delegateId: task.delegateId ?? '',
+      outcome: { state: 'failed', error: { code: ErrorCode.INTERNAL, message: `The task could not be encoded for delivery: ${err.message}`, details: {} } },
+      now: new Date(),
+    });
     if (ended) await this.options.lifecycle.ended(ended);
   }
 
@@ -170,7 +170,7 @@ export class Dispatcher {
     if (held.ackTimer) clearTimeout(held.ackTimer);
     held.ackTimer = null;
     const now = new Date();
-    const running = await this.options.store.markRunning(taskId, attempt, session.id, now, new Date(now.getTime() + this.options.timing.heartbeatTimeoutMs));
+    const running = await this.options.store.markRunning({ taskId, attempt, delegateId: session.id, now, leaseExpiresAt: new Date(now.getTime() + this.options.timing.heartbeatTimeoutMs) });
     if (!running) {
       // Cancelled or requeued meanwhile: tell the delegate to stop.
       session.release(taskId);

@@ -24,7 +24,7 @@ export class Requeuer {
   ) {}
 
   async requeue(task: TaskRecord, reason: string): Promise<void> {
-    const updated = await this.store.requeueTask(task.id, task.attempt, new Date(), lostError(reason));
+    const updated = await this.store.requeueTask({ taskId: task.id, attempt: task.attempt, now: new Date(), exhaustedError: lostError(reason) });
     if (!updated) return;
     this.log.warn({ taskId: task.id, attempt: task.attempt, delegateId: task.delegateId, reason, state: updated.state }, 'task attempt lost');
     if (updated.state === 'queued') {

@@ -60,7 +60,7 @@ export class ResultRecorder {
     }
     const outcome = outcomeOf(held.type, frame);
     const endedAt = new Date();
-    const write = () => this.options.store.completeTask(frame.taskId, frame.attempt, session.id, outcome, endedAt);
+    const write = () => this.options.store.completeTask({ taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id, outcome, now: endedAt });
     let ended: TaskRecord | null;
     try {
       ended = await write();
