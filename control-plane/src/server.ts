@@ -8,6 +8,10 @@ import { DelegateRelease } from './delegates/delegate-release.js';
 import { delegateRoutes } from './api/routes/delegates.js';
 import { delegateGroupRoutes } from './api/routes/delegate-groups.js';
 import { taskRoutes } from './api/routes/tasks.js';
+import { eventRoutes } from './api/routes/events.js';
+import { identify } from './api/access/credentials.js';
+import { EventHub } from './events/event-hub.js';
+import { EventPublisher } from './events/event-publisher.js';
 import { tenantRoutes } from './api/routes/tenants.js';
 import { apiKeyRoutes } from './api/routes/api-keys.js';
 import { sessionRoutes } from './api/routes/session.js';
@@ -118,6 +122,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const release = new DelegateRelease(config.currentDelegateVersion);
   const metrics = new Metrics(store, release);
   const lifecycle = new TaskLifecycle(store, bus, metrics, log.child({ component: 'tasks' }));
+  lifecycle.observe(new EventPublisher(store, bus, log.child({ component: 'events' })));
+  const events = new EventHub(bus, { size: config.events.bufferSize, maxAgeMs: config.events.bufferMs }, config.events.streamsPerTenant);
   const dispatcher = new Dispatcher(store, bus, lifecycle, metrics, config, log.child({ component: 'dispatcher' }));
   const explainer = new DelegateExplainer(store, dispatcher, 2 * config.heartbeatTimeoutMs);
   const waiters = new TaskWaiters(bus);
@@ -184,10 +190,11 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     carriers.push(new NatsCarrierServer({ nc, log: natsLog, pingIntervalMs: config.heartbeatIntervalMs }));
   }
 
+  const credentials = { operatorKey: operator.key, metricsToken: config.metricsToken, apiKeys, sessions, cookies };
   const http: FastifyInstance = await createHttpServer(
     {
       log,
-      credentials: { operatorKey: operator.key, metricsToken: config.metricsToken, apiKeys, sessions, cookies },
+      credentials,
       rateLimitPerSecond: config.apiRateLimit,
       limits: config.http,
       health: {
@@ -204,6 +211,12 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       apiKeyRoutes(app, apiKeys);
       delegateRoutes(app, { tokens, store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds, staleAfterMs: 2 * config.heartbeatTimeoutMs });
       taskRoutes(app, { tasks, store });
+      eventRoutes(app, {
+        hub: events,
+        bus,
+        maxPendingBytes: config.events.maxPendingBytes,
+        stillAuthorized: (request) => identify(request, credentials).then((p) => p !== null, () => false),
+      });
       awsAccountRoutes(app, accounts, store);
       awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
       gatewayRoutes(app, { store, dispatcher, release, retentionSeconds: config.disconnectedRetentionSeconds });
@@ -257,6 +270,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
         for (const s of dispatcher.localSessions()) s.close('SERVER_SHUTDOWN', 'The control plane is shutting down; reconnect with backoff.');
         dispatcher.stop();
         handler.stop();
+        // Open event streams would keep http.close() waiting.
+        events.close();
         await http.close();
         for (const carrier of carriers) await carrier.stop();
         waiters.close();

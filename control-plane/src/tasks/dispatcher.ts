@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js';
 import type { Store, TaskError, TaskRecord } from '../store/store.js';
 import { staticReasons } from './eligibility.js';
 import type { TaskLifecycle } from './lifecycle.js';
+import { delegatePresence } from '../events/event-types.js';
 import { decodeResult, encodePayload, taskType } from './task-types.js';
 
 type Timing = Pick<Config, 'ackTimeoutMs' | 'heartbeatTimeoutMs'>;
@@ -79,6 +80,7 @@ export class Dispatcher {
     let set = this.byTenant.get(session.tenantId);
     if (!set) this.byTenant.set(session.tenantId, (set = new Set()));
     set.add(session);
+    void this.bus.publish('tenant.event', delegatePresence(session.tenantId, session.identity, 'connected'));
     return this.adopt(session, inFlight);
   }
 
@@ -98,6 +100,7 @@ export class Dispatcher {
       this.log.info({ delegateId: session.id, reason }, 'a newer connection of this delegate took over; its tasks stay with it');
       return;
     }
+    void this.bus.publish('tenant.event', delegatePresence(session.tenantId, session.identity, 'disconnected'));
     const active = await this.store.listActiveTasksOfDelegate(session.id);
     for (const task of active) await this.requeue(task, reason);
   }
@@ -238,6 +241,7 @@ export class Dispatcher {
       session.send({ case: 'cancel', value: { taskId, attempt, reason: 'task is no longer assigned to this delegate' } });
       this.pump(session);
     }
+    if (running) this.lifecycle.running(running);
   }
 
   async result(session: DelegateSession, frame: ResultFrame): Promise<void> {
@@ -367,6 +371,7 @@ export class Dispatcher {
   async draining(session: DelegateSession): Promise<void> {
     session.status = 'draining';
     await this.store.updateDelegatePresence(session.id, { status: 'draining' });
+    void this.bus.publish('tenant.event', delegatePresence(session.tenantId, session.identity, 'draining'));
   }
 
   /** Sends Cancel if this replica holds the delegate's connection and it still runs that attempt. */

@@ -93,6 +93,42 @@ async function conflicting<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 const ACTIVE = `('assigned', 'running')`;
 
+const TASK_COLUMNS = `id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
+  delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id, created_at,
+  queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes, requested_by`;
+const TASK_COLUMN_COUNT = 23;
+const TASK_INSERT_CHUNK = 500;
+
+/** `($from, ..., $from+count-1)`. */
+const placeholders = (from: number, count: number): string => `(${Array.from({ length: count }, (_, i) => `$${from + i}`).join(', ')})`;
+
+/** A task's values in TASK_COLUMNS order. */
+const taskValues = (t: TaskRecord): unknown[] => [
+  t.id,
+  t.tenantId,
+  t.type,
+  json(t.payload),
+  normalizeSelectors(t.selectors),
+  t.priority,
+  t.state,
+  t.attempt,
+  t.maxAttempts,
+  t.delegateId,
+  t.queueTimeoutSeconds,
+  t.runTimeoutSeconds,
+  jsonOrNull(t.result),
+  jsonOrNull(t.error),
+  t.accountId,
+  t.createdAt,
+  t.queuedAt,
+  t.assignedAt,
+  t.startedAt,
+  t.endedAt,
+  t.leaseExpiresAt,
+  payloadBytes(t.payload),
+  jsonOrNull(t.requestedBy),
+];
+
 /**
  * Eligibility, as in every backend: the delegate carries every selector and supports the type.
  * `$tags` and `$types` are text[] parameters at the positions given.
@@ -419,38 +455,20 @@ export class PostgresStore implements Store {
   // Tasks
 
   async insertTask(t: TaskRecord): Promise<void> {
+    await conflicting('task', () => this.pool.query(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${placeholders(1, TASK_COLUMN_COUNT)}`, taskValues(t)));
+  }
+
+  async createTasks(tasks: readonly TaskRecord[]): Promise<void> {
+    if (tasks.length === 0) return;
     await conflicting('task', () =>
-      this.pool.query(
-        `INSERT INTO tasks (id, tenant_id, type, payload, selectors, priority, state, attempt, max_attempts,
-           delegate_id, queue_timeout_seconds, run_timeout_seconds, result, error, account_id, created_at,
-           queued_at, assigned_at, started_at, ended_at, lease_expires_at, payload_bytes, requested_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
-        [
-          t.id,
-          t.tenantId,
-          t.type,
-          json(t.payload),
-          normalizeSelectors(t.selectors),
-          t.priority,
-          t.state,
-          t.attempt,
-          t.maxAttempts,
-          t.delegateId,
-          t.queueTimeoutSeconds,
-          t.runTimeoutSeconds,
-          jsonOrNull(t.result),
-          jsonOrNull(t.error),
-          t.accountId,
-          t.createdAt,
-          t.queuedAt,
-          t.assignedAt,
-          t.startedAt,
-          t.endedAt,
-          t.leaseExpiresAt,
-          payloadBytes(t.payload),
-          jsonOrNull(t.requestedBy),
-        ],
-      ),
+      this.transaction(async (db) => {
+        // Multi-row INSERTs, each under PostgreSQL's 65,535 bind parameters.
+        for (let i = 0; i < tasks.length; i += TASK_INSERT_CHUNK) {
+          const chunk = tasks.slice(i, i + TASK_INSERT_CHUNK);
+          const rows = chunk.map((_, r) => placeholders(r * TASK_COLUMN_COUNT + 1, TASK_COLUMN_COUNT)).join(', ');
+          await db.query(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${rows}`, chunk.flatMap(taskValues));
+        }
+      }),
     );
   }
 

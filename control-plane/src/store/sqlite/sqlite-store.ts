@@ -284,6 +284,7 @@ const WRITE_METHODS = [
   'endDelegateSession',
   'disconnectReplicaDelegates',
   'insertTask',
+  'createTasks',
   'claimTask',
   'claimNext',
   'markRunning',
@@ -538,8 +539,17 @@ export class SqliteStore implements Store {
   // Tasks
 
   async insertTask(t: TaskRecord): Promise<void> {
-    conflicting('task', () =>
-      this.q.insertTask.run({
+    conflicting('task', () => this.insertTaskRow(t));
+  }
+
+  async createTasks(tasks: readonly TaskRecord[]): Promise<void> {
+    // Inside the group commit's transaction better-sqlite3 makes this a savepoint: a conflict rolls
+    // back this batch only, not the other writes of the turn.
+    conflicting('task', () => this.db.transaction(() => tasks.forEach((t) => this.insertTaskRow(t)))());
+  }
+
+  private insertTaskRow(t: TaskRecord): void {
+    this.q.insertTask.run({
         id: t.id,
         tenantId: t.tenantId,
         type: t.type,
@@ -563,8 +573,7 @@ export class SqliteStore implements Store {
         leaseExpiresAt: msOrNull(t.leaseExpiresAt),
         payloadBytes: payloadBytes(t.payload),
         requestedBy: jsonOrNull(t.requestedBy),
-      }),
-    );
+    });
   }
 
   async getTask(tenantId: string, id: string): Promise<TaskRecord | null> {
