@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenant, createToken, eventually, spawnDelegate, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
@@ -59,7 +60,7 @@ describe('GET /v1/events: Server-Sent Events from a real control plane and deleg
   };
 
   beforeAll(async () => {
-    cp = await startControlPlane({ ATTACHE_EVENT_STREAMS_PER_TENANT: '6' });
+    cp = await startControlPlane({ ATTACHE_EVENT_STREAMS_PER_TENANT: '6', ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: '4096' });
     acme = await createTenant(cp, 'acme');
     other = await createTenant(cp, 'other');
     token = await createToken(acme, 'events');
@@ -210,5 +211,25 @@ describe('GET /v1/events: Server-Sent Events from a real control plane and deleg
     await again.connected();
     expect(again.status).toBe(200);
     for (const s of [...held, again]) await s.close();
+  });
+
+  it('drops a client that stops reading instead of buffering for it', async () => {
+    // Read nothing: the socket buffers fill, then the stream's, past 4 KiB.
+    let response: IncomingMessage | undefined;
+    const req = httpRequest(`${cp.httpUrl}/v1/events?types=task.state`, { headers: { authorization: `Bearer ${other.api.key}` } }, (res) => {
+      response = res;
+      res.pause();
+    });
+    req.end();
+    await eventually(async () => response, 10_000, 'the stream to open');
+    expect(response!.statusCode).toBe(200);
+    const message = 'x'.repeat(40_000);
+    for (let round = 0; round < 4; round++) {
+      // No delegate of this tenant: each task fails at once, one event of ~40 KB each.
+      const batch = await other.api.post('/v1/tasks/batch', { tasks: Array.from({ length: 100 }, () => ({ type: 'echo', payload: { message } })) });
+      expect(batch.body.created).toBe(100);
+    }
+    await cp.proc.waitForLine((l) => l.includes('event stream closed') && l.includes('reads too slowly'), 20_000);
+    req.destroy();
   });
 });
