@@ -161,6 +161,20 @@ const schema = z.object({
   ATTACHE_OIDC_INSECURE_ISSUERS: z.string().optional(),
   /** How long a started OIDC sign-in may take to come back (10 min): long enough to log in at the provider. */
   ATTACHE_OIDC_LOGIN_TTL_SECONDS: intFrom(30, 3_600).default(600),
+  /**
+   * Events (GET /v1/events) each replica keeps per tenant for resuming a stream with Last-Event-ID.
+   * A client that was away for longer than this many events, or this many seconds, gets a reset and
+   * refetches its lists: memory per tenant stays bounded whatever the task rate.
+   */
+  ATTACHE_EVENT_BUFFER_SIZE: intFrom(0, 1_000_000).default(10_000),
+  ATTACHE_EVENT_BUFFER_SECONDS: intFrom(1, 86_400).default(300),
+  /** Open event streams per tenant on one replica; past it, GET /v1/events answers 429 RESOURCE_EXHAUSTED. */
+  ATTACHE_EVENT_STREAMS_PER_TENANT: intFrom(1, 100_000).default(50),
+  /**
+   * Bytes written to one event stream that its client has not read yet. Past it the stream is
+   * closed (the client resumes with Last-Event-ID): a slow reader costs this much memory at most.
+   */
+  ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: intFrom(4096, 1024 ** 3).default(1024 * 1024),
 });
 
 export interface Config {
@@ -207,6 +221,7 @@ export interface Config {
   /** ATTACHE_CURRENT_DELEGATE_VERSION: a valid semantic version. */
   currentDelegateVersion: string;
   oidc: { secretKey: string | undefined; insecureIssuers: string[]; loginTtlMs: number };
+  events: { bufferSize: number; bufferMs: number; streamsPerTenant: number; maxPendingBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -307,5 +322,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessions: { idleMs: c.ATTACHE_SESSION_IDLE_SECONDS * 1000, absoluteMs: c.ATTACHE_SESSION_MAX_SECONDS * 1000 },
     currentDelegateVersion: c.ATTACHE_CURRENT_DELEGATE_VERSION,
     oidc: { secretKey: c.ATTACHE_OIDC_SECRET_KEY, insecureIssuers, loginTtlMs: c.ATTACHE_OIDC_LOGIN_TTL_SECONDS * 1000 },
+    events: {
+      bufferSize: c.ATTACHE_EVENT_BUFFER_SIZE,
+      bufferMs: c.ATTACHE_EVENT_BUFFER_SECONDS * 1000,
+      streamsPerTenant: c.ATTACHE_EVENT_STREAMS_PER_TENANT,
+      maxPendingBytes: c.ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES,
+    },
   };
 }

@@ -9,6 +9,11 @@ import { DelegateRelease } from './delegates/delegate-release.js';
 import { delegateRoutes } from './api/routes/delegates.js';
 import { delegateGroupRoutes } from './api/routes/delegate-groups.js';
 import { taskRoutes } from './api/routes/tasks.js';
+import { eventRoutes } from './api/routes/events.js';
+import { identify } from './api/access/credentials.js';
+import { EventHub } from './events/event-hub.js';
+import { EventPublisher } from './events/event-publisher.js';
+import { delegatePresence } from './events/event-types.js';
 import { tenantRoutes } from './api/routes/tenants.js';
 import { apiKeyRoutes } from './api/routes/api-keys.js';
 import { sessionRoutes } from './api/routes/session.js';
@@ -127,6 +132,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const release = new DelegateRelease(config.currentDelegateVersion);
   const metrics = new Metrics(store, release);
   const lifecycle = new TaskLifecycle(store, bus, metrics, log.child({ component: 'tasks' }));
+  lifecycle.observe(new EventPublisher(store, bus, log.child({ component: 'events' })));
+  const events = new EventHub(bus, { size: config.events.bufferSize, maxAgeMs: config.events.bufferMs }, config.events.streamsPerTenant);
   // The dispatch path: sessions here, placement, results, leases; each sees the others through a narrow interface.
   const registry = new SessionRegistry();
   const presence = new Presence(store, registry, 2 * config.heartbeatTimeoutMs);
@@ -136,6 +143,12 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const results = new ResultRecorder({ store, lifecycle, slots: dispatcher, log: dispatchLog });
   const leases = new LeaseKeeper({ store, sessions: registry, requeue: requeuer, slots: dispatcher, timing: config, log: dispatchLog });
   const cancels = new CancelRelay(bus, registry);
+  // Delegate presence on the event stream. A session closed because a newer connection of the same
+  // delegate replaced it says nothing: the delegate is still connected.
+  registry.onChange((session, _from, to) => {
+    const status = to === 'connected' || to === 'draining' ? to : to === 'closed' && registry.get(session.id) === undefined ? 'disconnected' : null;
+    if (status) void bus.publish('tenant.event', delegatePresence(session.tenantId, session.identity, status));
+  });
   const explainer = new DelegateExplainer(presence, registry);
   const waiters = new TaskWaiters(bus);
   const quota = new TaskQuota(store, config);
@@ -204,10 +217,11 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     carriers.push(new NatsCarrierServer({ nc, log: natsLog, pingIntervalMs: config.heartbeatIntervalMs }));
   }
 
+  const credentials = { operatorKey: operator.key, metricsToken: config.metricsToken, apiKeys, sessions, cookies };
   const http: FastifyInstance = await createHttpServer(
     {
       log,
-      credentials: { operatorKey: operator.key, metricsToken: config.metricsToken, apiKeys, sessions, cookies },
+      credentials,
       rateLimitPerSecond: config.apiRateLimit,
       limits: config.http,
       health: {
@@ -224,6 +238,12 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       apiKeyRoutes(app, apiKeys);
       delegateRoutes(app, { tokens, presence, release, retentionSeconds: config.disconnectedRetentionSeconds });
       taskRoutes(app, { tasks, store });
+      eventRoutes(app, {
+        hub: events,
+        bus,
+        maxPendingBytes: config.events.maxPendingBytes,
+        stillAuthorized: (request) => identify(request, credentials).then((p) => p !== null, () => false),
+      });
       awsAccountRoutes(app, accounts, store);
       awsPolicyRoutes(app, { policies, store, retentionSeconds: config.disconnectedRetentionSeconds });
       gatewayRoutes(app, { store, presence, release, retentionSeconds: config.disconnectedRetentionSeconds });
@@ -281,6 +301,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
         results.stop();
         revocation.stop();
         handler.stop();
+        // Open event streams would keep http.close() waiting.
+        events.close();
         await http.close();
         for (const carrier of carriers) await carrier.stop();
         waiters.close();

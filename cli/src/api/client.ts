@@ -76,6 +76,24 @@ export class ApiClient {
     return { items };
   }
 
+  /**
+   * Opens a streaming GET (Server-Sent Events): the response as it arrives, or null when the
+   * control plane refuses the stream (an older one without the route, a cap, a proxy); callers
+   * then fall back to requests.
+   */
+  async openStream(path: string, query: Query, signal?: AbortSignal): Promise<Response | null> {
+    const url = new URL(path.replace(/^\//, ''), this.baseUrl.endsWith('/') ? this.baseUrl : `${this.baseUrl}/`);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    try {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${this.apiKey}`, accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
+      if (res.ok && (res.headers.get('content-type') ?? '').startsWith('text/event-stream') && res.body) return res;
+      await res.body?.cancel();
+      return null;
+    } catch {
+      return null;
+    }
+  }
+
   get<T = any>(path: string, query?: Query): Promise<ApiAnswer<T>> {
     return this.request<T>('GET', path, query ? { query } : {});
   }

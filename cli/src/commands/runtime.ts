@@ -3,6 +3,7 @@ import { ApiClient } from '../api/client.js';
 import { resolveConnection } from '../config/connection.js';
 import { terminal, type Terminal } from '../output/terminal.js';
 import type { OutputFormat } from '../output/render.js';
+import { EventStreamProgressSource } from '../progress/event-stream-progress-source.js';
 import { PollingProgressSource, type ProgressSource } from '../progress/progress-source.js';
 
 /** Options every command inherits from the program. */
@@ -29,7 +30,7 @@ export function runtime(cmd: Command): Runtime {
       const connection = await resolveConnection({ context: opts.context });
       return new ApiClient(connection.url, connection.apiKey);
     },
-    progress: (api) => new PollingProgressSource(api),
+    progress: (api) => new EventStreamProgressSource(api, new PollingProgressSource(api)),
   };
 }
 

@@ -19,8 +19,8 @@ export const TERMINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'faile
 export const isTerminal = (task: Pick<TaskView, 'state'>): boolean => TERMINAL_STATES.has(task.state);
 
 /**
- * Where a command learns how a task moves. Today a poll of GET /v1/tasks/{id}?waitSeconds=N; the
- * event stream (GET /v1/events, Server-Sent Events) will replace it behind this same interface.
+ * Where a command learns how a task moves: the event stream (GET /v1/events, see
+ * event-stream-progress-source.ts), or a poll of GET /v1/tasks/{id}?waitSeconds=N when the stream is refused.
  */
 export interface ProgressSource {
   /** Yields the task each time its state, attempt or delegate changes, ending with its terminal view. */

@@ -22,6 +22,7 @@ export const AUDIT_ACTIONS = [
   'group_key.trust',
   'group_key.distrust',
   'task.create',
+  'task.create_batch',
   'task.cancel',
   'tenant.create',
   'tenant.suspend',

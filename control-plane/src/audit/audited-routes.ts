@@ -65,6 +65,16 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditRule>> = {
   },
 
   'POST /v1/tasks': { action: 'task.create', targetType: 'task', target: (r) => ({ id: str(r.response['id']), name: str(r.body['type']) }) },
+  // One entry per batch, not per task: the target counts what was created; the tasks are in the task list.
+  'POST /v1/tasks/batch': {
+    action: 'task.create_batch',
+    targetType: 'task_batch',
+    diff: false,
+    target: (r) => {
+      const asked = Array.isArray(r.body['tasks']) ? r.body['tasks'].length : 0;
+      return { id: null, name: `${typeof r.response['created'] === 'number' ? r.response['created'] : 0} of ${asked} tasks created` };
+    },
+  },
   'POST /v1/tasks/:id/cancel': { action: 'task.cancel', targetType: 'task', target: (r) => ({ id: r.params['id'] ?? null, name: str(r.response['type']) }) },
 
   'POST /v1/tenants': { action: 'tenant.create', targetType: 'tenant', tenant: (r) => str(r.response['id']) },

@@ -51,5 +51,26 @@ export function runBusConformance(name: string, open: () => Promise<Bus>): void 
       await all;
       expect(got).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     });
+
+    it('carries a tenant event whole (nested JSON), in the order one publisher sent it', async () => {
+      const got: unknown[] = [];
+      const all = new Promise<void>((resolve) =>
+        bus.subscribe('tenant.event', (m) => {
+          got.push(m);
+          if (got.length === 3) resolve();
+        }),
+      );
+      const presence = (i: number) => ({
+        tenantId: 't1',
+        event: {
+          type: 'delegate.presence' as const,
+          at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+          delegate: { id: `dlg_${i}`, name: 'east', group: 'east', status: i === 2 ? ('disconnected' as const) : ('connected' as const) },
+        },
+      });
+      for (let i = 0; i < 3; i++) await bus.publish('tenant.event', presence(i));
+      await all;
+      expect(got).toEqual([presence(0), presence(1), presence(2)]);
+    });
   });
 }

@@ -1,3 +1,5 @@
+import type { TenantEvent } from '../events/event-types.js';
+
 /**
  * Signals between the parts of the control plane, and later between replicas. The store is the
  * source of truth; the bus only says "look again": a message may be delivered to several replicas,
@@ -16,6 +18,11 @@ export interface BusEvents {
   'credentials.changed': { tenantId: string };
   /** Close every live delegate connection of the tenant (suspension). */
   'tenant.suspended': { tenantId: string };
+  /**
+   * A change a tenant's clients may follow (GET /v1/events): every replica buffers it and hands it
+   * to the streams it serves. Lost, it costs a client a reset and a refetch, never state.
+   */
+  'tenant.event': { tenantId: string; event: TenantEvent };
 }
 
 export type BusTopic = keyof BusEvents;

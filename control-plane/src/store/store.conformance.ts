@@ -422,6 +422,22 @@ export function runStoreConformance(
         await expect(store.insertTask(taskRecord(a, { id: t.id }))).rejects.toBeInstanceOf(StoreConflictError);
       });
 
+      it('creates a batch of tasks in one step, or none of them when one id conflicts', async () => {
+        const a = await newTenant();
+        const batch = Array.from({ length: 600 }, (_, i) => taskRecord(a, { priority: i % 7, payload: { i } }));
+        await store.createTasks(batch);
+        for (const t of [batch[0]!, batch[299]!, batch[599]!]) expect(await store.getTask(a, t.id)).toEqual(t);
+        expect((await store.openTaskUsage(a)).tasks).toBe(600);
+        // The second batch carries one id the first stored (past the first chunk): nothing of it stays.
+        const second = Array.from({ length: 520 }, () => taskRecord(a));
+        second[510] = taskRecord(a, { id: batch[3]!.id });
+        await expect(store.createTasks(second)).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.getTask(a, second[0]!.id)).toBeNull();
+        expect(await store.getTask(a, second[509]!.id)).toBeNull();
+        expect((await store.openTaskUsage(a)).tasks).toBe(600);
+        await store.createTasks([]);
+      });
+
       it('lists newest first with limit, filters and an id cursor', async () => {
         const a = await newTenant();
         const b = await newTenant();

@@ -201,6 +201,8 @@ export interface Store {
 
   // Tasks
   insertTask(task: TaskRecord): Promise<void>;
+  /** Inserts every task or none (one transaction): a conflict on any id rejects them all. */
+  createTasks(tasks: readonly TaskRecord[]): Promise<void>;
   getTask(tenantId: string, id: string): Promise<TaskRecord | null>;
   listTasks(tenantId: string, query: ListTasksQuery): Promise<TaskRecord[]>;
   /**

@@ -22,7 +22,7 @@ export interface DispatcherOptions {
   bus: Pick<Bus, 'subscribe'>;
   sessions: LocalSessions;
   requeue: Requeue;
-  lifecycle: Pick<TaskLifecycle, 'ended'>;
+  lifecycle: Pick<TaskLifecycle, 'ended' | 'running'>;
   metrics: Pick<Metrics, 'taskAssigned'>;
   timing: Timing;
   log: Logger;
@@ -176,6 +176,8 @@ export class Dispatcher {
       session.release(taskId);
       session.send({ case: 'cancel', value: { taskId, attempt, reason: 'task is no longer assigned to this delegate' } });
       this.pump(session);
+      return;
     }
+    this.options.lifecycle.running(running);
   }
 }

@@ -3,6 +3,12 @@ import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, TaskRecord } from '../store/store.js';
 
+/** Who follows transitions for the tenant's clients (events/event-publisher.ts); never blocks a transition. */
+export interface TransitionObserver {
+  taskChanged(task: TaskRecord): void;
+  accountValidated(task: TaskRecord): void;
+}
+
 /**
  * What happens when a task reaches a terminal state, whoever ended it (a result, a cancel, a
  * timeout, a lost delegate). Exactly one caller wins the store's fenced update, and only that caller
@@ -10,6 +16,7 @@ import type { Store, TaskRecord } from '../store/store.js';
  */
 export class TaskLifecycle {
   private readonly endListeners: Array<(task: TaskRecord) => Promise<void>> = [];
+  private observer: TransitionObserver | null = null;
 
   constructor(
     private readonly store: Store,
@@ -26,8 +33,14 @@ export class TaskLifecycle {
     this.endListeners.push(listener);
   }
 
+  /** One observer of every state a task enters (queued, running, each end). */
+  observe(observer: TransitionObserver): void {
+    this.observer = observer;
+  }
+
   async ended(task: TaskRecord): Promise<void> {
     this.metrics.taskEnded(task);
+    this.observer?.taskChanged(task);
     this.log.info(
       { taskId: task.id, tenantId: task.tenantId, type: task.type, state: task.state, attempt: task.attempt, code: task.error?.code },
       'task ended',
@@ -42,7 +55,13 @@ export class TaskLifecycle {
   }
 
   async queued(task: TaskRecord): Promise<void> {
+    this.observer?.taskChanged(task);
     await this.bus.publish('task.queued', { tenantId: task.tenantId, taskId: task.id, type: task.type, selectors: task.selectors });
+  }
+
+  /** The delegate accepted the attempt (assigned → running); the store has recorded it. */
+  running(task: TaskRecord): void {
+    this.observer?.taskChanged(task);
   }
 
   private async recordAccountValidation(task: TaskRecord): Promise<void> {
@@ -56,6 +75,7 @@ export class TaskLifecycle {
         arn: ok ? String(task.result?.['arn'] ?? '') || null : null,
         error: ok ? null : task.error,
       });
+      this.observer?.accountValidated(task);
     } catch (err) {
       this.log.error({ err, taskId: task.id, accountId: task.accountId }, 'failed to record the validation outcome on the account');
     }

@@ -22,7 +22,30 @@ export class TaskQuota {
   ) {}
 
   async check(tenantId: string, payload: Record<string, unknown>): Promise<void> {
-    const usage = await this.store.openTaskUsage(tenantId);
+    this.admit(await this.store.openTaskUsage(tenantId), payload);
+  }
+
+  /**
+   * A batch's payloads against one read of the usage, counting the earlier items of the batch as
+   * if they were stored: each item gets null (fits) or the QUOTA_EXCEEDED error it would get alone.
+   */
+  async checkMany(tenantId: string, payloads: ReadonlyArray<Record<string, unknown> | null>): Promise<Array<AppError | null>> {
+    const usage = { ...(await this.store.openTaskUsage(tenantId)) };
+    return payloads.map((payload) => {
+      if (payload === null) return null;
+      try {
+        this.admit(usage, payload);
+      } catch (err) {
+        if (err instanceof AppError) return err;
+        throw err;
+      }
+      usage.tasks += 1;
+      usage.payloadBytes += payloadBytes(payload);
+      return null;
+    });
+  }
+
+  private admit(usage: { tasks: number; payloadBytes: number }, payload: Record<string, unknown>): void {
     const maxTasks = this.limits.maxQueuedTasksPerTenant;
     if (usage.tasks >= maxTasks) {
       throw new AppError(

@@ -49,6 +49,51 @@ export class TaskService {
     input: NewTask,
     options: { internal?: boolean; beforeInsert?: (task: TaskRecord) => Promise<void>; requestedBy?: ActorRecord } = {},
   ): Promise<TaskRecord> {
+    const task = this.draft(tenantId, input, options);
+    // Before anything is written (beforeInsert marks an account as validating).
+    await this.quota.check(tenantId, task.payload);
+    await options.beforeInsert?.(task);
+    await this.failUnplaceable([task]);
+    await this.store.insertTask(task);
+    await this.announce(task);
+    return task;
+  }
+
+  /**
+   * Queues many tasks in one store transaction. Each item is checked as `create` checks one (type,
+   * payload, quota counting the items before it); an item given as an error (it did not parse)
+   * stays that error. Without `atomic` the items that pass are created and the others answer their
+   * error; with `atomic` nothing is created unless every item passes.
+   */
+  async createMany(
+    tenantId: string,
+    items: ReadonlyArray<NewTask | AppError>,
+    options: { atomic?: boolean; requestedBy?: ActorRecord } = {},
+  ): Promise<Array<TaskRecord | AppError>> {
+    const now = new Date();
+    const results: Array<TaskRecord | AppError> = items.map((item) => {
+      if (item instanceof AppError) return item;
+      try {
+        return this.draft(tenantId, item, { ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}) }, now);
+      } catch (err) {
+        if (err instanceof AppError) return err;
+        throw err;
+      }
+    });
+    const refused = await this.quota.checkMany(tenantId, results.map((r) => (r instanceof AppError ? null : r.payload)));
+    refused.forEach((err, i) => {
+      if (err) results[i] = err;
+    });
+    const tasks = results.filter((r): r is TaskRecord => !(r instanceof AppError));
+    if (tasks.length === 0 || (options.atomic && tasks.length < results.length)) return results;
+    await this.failUnplaceable(tasks);
+    await this.store.createTasks(tasks);
+    for (const task of tasks) await this.announce(task);
+    return results;
+  }
+
+  /** The task as it will be stored, from validated input; throws what the caller must answer. */
+  private draft(tenantId: string, input: NewTask, options: { internal?: boolean; requestedBy?: ActorRecord }, now = new Date()): TaskRecord {
     const type = taskType(input.type);
     if (!type.creatableByApi && !options.internal) {
       throw new AppError(
@@ -61,10 +106,7 @@ export class TaskService {
     // Sealed values open only where their group key is: the key is a routing constraint like any tag,
     // derived here from the payload itself so no caller (API or account) can leave it out.
     const selectors = normaliseTags([...input.selectors, ...keySelectors(payload)]);
-    // Before anything is written (beforeInsert marks an account as validating).
-    await this.quota.check(tenantId, payload);
-    const now = new Date();
-    const task: TaskRecord = {
+    return {
       id: newId('tsk'),
       tenantId,
       type: type.name,
@@ -88,25 +130,31 @@ export class TaskService {
       endedAt: null,
       leaseExpiresAt: null,
     };
-    await options.beforeInsert?.(task);
-    const { possible, ineligible } = await this.explainer.anyCouldTake(tenantId, { type: type.name, selectors });
-    if (!possible) {
+  }
+
+  /** Marks failed, before they are stored, the tasks no connected delegate could ever take (asked once per type and selectors). */
+  private async failUnplaceable(tasks: readonly TaskRecord[]): Promise<void> {
+    const verdicts = new Map<string, Awaited<ReturnType<DelegateExplainer['anyCouldTake']>>>();
+    for (const task of tasks) {
+      const key = `${task.type}\u0000${task.selectors.join(',')}`;
+      let verdict = verdicts.get(key);
+      if (!verdict) verdicts.set(key, (verdict = await this.explainer.anyCouldTake(task.tenantId, { type: task.type, selectors: task.selectors })));
+      if (verdict.possible) continue;
       task.state = 'failed';
-      task.endedAt = now;
+      task.endedAt = task.createdAt;
       task.error = {
         code: ErrorCode.NO_ELIGIBLE_DELEGATE,
-        message: `No connected delegate can run this task (type "${type.name}", selectors [${selectors.join(', ')}]). ${this.explainer.advice(ineligible)}`,
-        details: { selectors, type: type.name, delegates: ineligible },
+        message: `No connected delegate can run this task (type "${task.type}", selectors [${task.selectors.join(', ')}]). ${this.explainer.advice(verdict.ineligible)}`,
+        details: { selectors: task.selectors, type: task.type, delegates: verdict.ineligible },
       };
-      await this.store.insertTask(task);
-      this.metrics.taskCreated(task);
-      await this.lifecycle.ended(task);
-      return task;
     }
-    await this.store.insertTask(task);
+  }
+
+  /** After the insert: a failed task ends (waiters, audit, events), a queued one is offered to delegates. */
+  private async announce(task: TaskRecord): Promise<void> {
     this.metrics.taskCreated(task);
-    await this.lifecycle.queued(task);
-    return task;
+    if (task.state === 'failed') await this.lifecycle.ended(task);
+    else await this.lifecycle.queued(task);
   }
 
   async get(tenantId: string, id: string): Promise<TaskRecord> {

@@ -68,8 +68,10 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /v1/tasks': 'viewer',
   'GET /v1/tasks/:id': 'viewer',
   'POST /v1/tasks': 'editor',
+  'POST /v1/tasks/batch': 'editor',
   'POST /v1/tasks/:id/cancel': 'editor',
   'GET /v1/queue': 'viewer',
+  'GET /v1/events': 'viewer',
 
   'GET /v1/aws/external-id': 'viewer',
   'GET /v1/aws/role-setup': 'viewer',

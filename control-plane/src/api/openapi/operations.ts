@@ -6,6 +6,7 @@ import { awsPolicyOperations } from '../routes/aws-policies.js';
 import { delegateConnectOperations } from '../routes/delegate-connect.js';
 import { delegateGroupOperations } from '../routes/delegate-groups.js';
 import { delegateOperations } from '../routes/delegates.js';
+import { eventOperations } from '../routes/events.js';
 import { gatewayOperations } from '../routes/gateways.js';
 import { natsCredentialOperations } from '../routes/nats-credentials.js';
 import { oidcOperations } from '../routes/oidc.js';
@@ -58,6 +59,7 @@ export const apiOperations: readonly ApiOperation[] = [
   ...apiKeyOperations,
   ...delegateOperations,
   ...taskOperations,
+  ...eventOperations,
   ...awsAccountOperations,
   ...awsPolicyOperations,
   ...gatewayOperations,

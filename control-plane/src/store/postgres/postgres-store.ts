@@ -29,7 +29,7 @@ import type {
 } from '../store.js';
 import { payloadBytes } from '../store.js';
 import { conflicting } from './conflicts.js';
-import { IDENTITY, Q } from './queries.js';
+import { IDENTITY, Q, insertTasks } from './queries.js';
 import { distinctIds, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
 import { migrate } from './schema.js';
 import { PostgresIdentityStore, userParams } from './postgres-identity-store.js';
@@ -348,35 +348,18 @@ export class PostgresStore implements Store {
   // Tasks
 
   async insertTask(t: TaskRecord): Promise<void> {
+    await conflicting('task', () => this.pool.query(Q.insertTask, taskValues(t)));
+  }
+
+  async createTasks(tasks: readonly TaskRecord[]): Promise<void> {
+    if (tasks.length === 0) return;
     await conflicting('task', () =>
-      this.pool.query(
-        Q.insertTask,
-        [
-          t.id,
-          t.tenantId,
-          t.type,
-          json(t.payload),
-          normalizeSelectors(t.selectors),
-          t.priority,
-          t.state,
-          t.attempt,
-          t.maxAttempts,
-          t.delegateId,
-          t.queueTimeoutSeconds,
-          t.runTimeoutSeconds,
-          jsonOrNull(t.result),
-          jsonOrNull(t.error),
-          t.accountId,
-          t.createdAt,
-          t.queuedAt,
-          t.assignedAt,
-          t.startedAt,
-          t.endedAt,
-          t.leaseExpiresAt,
-          payloadBytes(t.payload),
-          jsonOrNull(t.requestedBy),
-        ],
-      ),
+      this.transaction(async (db) => {
+        for (let i = 0; i < tasks.length; i += TASK_INSERT_CHUNK) {
+          const chunk = tasks.slice(i, i + TASK_INSERT_CHUNK);
+          await db.query(insertTasks(chunk.length), chunk.flatMap(taskValues));
+        }
+      }),
     );
   }
 
@@ -700,4 +683,36 @@ export class PostgresStore implements Store {
     );
     return rows.map(groupKeyFromRow);
   }
+}
+
+/** Multi-row INSERTs stay under PostgreSQL's 65,535 bind parameters. */
+const TASK_INSERT_CHUNK = 500;
+
+/** A task's values in the column order of Q.insertTask. */
+function taskValues(t: TaskRecord): unknown[] {
+  return [
+    t.id,
+    t.tenantId,
+    t.type,
+    json(t.payload),
+    normalizeSelectors(t.selectors),
+    t.priority,
+    t.state,
+    t.attempt,
+    t.maxAttempts,
+    t.delegateId,
+    t.queueTimeoutSeconds,
+    t.runTimeoutSeconds,
+    jsonOrNull(t.result),
+    jsonOrNull(t.error),
+    t.accountId,
+    t.createdAt,
+    t.queuedAt,
+    t.assignedAt,
+    t.startedAt,
+    t.endedAt,
+    t.leaseExpiresAt,
+    payloadBytes(t.payload),
+    jsonOrNull(t.requestedBy),
+  ];
 }

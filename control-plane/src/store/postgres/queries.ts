@@ -257,3 +257,11 @@ export const AUDIT = {
        ORDER BY id DESC LIMIT $8`,
   deleteOlderThan: `DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 } as const;
+
+const TASK_COLUMN_COUNT = 23;
+
+/** `insertTask` for `rows` tasks in one statement: the same columns, `rows` value lists. */
+export function insertTasks(rows: number): string {
+  const values = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: TASK_COLUMN_COUNT }, (_, c) => `$${r * TASK_COLUMN_COUNT + c + 1}`).join(', ')})`);
+  return `${Q.insertTask.slice(0, Q.insertTask.indexOf('VALUES'))}VALUES ${values.join(', ')}`;
+}
