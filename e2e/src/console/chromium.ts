@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
