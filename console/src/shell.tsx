@@ -29,12 +29,12 @@ export function Shell() {
         </ul>
       </nav>
       <main className="shell-main">
-        <header className="shell-user" aria-label="Signed in">
+        <section className="shell-user" aria-label="Signed in">
           <span>
             <strong>{me.user.name}</strong> ({me.user.email}) · role <strong data-testid="role">{me.role}</strong> · tenant {me.tenant.name}
           </span>
           <SignOutButton />
-        </header>
+        </section>
         <Outlet />
       </main>
     </div>

@@ -79,10 +79,8 @@ export function SignOutButton() {
   const queryClient = useQueryClient();
   const signOut = useMutation({
     mutationFn: () => unwrap(api.DELETE('/v1/session')),
-    onSettled: () => {
-      queryClient.clear();
-      void queryClient.invalidateQueries({ queryKey: ME_KEY });
-    },
+    // Every query forgets its data (nothing of the session stays on screen) and GET /v1/me, now 401, shows the sign-in.
+    onSettled: () => queryClient.resetQueries(),
   });
   return (
     <Button variant="secondary" onClick={() => signOut.mutate()} disabled={signOut.isPending}>

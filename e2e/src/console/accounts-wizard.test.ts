@@ -141,7 +141,7 @@ describe('the console in a browser', () => {
     await expectAccessible(page, 'sign-in page');
     await screenshot(page, 'sign-in');
     await signIn(page, ADMIN.email, ADMIN.password);
-    const header = page.getByRole('banner', { name: 'Signed in' });
+    const header = page.getByRole('region', { name: 'Signed in' });
     await expect.poll(() => header.textContent()).toContain(ADMIN.name);
     expect(await page.getByTestId('role').textContent()).toBe('admin');
     for (const link of ['Cloud accounts', 'Delegates', 'Gateways', 'Tokens', 'Tasks', 'Audit', 'Users', 'API keys']) {
@@ -242,7 +242,7 @@ describe('the console in a browser', () => {
       await p.getByLabel('Assume role (STS)').check();
       await p.getByLabel('Role ARN').fill(ids.role.roleArn);
       // The external ID is left empty: the tenant's own, which the role's trust policy requires.
-      await p.getByRole('region', { name: 'Role setup' }).getByText(ids.role.externalId).first().waitFor();
+      await p.getByRole('complementary', { name: 'Role setup' }).getByText(ids.role.externalId).first().waitFor();
       await p.getByLabel('Source credentials').selectOption('static');
       await byReference('env:SRC_ACCESS_KEY_ID', 'env:SRC_SECRET')(p);
       await expectAccessible(p, 'wizard STS');
