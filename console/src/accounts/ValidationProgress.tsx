@@ -13,6 +13,17 @@ export function stepsOf(task: Task | undefined): Step[] {
   return Array.isArray(steps) ? (steps as Step[]).filter((s) => typeof s?.name === 'string') : [];
 }
 
+interface Ineligible {
+  name: string;
+  reasons: string[];
+}
+
+/** NO_ELIGIBLE_DELEGATE carries, for each connected delegate, why it could not run the task. */
+function ineligibleOf(task: Task): Ineligible[] {
+  const list = task.error?.details['delegates'];
+  return Array.isArray(list) ? (list as Ineligible[]).filter((d) => typeof d?.name === 'string' && Array.isArray(d.reasons)) : [];
+}
+
 /**
  * A validation step by step: queued, on which delegate, running, each AWS call with its time, then
  * the verdict: "Valid" with the account ID and ARN, or the error code with its sentence.
@@ -45,6 +56,15 @@ export function ValidationProgress({ task, account, onEditCredentials }: { task:
       {ended && task.state !== 'succeeded' && (
         <div className="notice bad" role="alert">
           <strong>{task.error?.code ?? task.state.toUpperCase()}</strong> {task.error?.message ?? `The validation ended ${task.state}.`}
+          {ineligibleOf(task).length > 0 && (
+            <ul aria-label="Why no delegate is eligible">
+              {ineligibleOf(task).map((d) => (
+                <li key={d.name}>
+                  {d.name}: {d.reasons.join('; ')}
+                </li>
+              ))}
+            </ul>
+          )}
           {onEditCredentials && (
             <div className="row">
               <Button variant="secondary" onClick={onEditCredentials}>
