@@ -12,6 +12,7 @@ import { ValidationProgress } from '../ValidationProgress.js';
 import { buildAuth, emptyAuthForm, sealsAnything, type AuthForm, type SecretResolver } from './auth-form.js';
 import { CredentialsStep } from './CredentialsStep.js';
 import { DelegatesStep, tagsOf, type Placement } from './DelegatesStep.js';
+import { EndpointFields, endpointOverrides, type Endpoints } from './EndpointFields.js';
 import { PolicyPicker } from './PolicyPicker.js';
 
 const STEPS = ['Account', 'Credentials', 'Delegates', 'Validate'] as const;
@@ -42,6 +43,7 @@ export function AddAccountWizard() {
   const [testRegion, setTestRegion] = useState('us-east-1');
   const [auth, setAuth] = useState<AuthForm>(emptyAuthForm);
   const [caBundle, setCaBundle] = useState('');
+  const [endpoints, setEndpoints] = useState<Endpoints>({ sts: '', ec2: '', iam: '' });
   const [placement, setPlacement] = useState<Placement>({ kind: 'any' });
   const [group, setGroup] = useState('');
   const [created, setCreated] = useState(false);
@@ -79,6 +81,7 @@ export function AddAccountWizard() {
         delegateSelectors: tagsOf(placement),
         ...(placement.kind === 'gateway' ? { gateway: placement.gateway } : {}),
         ...(caBundle.trim() ? { caBundle } : {}),
+        ...(endpointOverrides(endpoints) ? { endpoints: endpointOverrides(endpoints) } : {}),
       };
       const saved: Account = created
         ? await unwrap(api.PATCH('/v1/aws/accounts/{id}', { params: { path: { id: accountId } }, body }))
@@ -132,6 +135,7 @@ export function AddAccountWizard() {
               }}
             />
             <TextField label="Test region" value={testRegion} onChange={(e) => setTestRegion(e.currentTarget.value)} hint="Where the validation calls AWS; the partition’s usual region by default." />
+            <EndpointFields value={endpoints} onChange={setEndpoints} />
           </>
         )}
         {step === 1 && (
