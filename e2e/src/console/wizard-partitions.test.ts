@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
-import { mkdtemp, rm } from 'node:fs/promises';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -13,9 +14,13 @@ import { openConsole, seriousViolations, signIn, type ConsoleBrowser } from './c
 
 const ADMIN = { email: 'gus@partitions.example', name: 'Gus Admin', password: 'partitions admin password 1' };
 
+const IRSA_ROLE_ARN = 'arn:aws:iam::123456789012:role/console-irsa-pod-role';
+
 /**
- * Partitions through the wizard: GovCloud keys in "AWS GovCloud (US)" with its default test region,
- * and the Secret region (SC2S) over HTTPS whose endpoints only the account's CA bundle trusts.
+ * Partitions and pod credentials through the wizard: GovCloud keys in "AWS GovCloud (US)" with its
+ * default test region, the Secret region (SC2S) over HTTPS whose endpoints only the account's CA
+ * bundle trusts, and IRSA (the pod's web identity token) against a moto without auth enforcement
+ * (enforced moto cannot answer the unsigned AssumeRoleWithWebIdentity).
  */
 describe('the wizard’s partitions, in a browser', () => {
   let dir: string;
@@ -23,6 +28,7 @@ describe('the wizard’s partitions, in a browser', () => {
   let api: Api;
   let moto: MotoServer;
   let tlsMoto: MotoServer;
+  let webMoto: MotoServer;
   let gov: MotoIdentities;
   let isob: MotoIdentities;
   let ca: CertificateAuthority;
@@ -43,6 +49,16 @@ describe('the wizard’s partitions, in a browser', () => {
     tlsMoto = await startMoto({ tls: { certFile: serverCert.certFile, keyFile: serverCert.keyFile, caPem: ca.certPem } });
     isob = await setupAwsIdentities(tlsMoto.endpoint, { region: 'us-isob-east-1', namePrefix: 'isob', caPem: ca.certPem });
     await tlsMoto.enforceAuth();
+    webMoto = await startMoto();
+    const iam = new IAMClient({ region: 'us-east-1', endpoint: webMoto.endpoint, credentials: { accessKeyId: 'AKIASETUPONLY0000000', secretAccessKey: 'setup-only' } });
+    try {
+      const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Federated: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/TEST' }, Action: 'sts:AssumeRoleWithWebIdentity' }] };
+      await iam.send(new CreateRoleCommand({ RoleName: IRSA_ROLE_ARN.split('/').pop()!, AssumeRolePolicyDocument: JSON.stringify(trust) }));
+    } finally {
+      iam.destroy();
+    }
+    const tokenFile = join(dir, 'web-identity-token');
+    await writeFile(tokenFile, 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YXR0YWNoZTpkZWxlZ2F0ZSJ9.c2ln', { mode: 0o600 });
     const token = await api.post('/v1/delegate-tokens', { name: 'partitions' });
     delegate = await startDelegate({ id: created.body.id, name: 'partitions', api, externalId: '' }, {
       url: cp.grpcUrl,
@@ -53,7 +69,9 @@ describe('the wizard’s partitions, in a browser', () => {
         AWS_ENDPOINT_URL: moto.endpoint,
         AWS_EC2_METADATA_DISABLED: 'true',
         ATTACHE_ALLOW_REFS: 'env:GOV_*,env:ISOB_*',
-        ATTACHE_ALLOW_ENDPOINTS: new URL(tlsMoto.endpoint).origin,
+        ATTACHE_ALLOW_ENDPOINTS: [tlsMoto.endpoint, webMoto.endpoint].map((u) => new URL(u).origin).join(','),
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_ARN: IRSA_ROLE_ARN,
         GOV_ACCESS_KEY_ID: gov.validUser.accessKeyId,
         GOV_SECRET: gov.validUser.secretAccessKey,
         ISOB_ACCESS_KEY_ID: isob.validUser.accessKeyId,
@@ -67,6 +85,7 @@ describe('the wizard’s partitions, in a browser', () => {
   afterAll(async () => {
     await browser?.close();
     await delegate?.stop();
+    await webMoto?.stop();
     await tlsMoto?.stop();
     await moto?.stop();
     await cp?.stop();
@@ -121,5 +140,23 @@ describe('the wizard’s partitions, in a browser', () => {
       endpoints: { sts: tlsMoto.endpoint, ec2: tlsMoto.endpoint },
       arn: isob.validUser.arn,
     });
+  });
+
+  it("IRSA: the pod's web identity token and AWS_ROLE_ARN, with the STS and EC2 endpoints overridden", async () => {
+    const { page } = browser;
+    await page.goto('/accounts/new');
+    await page.getByLabel('Account name').fill('irsa-pod');
+    await page.getByText('Endpoint overrides (optional)').click();
+    await page.getByLabel('STS endpoint').fill(webMoto.endpoint);
+    await page.getByLabel('EC2 endpoint').fill(webMoto.endpoint);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('IRSA').check();
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await validateToValid(page);
+    expect(await page.getByRole('region', { name: 'Validation progress' }).textContent()).toContain('sts:AssumeRoleWithWebIdentity');
+    const saved = await accountNamed('irsa-pod');
+    expect(saved).toMatchObject({ status: 'valid', auth: { type: 'irsa' }, endpoints: { sts: webMoto.endpoint, ec2: webMoto.endpoint } });
+    expect(saved.arn).toContain(':assumed-role/console-irsa-pod-role/');
   });
 });
