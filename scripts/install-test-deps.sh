@@ -8,6 +8,8 @@
 #   postgresql             Debian's package (15): the PostgreSQL store tests (started per test run
 #                          from its binaries in a temporary directory, not as a system service).
 #   redis-server           Debian's package: the BullMQ peer in the benchmarks.
+#   chromium               Debian's package: the console's browser tests (e2e/src/console), driven by
+#                          playwright-core, which cannot download a browser of its own here.
 #   systemd-analyze        Debian's `systemd`: `verify` checks deploy/systemd/attache-delegate.service.
 #   helm, cfn-lint         pinned in scripts/test-tools.env, for the deploy tests: helm built with
 #                          `go install` from the Go module proxy (Go from PATH or /usr/local/go), cfn-lint
@@ -23,6 +25,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""
@@ -89,4 +92,4 @@ if [ ! -x "$cfn_lint_bin" ]; then
 fi
 
 echo "deploy tools: $("$helm_bin" version --template '{{.Version}}'), $("$cfn_lint_bin" --version), $(systemd-analyze --version | head -1)" >&2
-echo "test servers: moto_server, $(nats-server --version 2>&1 | head -1), postgres $(ls /usr/lib/postgresql/ | tail -1), $(redis-server --version | cut -d' ' -f3)" >&2
+echo "test servers: moto_server, $(nats-server --version 2>&1 | head -1), postgres $(ls /usr/lib/postgresql/ | tail -1), $(redis-server --version | cut -d' ' -f3), $(chromium --version 2>/dev/null | head -1)" >&2

@@ -9,6 +9,7 @@ import { accessOf } from './access/route-access.js';
 import { bearer } from './auth.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { limitConnections, type ConnectionLimits } from './connection-limiter.js';
+import { serveConsole } from './console-assets.js';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -117,6 +118,7 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
       }),
   });
 
+  serveConsole(app, { log: options.log });
   // Before any route: a route without an access rule fails to register.
   await installAccessControl(app, options.credentials);
 
