@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CONFIGURATION_GOODBYE_CODES, FATAL_GOODBYE_CODES, GoodbyeCode } from './goodbye.js';
+import { FATAL_REFUSAL_CODES, RefusalCode } from './refusal.js';
 import { WS_CLOSE } from './websocket.js';
 
 /**
@@ -51,8 +52,11 @@ describe('protocol vocabulary', () => {
   it('names every refusal and close code the control plane sends on a carrier', () => {
     const refusals = scan(/\.reject\(\s*'([A-Z_]+)'/g);
     expect(refusals.length).toBeGreaterThan(0);
-    const missing = refusals.filter((r) => !(r.value in WS_CLOSE)).map((r) => `${r.value} (${r.path.slice(root.length)})`);
+    const refusalCodes = new Set<string>(Object.values(RefusalCode));
+    const missing = refusals.filter((r) => !refusalCodes.has(r.value)).map((r) => `${r.value} (${r.path.slice(root.length)})`);
     expect(missing).toEqual([]);
+    // The WebSocket carrier closes a refusal with the close code of the same name.
+    expect(Object.values(RefusalCode).filter((code) => !(code in WS_CLOSE))).toEqual([]);
     const numeric = scan(/\b(?:ws|socket|closeSocket)\.?(?:close)?\(\s*(\d{4})\b/g);
     const closeValues = new Set<number>(Object.values(WS_CLOSE));
     expect(numeric.filter((n) => !closeValues.has(Number(n.value))).map((n) => `${n.value} (${n.path.slice(root.length)})`)).toEqual([]);
@@ -64,9 +68,18 @@ describe('protocol vocabulary', () => {
     expect(undocumented).toEqual([]);
   });
 
+  it('documents every refusal code in delegate.proto', () => {
+    const service = protoText.slice(protoText.indexOf('service DelegateService {'), protoText.indexOf('rpc Connect('));
+    expect(Object.values(RefusalCode).filter((code) => !new RegExp(`\\b${code} \\(`).test(service))).toEqual([]);
+  });
+
   it('documents every WebSocket close code in delegate.proto', () => {
     const undocumented = Object.entries(WS_CLOSE).filter(([name, value]) => !protoText.includes(`${value} ${name}`));
     expect(undocumented).toEqual([]);
+  });
+
+  it('treats only known refusal codes as fatal', () => {
+    for (const code of FATAL_REFUSAL_CODES) expect(Object.values(RefusalCode)).toContain(code);
   });
 
   it('classifies only known codes as fatal or configuration errors, and no code as both', () => {

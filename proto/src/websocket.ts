@@ -9,7 +9,8 @@ export const WEBSOCKET_CONNECT_PATH = '/v1/delegate/connect';
 /**
  * Close codes. The 4xxx range is private to applications (RFC 6455 §7.4.2); the refusal codes mirror
  * HTTP statuses so that a person reading a proxy log recognises them. UNAUTHENTICATED and
- * PERMISSION_DENIED mean the token is refused for good; every other code is retried.
+ * PERMISSION_DENIED mean the token is refused for good; every other code is retried. A refusal
+ * (refusal.ts) closes with the code of the same name.
  */
 export const WS_CLOSE = {
   NORMAL: 1000,

@@ -5,9 +5,11 @@ import { connect, headers, NoRespondersError, type Msg, type NatsConnection } fr
 import {
   ControlFrameSchema,
   DelegateFrameSchema,
+  FATAL_REFUSAL_CODES,
   MAX_FRAME_BYTES,
   NATS_CREDENTIALS_PATH,
   NatsHeader,
+  RefusalCode,
   type ControlFrame,
   type DelegateFrame,
   type NatsCredentialsResponse,
@@ -193,7 +195,7 @@ class NatsCarrierConnection implements CarrierConnection {
     const status = msg.headers?.get(NatsHeader.status);
     if (status) {
       const message = msg.headers?.get(NatsHeader.message) || status;
-      const kind = status === 'UNAUTHENTICATED' || status === 'PERMISSION_DENIED' ? 'unauthenticated' : 'transient';
+      const kind = FATAL_REFUSAL_CODES.has(status) ? 'unauthenticated' : 'transient';
       this.end(new CarrierError(kind, status, message));
       return;
     }
@@ -250,7 +252,7 @@ function fetchCredentials(api: URL, options: CarrierOptions, publicKey: string):
           if (status === 201 || status === 200) return resolve(parsed as NatsCredentialsResponse);
           const message = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? `HTTP ${status}`;
           if (status === 401 || status === 403) {
-            return reject(new CarrierError('unauthenticated', status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', message));
+            return reject(new CarrierError('unauthenticated', status === 401 ? RefusalCode.UNAUTHENTICATED : RefusalCode.PERMISSION_DENIED, message));
           }
           reject(new CarrierError('transient', 'UNAVAILABLE', `NATS credentials from ${api.origin}: ${message}`));
         });

@@ -5,7 +5,9 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   ControlFrameSchema,
   DelegateFrameSchema,
+  FATAL_REFUSAL_CODES,
   MAX_FRAME_BYTES,
+  RefusalCode,
   WEBSOCKET_CONNECT_PATH,
   WS_CLOSE,
   type ControlFrame,
@@ -38,11 +40,12 @@ export interface WebSocketCarrierOptions extends CarrierOptions {
 /** Handshake and CONNECT budget; the agent's Welcome timeout bounds the whole session start anyway. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** Close codes that refuse the token for good: reconnecting with it would be refused the same way. */
-const REFUSED_CLOSE_CODES: Record<number, string> = {
-  [WS_CLOSE.UNAUTHENTICATED]: 'UNAUTHENTICATED',
-  [WS_CLOSE.PERMISSION_DENIED]: 'PERMISSION_DENIED',
-};
+/** Close codes that refuse the token for good (a refusal closes with the WS_CLOSE code of its name). */
+const REFUSED_CLOSE_CODES = new Map<number, RefusalCode>(
+  Object.values(RefusalCode)
+    .filter((code) => FATAL_REFUSAL_CODES.has(code))
+    .map((code) => [WS_CLOSE[code], code]),
+);
 
 export class WebSocketCarrier implements Carrier {
   private readonly target: URL;
@@ -139,7 +142,7 @@ class WebSocketConnection implements CarrierConnection {
       // Refused before the upgrade: an ingress or proxy in front of the control plane, or an old one.
       const status = response.statusCode ?? 0;
       const kind = status === 401 || status === 403 ? 'unauthenticated' : 'transient';
-      const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'PERMISSION_DENIED' : `HTTP_${status}`;
+      const code = status === 401 ? RefusalCode.UNAUTHENTICATED : status === 403 ? RefusalCode.PERMISSION_DENIED : `HTTP_${status}`;
       this.fail(new CarrierError(kind, code, `WebSocket upgrade refused: ${status} ${response.statusMessage ?? ''}`.trim()));
       response.resume();
       request.destroy();
@@ -152,7 +155,7 @@ class WebSocketConnection implements CarrierConnection {
     socket.on('close', (code, reasonBytes) => {
       clearInterval(this.keepalive);
       const reason = reasonBytes.toString('utf8');
-      const refused = REFUSED_CLOSE_CODES[code];
+      const refused = REFUSED_CLOSE_CODES.get(code);
       if (refused) {
         // The reason reads "UNAUTHENTICATED: The delegate token is unknown or revoked."
         this.fail(new CarrierError('unauthenticated', refused, reason.replace(/^[A-Z_]+: /, '') || refused));

@@ -634,9 +634,15 @@ export const DelegateService: GenService<{
    * One long-lived bidirectional stream per delegate process. The delegate token travels as call
    * metadata ("authorization: Bearer <token>"), never inside a frame.
    *
+   * Before any frame, a carrier may refuse the connection (proto/src/refusal.ts: RefusalCode) as a
+   * gRPC status, a WebSocket close code or a NATS Attache-Status header: UNAUTHENTICATED (the token
+   * is missing, unknown or revoked) and PERMISSION_DENIED (its tenant is suspended) are fatal for
+   * the delegate; RESOURCE_EXHAUSTED (a connection limit) is retried with backoff.
+   *
    * The WebSocket carrier sends the same frames as binary messages on /v1/delegate/connect
    * (proto/src/websocket.ts: WEBSOCKET_CONNECT_PATH). Its close codes (WS_CLOSE): 1000 NORMAL after
-   * a Goodbye, 1001 GOING_AWAY on SERVER_SHUTDOWN, 1008 POLICY_VIOLATION on PROTOCOL_ERROR; a token
+   * a Goodbye, 1001 GOING_AWAY on SERVER_SHUTDOWN, 1008 POLICY_VIOLATION on PROTOCOL_ERROR,
+   * 1011 INTERNAL_ERROR when the control plane fails to set the connection up; a token
    * refused before any frame closes with 4401 UNAUTHENTICATED or 4403 PERMISSION_DENIED (fatal for
    * the delegate), a connection refused for load with 4429 RESOURCE_EXHAUSTED (retried). The close
    * reason reads "<CODE>: <sentence>".
