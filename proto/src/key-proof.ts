@@ -50,11 +50,14 @@ export function newKeyChallenge(): KeyChallengeState {
   };
 }
 
+/** PKCS#8 PrivateKeyInfo for X25519 (RFC 8410) up to the 32 key bytes. */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
 /** Delegate side: the proof for one group key (raw 32-byte private and public halves). */
 export function proveKeyPossession(groupPrivateKey: Uint8Array, groupPublicKey: Uint8Array, ephemeralPublicKey: Uint8Array): Uint8Array {
-  const privateKey = createPrivateKey({
-    key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(groupPrivateKey).toString('base64url'), x: Buffer.from(groupPublicKey).toString('base64url') },
-    format: 'jwk',
-  });
+  // From the private half alone (PKCS#8): Node.js 24 refuses a JWK whose x does not belong to d,
+  // and a proof made with the wrong pair must fail verification, not throw.
+  if (groupPrivateKey.length !== 32) throw new RangeError('An X25519 private key is 32 bytes.');
+  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, groupPrivateKey]), format: 'der', type: 'pkcs8' });
   return mac(sharedSecret(privateKey, ephemeralPublicKey), ephemeralPublicKey, groupPublicKey);
 }
