@@ -9,8 +9,9 @@ import { ATTEMPTS_EXHAUSTED_SQL } from '../rules.js';
 const ACTIVE = `('assigned', 'running')`;
 
 /**
- * Eligibility, as in every backend: the delegate carries every selector and supports the type.
- * `$tags` and `$types` are text[] parameters at the positions given.
+ * Eligibility, as in every backend: the delegate carries every selector and supports the type
+ * (tasks/eligibility.ts's `staticReasons`; store/eligibility-agreement.test.ts checks that they
+ * agree). `$tags` and `$types` are text[] parameters at the positions given.
  */
 const eligible = (tags: string, types: string): string => `t.selectors <@ ${tags}::text[] AND t.type = ANY(${types}::text[])`;
 

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 
 type Statements = Record<string, Database.Statement>;
+type Waiter = { settle: () => void; fail: (err: unknown) => void };
 
 /** Prepares each named statement of `sql` (a queries.ts table) on `db`. */
 export function prepareEach<K extends string>(db: Database.Database, sql: Readonly<Record<K, string>>): Record<K, Database.Statement> {
@@ -8,7 +9,6 @@ export function prepareEach<K extends string>(db: Database.Database, sql: Readon
   for (const name of Object.keys(sql) as K[]) out[name] = db.prepare(sql[name]);
   return out;
 }
-type Waiter = { settle: () => void; fail: (err: unknown) => void };
 
 /**
  * Statements that only read. SQLite itself says whether a statement can change the database
@@ -56,14 +56,24 @@ export class GroupCommit {
 
   /** Runs `write` in this turn's transaction; the promise settles with its outcome after COMMIT. */
   join<T>(write: () => T): Promise<T> {
-    const batch = this.open();
+    let batch: Waiter[];
+    try {
+      batch = this.open();
+    } catch (err) {
+      // A closed or broken connection: the caller hears it as a failed write, like any other.
+      return Promise.reject(err);
+    }
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    this.depth++;
     try {
       outcome = { ok: true, value: write() };
     } catch (error) {
-      // A failed write fails alone: what it changed before throwing is undone by its own
-      // savepoint (better-sqlite3 transactions) or was never applied (one statement).
+      // A failed write fails alone and the rest of the batch still commits: a failing statement
+      // changes nothing, and a step of several statements that must not half-apply runs in a
+      // savepoint (a better-sqlite3 transaction inside this one).
       outcome = { ok: false, error };
+    } finally {
+      this.depth--;
     }
     return new Promise<T>((resolve, reject) => {
       batch.push({
@@ -76,16 +86,6 @@ export class GroupCommit {
   /** Whether a write of this turn is running now (its statements are inside the open transaction). */
   get writing(): boolean {
     return this.depth > 0;
-  }
-
-  /** Used by Writer: runs `fn` as (part of) a write of the open batch. */
-  inside<T>(fn: () => T): T {
-    this.depth++;
-    try {
-      return fn();
-    } finally {
-      this.depth--;
-    }
   }
 
   /** Commits the open batch now (close). */
@@ -136,7 +136,7 @@ export class Writer<W extends Statements> {
 
   /** A write: `fn` runs now, in this turn's transaction; the promise settles after COMMIT. */
   run<T>(fn: (w: W) => T): Promise<T> {
-    return this.commit.join(() => this.commit.inside(() => fn(this.get())));
+    return this.commit.join(() => fn(this.get()));
   }
 
   /**
@@ -145,7 +145,7 @@ export class Writer<W extends Statements> {
    */
   within<T>(fn: (w: W) => T): T {
     if (!this.commit.writing) throw new Error('Writer.within runs only inside another group-committed write');
-    return this.commit.inside(() => fn(this.get()));
+    return fn(this.get());
   }
 
   private get(): W {

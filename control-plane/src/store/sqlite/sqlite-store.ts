@@ -320,8 +320,14 @@ export class SqliteStore implements Store {
   }
 
   claimNext(claim: Claim): Promise<TaskRecord | null> {
+    const params = claimParams(claim);
+    // A freed slot asks for the next task, and mostly nothing is queued: the read answers that
+    // without a write transaction. better-sqlite3 is synchronous, so nothing in this process runs
+    // between the read and the fenced UPDATE below (which re-checks state and eligibility).
+    const next = this.q.nextEligible.get(params) as { id: string } | undefined;
+    if (!next) return Promise.resolve(null);
     return this.writer.run((w) => {
-      const row = w.claimNext.get(claimParams(claim)) as Row | undefined;
+      const row = w.claimTask.get({ taskId: next.id, ...params }) as Row | undefined;
       return row ? taskFromRow(row) : null;
     });
   }
