@@ -129,6 +129,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const lifecycle = new TaskLifecycle(store, bus, metrics, log.child({ component: 'tasks' }));
   // The dispatch path: sessions here, placement, results, leases; each sees the others through a narrow interface.
   const registry = new SessionRegistry();
+  // Delegate presence events (connected, draining, disconnected) hook in here: registry.onChange((session, from, to) => ...).
   const presence = new Presence(store, registry, 2 * config.heartbeatTimeoutMs);
   const dispatchLog = log.child({ component: 'dispatcher' });
   const requeuer = new Requeuer(store, lifecycle, metrics, dispatchLog);
