@@ -166,7 +166,16 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   lifecycle.onEnded((task) => identities.taskEnded(task));
   const audit = new AuditLog(store.audit, log.child({ component: 'audit' }));
   lifecycle.onEnded(taskAuditListener(store, audit));
-  const sweeper = new Sweeper(store, bus, registry, requeuer, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
+  const sweeper = new Sweeper({
+    store,
+    bus,
+    holders: registry,
+    requeue: requeuer,
+    lifecycle,
+    explainer,
+    intervalMs: config.sweepIntervalMs,
+    log: log.child({ component: 'sweeper' }),
+  });
   const retention = new TaskRetention(store, {
     retentionDays: config.taskRetentionDays,
     intervalMs: config.taskRetentionIntervalSeconds * 1000,
