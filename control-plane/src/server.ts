@@ -136,6 +136,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const events = new EventHub(bus, { size: config.events.bufferSize, maxAgeMs: config.events.bufferMs }, config.events.streamsPerTenant);
   // The dispatch path: sessions here, placement, results, leases; each sees the others through a narrow interface.
   const registry = new SessionRegistry();
+  // Delegate presence events (connected, draining, disconnected) hook in here: registry.onChange((session, from, to) => ...).
   const presence = new Presence(store, registry, 2 * config.heartbeatTimeoutMs);
   const dispatchLog = log.child({ component: 'dispatcher' });
   const requeuer = new Requeuer(store, lifecycle, metrics, dispatchLog);
@@ -178,7 +179,16 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   lifecycle.onEnded((task) => identities.taskEnded(task));
   const audit = new AuditLog(store.audit, log.child({ component: 'audit' }));
   lifecycle.onEnded(taskAuditListener(store, audit));
-  const sweeper = new Sweeper(store, bus, registry, requeuer, lifecycle, explainer, config.sweepIntervalMs, log.child({ component: 'sweeper' }));
+  const sweeper = new Sweeper({
+    store,
+    bus,
+    holders: registry,
+    requeue: requeuer,
+    lifecycle,
+    explainer,
+    intervalMs: config.sweepIntervalMs,
+    log: log.child({ component: 'sweeper' }),
+  });
   const retention = new TaskRetention(store, {
     retentionDays: config.taskRetentionDays,
     intervalMs: config.taskRetentionIntervalSeconds * 1000,

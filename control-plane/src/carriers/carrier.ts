@@ -22,11 +22,17 @@ export interface DelegateConnection {
   /** Ends the connection. With `reason` the peer gets a Goodbye first. */
   close(reason?: { code: string; message: string }): void;
   /** Rejects the connection before it is registered (bad token): carrier-level status. */
-  reject(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED', message: string): void;
+  reject(code: RejectCode, message: string): void;
   onFrame(handler: (frame: DelegateFrame) => void): void;
   /** Called once when the connection ends for any reason. */
   onClose(handler: (reason: string) => void): void;
 }
+
+/**
+ * Carrier-level refusals before registration, named like the gRPC statuses they map to (the
+ * WebSocket carrier maps them to close codes 4401/4403/4429, NATS to a status header).
+ */
+export type RejectCode = 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED';
 
 /** A listener that accepts delegate connections and hands each one to `accept`. */
 export interface CarrierServer {

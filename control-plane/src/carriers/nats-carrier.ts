@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ControlFrameSchema, DelegateFrameSchema, GoodbyeCode, MAX_FRAME_BYTES, NatsHeader, type ControlFrame, type DelegateFrame } from '@attache/proto';
 import type { Logger } from 'pino';
-import type { CarrierServer, DelegateConnection } from './carrier.js';
+import type { CarrierServer, DelegateConnection, RejectCode } from './carrier.js';
 import { NATS_CONNECT_WILDCARD, natsSessionSubjects, parseConnectSubject } from './nats-credentials.js';
 
 /** Every replica joins this queue group, so each connect request opens exactly one session. */
@@ -67,7 +67,7 @@ class NatsDelegateConnection implements DelegateConnection {
     this.finish(reason ? `closed: ${reason.code}` : 'closed');
   }
 
-  reject(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED', message: string): void {
+  reject(code: RejectCode, message: string): void {
     if (this.closed) return;
     this.signal({ [NatsHeader.status]: code, [NatsHeader.message]: message });
     this.finish(`rejected: ${code}`);
@@ -181,7 +181,7 @@ export class NatsCarrierServer implements CarrierServer {
       if (s.type !== 'disconnect' || this.sessions.size === 0) continue;
       this.options.log.warn({ sessions: this.sessions.size }, 'nats carrier: connection to NATS lost; ending its delegate sessions');
       for (const session of [...this.sessions.values()]) {
-        session.close({ code: 'UNAVAILABLE', message: 'The control plane lost its NATS connection; reconnect.' });
+        session.close({ code: GoodbyeCode.UNAVAILABLE, message: 'The control plane lost its NATS connection; reconnect.' });
       }
     }
   }

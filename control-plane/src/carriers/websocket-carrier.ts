@@ -15,7 +15,7 @@ import {
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { parseBearer } from '../delegates/token-service.js';
-import type { CarrierServer, DelegateConnection } from './carrier.js';
+import type { CarrierServer, DelegateConnection, RejectCode } from './carrier.js';
 
 /** How long a close handshake may take before the socket is cut; keeps shutdown from hanging on dead peers. */
 const CLOSE_GRACE_MS = 2_000;
@@ -77,7 +77,7 @@ class WebSocketConnection implements DelegateConnection {
     this.closeSocket(code, reason ? `${reason.code}: ${reason.message}` : '');
   }
 
-  reject(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED', message: string): void {
+  reject(code: RejectCode, message: string): void {
     if (this.closed) return;
     this.finish(`rejected: ${code}`);
     // The close frame carries the reason: a delegate behind a proxy never sees an HTTP body.

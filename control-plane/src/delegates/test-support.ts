@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { ControlFrame, DelegateFrame } from '@attache/proto';
 import { MemoryBus } from '../bus/memory-bus.js';
-import type { DelegateConnection } from '../carriers/carrier.js';
+import type { DelegateConnection, RejectCode } from '../carriers/carrier.js';
 import { DelegateRelease } from './delegate-release.js';
 import { Metrics } from '../metrics.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -64,7 +64,7 @@ export class FakeConnection implements DelegateConnection {
     this.finish(reason ? `closed: ${reason.code}` : 'closed');
   }
 
-  reject(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED', message: string): void {
+  reject(code: RejectCode, message: string): void {
     this.rejectedWith = { code, message };
     this.finish(`rejected: ${code}`);
   }

@@ -12,6 +12,7 @@ import {
   TAG,
   type DelegateView,
 } from './eligibility.js';
+import { ELIGIBILITY_CASES } from './eligibility.cases.js';
 
 const delegate = (over: Partial<DelegateView> = {}): DelegateView => ({
   id: 'dlg_1',
@@ -25,6 +26,11 @@ const delegate = (over: Partial<DelegateView> = {}): DelegateView => ({
 });
 
 describe('eligibility', () => {
+  it.each(ELIGIBILITY_CASES)('the rule on the shared cases: $name', (c) => {
+    expect(matches(c.delegate, c.task)).toBe(c.eligible);
+    expect(staticReasons(c.delegate, c.task).length === 0).toBe(c.eligible);
+  });
+
   it('matches a delegate carrying every selector and declaring the type', () => {
     expect(matches(delegate(), { type: 'echo', selectors: ['region:eu'] })).toBe(true);
     expect(matches(delegate(), { type: 'echo', selectors: [] })).toBe(true);

@@ -20,23 +20,25 @@ const BATCH = 200;
  * queue timeouts and run timeouts. These are deadlines, not dispatch: matching work to delegates is
  * event-driven in the Dispatcher, and this pass only catches what no event will report.
  */
+export interface SweeperOptions {
+  store: Store;
+  bus: Pick<Bus, 'publish'>;
+  holders: LeaseHolders;
+  requeue: Requeue;
+  lifecycle: Pick<TaskLifecycle, 'ended'>;
+  explainer: Pick<DelegateExplainer, 'explain' | 'advice'>;
+  intervalMs: number;
+  log: Logger;
+}
+
 export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
-  constructor(
-    private readonly store: Store,
-    private readonly bus: Bus,
-    private readonly holders: LeaseHolders,
-    private readonly requeuer: Requeue,
-    private readonly lifecycle: TaskLifecycle,
-    private readonly explainer: DelegateExplainer,
-    private readonly intervalMs: number,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly options: SweeperOptions) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.intervalMs);
+    this.timer = setInterval(() => void this.sweep(), this.options.intervalMs);
     this.timer.unref();
   }
 
@@ -53,42 +55,42 @@ export class Sweeper {
       await this.queueTimeouts(now);
       await this.runTimeouts(now);
     } catch (err) {
-      this.log.error({ err }, 'sweep failed');
+      this.options.log.error({ err }, 'sweep failed');
     } finally {
       this.running = false;
     }
   }
 
   private async expiredLeases(now: Date): Promise<void> {
-    for (const task of await this.store.listExpiredLeases(now, BATCH)) {
+    for (const task of await this.options.store.listExpiredLeases(now, BATCH)) {
       // Alive here: its next heartbeat extends the lease.
-      if (task.delegateId && this.holders.holdsAttempt(task.delegateId, task.id, task.attempt)) continue;
-      await this.requeuer.requeue(task, 'lease expired (delegate or replica stopped answering)');
+      if (task.delegateId && this.options.holders.holdsAttempt(task.delegateId, task.id, task.attempt)) continue;
+      await this.options.requeue.requeue(task, 'lease expired (delegate or replica stopped answering)');
     }
   }
 
   private async queueTimeouts(now: Date): Promise<void> {
-    for (const task of await this.store.listQueueTimedOut(now, BATCH)) {
-      const ineligible = await this.explainer.explain(task.tenantId, task);
-      const ended = await this.store.finishTask({
+    for (const task of await this.options.store.listQueueTimedOut(now, BATCH)) {
+      const ineligible = await this.options.explainer.explain(task.tenantId, task);
+      const ended = await this.options.store.finishTask({
         tenantId: task.tenantId,
         taskId: task.id,
         fromStates: ['queued'],
         state: 'expired',
         error: {
           code: ErrorCode.NO_ELIGIBLE_DELEGATE,
-          message: `No eligible delegate took this task within its queue timeout of ${task.queueTimeoutSeconds} s. ${this.explainer.advice(ineligible)}`,
+          message: `No eligible delegate took this task within its queue timeout of ${task.queueTimeoutSeconds} s. ${this.options.explainer.advice(ineligible)}`,
           details: { selectors: task.selectors, type: task.type, delegates: ineligible },
         },
         now,
       });
-      if (ended) await this.lifecycle.ended(ended);
+      if (ended) await this.options.lifecycle.ended(ended);
     }
   }
 
   private async runTimeouts(now: Date): Promise<void> {
-    for (const task of await this.store.listRunTimedOut(new Date(now.getTime() - RUN_TIMEOUT_GRACE_MS), BATCH)) {
-      const ended = await this.store.finishTask({
+    for (const task of await this.options.store.listRunTimedOut(new Date(now.getTime() - RUN_TIMEOUT_GRACE_MS), BATCH)) {
+      const ended = await this.options.store.finishTask({
         tenantId: task.tenantId,
         taskId: task.id,
         fromStates: ['assigned', 'running'],
@@ -103,7 +105,7 @@ export class Sweeper {
       });
       if (!ended) continue;
       if (task.delegateId) {
-        await this.bus.publish('task.cancel', {
+        await this.options.bus.publish('task.cancel', {
           tenantId: task.tenantId,
           taskId: task.id,
           attempt: task.attempt,
@@ -111,7 +113,7 @@ export class Sweeper {
           reason: 'run timeout',
         });
       }
-      await this.lifecycle.ended(ended);
+      await this.options.lifecycle.ended(ended);
     }
   }
 }

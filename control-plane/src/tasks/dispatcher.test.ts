@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessionRegistry } from '../delegates/session-registry.js';
+import { FakeConnection, queuedTask, realLifecycle, realStore, seedTenant, session, silentLog } from '../delegates/test-support.js';
+import { Dispatcher } from './dispatcher.js';
+import { Requeuer } from './requeue.js';
+
+const timing = { ackTimeoutMs: 200, heartbeatTimeoutMs: 5_000 };
+const stops: Array<() => void> = [];
+afterEach(() => stops.splice(0).forEach((stop) => stop()));
+
+async function setup() {
+  const store = await realStore();
+  const tenant = await seedTenant(store, 'acme');
+  const { bus, lifecycle, metrics } = realLifecycle(store);
+  const registry = new SessionRegistry();
+  const requeue = new Requeuer(store, lifecycle, metrics, silentLog);
+  const dispatcher = new Dispatcher({ store, bus, sessions: registry, requeue, lifecycle, metrics, timing, log: silentLog });
+  dispatcher.start();
+  stops.push(() => dispatcher.stop());
+  const connect = (id: string, tags: string[], maxConcurrency = 2) => {
+    const connection = new FakeConnection('adt_x');
+    const s = session({ id, tenantId: tenant.id, tags, maxConcurrency }, connection).session;
+    registry.add(s);
+    s.transition('registering', 'connected');
+    return { s, connection };
+  };
+  return { store, tenant, bus, lifecycle, registry, dispatcher, connect };
+}
+
+const assigned = (c: FakeConnection) => c.sent.filter((f) => f.frame.case === 'assign').map((f) => (f.frame.case === 'assign' ? f.frame.value.taskId : ''));
+
+describe('Dispatcher', () => {
+  it('places a queued task on the least-loaded eligible delegate, and only on one carrying its selectors', async () => {
+    const { store, tenant, dispatcher, connect } = await setup();
+    const busy = connect('dlg_busy', ['edge', 'gpu']);
+    const idle = connect('dlg_idle', ['edge', 'gpu']);
+    const wrong = connect('dlg_wrong', ['edge']);
+    busy.s.held.set('tsk_other', { attempt: 1, type: 'echo', accepted: true, ackTimer: null });
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1', { selectors: ['gpu'] }));
+    await dispatcher.place(tenant.id, 'tsk_1', 'echo', ['gpu']);
+    expect(assigned(idle.connection)).toEqual(['tsk_1']);
+    expect(assigned(busy.connection)).toEqual([]);
+    expect(assigned(wrong.connection)).toEqual([]);
+    expect((await store.getTask(tenant.id, 'tsk_1'))?.delegateId).toBe('dlg_idle');
+    expect(idle.s.holds('tsk_1', 1)).toBe(true);
+  });
+
+  it('places nothing on a draining or still registering delegate', async () => {
+    const { store, tenant, dispatcher, connect, registry } = await setup();
+    const draining = connect('dlg_draining', []);
+    draining.s.transition('connected', 'draining');
+    const registering = session({ id: 'dlg_new', tenantId: tenant.id }).session;
+    registry.add(registering);
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
+    await dispatcher.place(tenant.id, 'tsk_1', 'echo', []);
+    expect(assigned(draining.connection)).toEqual([]);
+    expect((await store.getTask(tenant.id, 'tsk_1'))?.state).toBe('queued');
+  });
+
+  it('pumps a delegate up to its max concurrency and leaves the rest queued', async () => {
+    const { store, tenant, dispatcher, connect } = await setup();
+    for (const id of ['tsk_1', 'tsk_2', 'tsk_3']) await store.insertTask(queuedTask(tenant.id, id));
+    const { s, connection } = connect('dlg_a', [], 2);
+    dispatcher.pump(s);
+    await expect.poll(() => assigned(connection).length).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(assigned(connection)).toHaveLength(2);
+    expect((await store.listTasks(tenant.id, { limit: 10 })).filter((t) => t.state === 'queued')).toHaveLength(1);
+  });
+
+  it('requeues an assignment not accepted within the ack timeout, as a new attempt', async () => {
+    const { store, tenant, dispatcher, connect } = await setup();
+    const { connection } = connect('dlg_a', []);
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
+    await dispatcher.place(tenant.id, 'tsk_1', 'echo', []);
+    expect(assigned(connection)).toEqual(['tsk_1']);
+    await expect.poll(async () => (await store.getTask(tenant.id, 'tsk_1'))?.attempt, { timeout: 3_000 }).toBe(2);
+  });
+
+  it('marks an accepted assignment running and keeps it past the ack timeout', async () => {
+    const { store, tenant, dispatcher, connect } = await setup();
+    const { s } = connect('dlg_a', []);
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
+    await dispatcher.place(tenant.id, 'tsk_1', 'echo', []);
+    await dispatcher.accepted(s, 'tsk_1', 1);
+    await new Promise((r) => setTimeout(r, timing.ackTimeoutMs * 2));
+    expect(await store.getTask(tenant.id, 'tsk_1')).toMatchObject({ state: 'running', attempt: 1, delegateId: 'dlg_a' });
+    expect(s.holds('tsk_1', 1)).toBe(true);
+  });
+});
