@@ -118,8 +118,14 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps): void {
       if (!ended) {
         ended = true;
         cleanup();
+        request.log.info({ tenantId: tenant.id, why: 'the client went away' }, 'event stream closed');
       }
     });
+    // A stream that the client ends is not an answered request for Fastify's log: say it here.
+    request.log.info(
+      { tenantId: tenant.id, types: [...filter.types], taskId: q.taskId, accountId: q.accountId, delegateId: q.delegateId, resumed: lastEventId !== undefined, reset: opened.reset },
+      'event stream opened',
+    );
 
     out.write(sseComment('connected'));
     if (opened.reset) write(sseEvent(null, 'reset', { type: 'reset', reason: opened.reset }));
