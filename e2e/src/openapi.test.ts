@@ -407,6 +407,18 @@ describe('OpenAPI document', () => {
     });
     oa.check('GET', '/v1/delegate/connect', { status: upgraded, text: '', body: null });
 
+    await expectStatus(200, call(api, 'POST', '/v1/tasks', '/v1/tasks?waitSeconds=20', { type: 'echo', payload: { message: 'waited' }, selectors: ['aws'] }));
+    await expectStatus(200, call(api, 'POST', '/v1/tasks/batch', '/v1/tasks/batch', { tasks: [{ type: 'echo', payload: { message: 'b' }, selectors: ['aws'] }, { type: 'nope' }] }));
+    await expectStatus(400, call(api, 'POST', '/v1/tasks/batch', '/v1/tasks/batch', { tasks: [] }));
+    // The event stream never ends by itself: read its first frame, then let go.
+    const stream = await fetch(`${cp.httpUrl}/v1/events`, { headers: { authorization: `Bearer ${api.key}` } });
+    const reader = stream.body!.getReader();
+    const firstFrame = new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(firstFrame).toBe(': connected\n\n');
+    oa.check('GET', '/v1/events', { status: stream.status, text: firstFrame, body: null }, 'text/event-stream');
+    await expectStatus(400, call(api, 'GET', '/v1/events', '/v1/events?types=nope'));
+
     // Every operation answered with a success and, where a client can cause one, an error.
     const missing = oa.operations().flatMap((op) => {
       const statuses = [...(oa.seen.get(op) ?? [])];

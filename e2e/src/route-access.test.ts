@@ -77,7 +77,8 @@ describe('every route checks the role from the route table', () => {
     const problems: string[] = [];
     let checks = 0;
     for (const route of routes) {
-      const path = route.url.replace(/:(\w+)/g, 'walk-$1');
+      // The event stream never ends by itself: an unknown type answers 400, after access control has spoken.
+      const path = route.url.replace(/:(\w+)/g, 'walk-$1') + (route.url === '/v1/events' ? '?types=walk' : '');
       for (const caller of callers) {
         const res = await caller.call(route.method, path, ['POST', 'PUT', 'PATCH'].includes(route.method) ? {} : undefined);
         checks++;

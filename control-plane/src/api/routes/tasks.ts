@@ -72,7 +72,7 @@ export const batchResultSchema = z.object({
 type BatchItem = { index: number; status: number; task?: z.output<typeof taskViewSchema>; error?: ReturnType<AppError['toJSON']> };
 
 /** One item of a batch parsed as POST /v1/tasks parses its body, with its own size limit. */
-function parseBatchItem(item: unknown, index: number) {
+export function parseBatchItem(item: unknown, index: number) {
   const bytes = Buffer.byteLength(JSON.stringify(item ?? null));
   if (bytes > MAX_BODY_BYTES) {
     return new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `Item ${index} is ${bytes} bytes; a task may be at most ${MAX_BODY_BYTES} bytes, in a batch as alone.`, { limit: MAX_BODY_BYTES, index });
