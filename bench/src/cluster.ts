@@ -17,7 +17,8 @@ export const BENCH_CONTROL_PLANE_ENV: Record<string, string> = {
 };
 
 export async function benchControlPlane(env: Record<string, string> = {}): Promise<ControlPlaneHandle> {
-  return startControlPlane({ ...BENCH_CONTROL_PLANE_ENV, ...env });
+  // A restart under a reconnect storm of thousands of delegates can outlast the e2e default.
+  return startControlPlane({ ...BENCH_CONTROL_PLANE_ENV, ...env }, { startTimeoutMs: 90_000 });
 }
 
 export async function tenantWithToken(cp: ControlPlaneHandle, name: string): Promise<{ tenant: TenantHandle; apiKey: string; token: string }> {

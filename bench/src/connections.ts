@@ -74,6 +74,8 @@ async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: Connections
     await sleep(3_000);
     const loaded = await processUsage(pid());
     const brokerLoaded = nats ? await processUsage(brokerPid()) : undefined;
+    // Said before the restart, so a storm that fails still leaves the idle cost on record.
+    log(`  ${carrier}: idle RSS ${((loaded.rssBytes - base.rssBytes) / 1024 / opts.delegates).toFixed(1)} KB per connection (control plane ${(loaded.rssBytes / 2 ** 20).toFixed(0)} MB)`);
     const cpu0 = await processUsage(pid());
     const w0 = performance.now();
     await sleep(opts.idleSeconds * 1000);

@@ -7,6 +7,7 @@
  *   npm run bench -- --quick                        # small sizes, seconds per section
  *   npm run bench -- --only dispatch,floor --delegates 1,10 --tasks 5000
  *   npm run bench -- --only connections --connections 10000
+ *   npm run bench -- --only transports --connections 1000    # idle cost of TCP, node:http2, grpc-js variants
  *   npm run bench -- --only masking --no-write      # print the tables, write nothing
  *   npm run bench -- --only masking --merge         # replace only this section in latest.json
  *
@@ -19,13 +20,14 @@ import { parseArgs } from 'node:util';
 import { runConnections } from './connections.js';
 import { runDispatch } from './dispatch.js';
 import { runFloor } from './floor.js';
+import { runIdleCost } from './idle-cost.js';
 import { runMasking } from './masking.js';
 import { runPeers } from './peers/index.js';
 import { chart, machine, tables, type BenchResults } from './report.js';
 import { runValidation } from './validation.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SECTIONS = ['dispatch', 'floor', 'peers', 'connections', 'validation', 'masking'] as const;
+const SECTIONS = ['dispatch', 'floor', 'peers', 'connections', 'transports', 'validation', 'masking'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -112,6 +114,7 @@ results.dispatch = await section('dispatch', () => runDispatch({ ...load, delega
 const slots = options.concurrency * 2;
 results.peers = await section('peers', () => runPeers(load, slots, log));
 results.connections = await section('connections', () => runConnections({ delegates: options.connections, idleSeconds: options.idleSeconds, carriers: options.carriers }, log));
+results.transports = await section('transports', () => runIdleCost({ connections: options.connections }, log));
 results.validation = await section('validation', () => runValidation({ runs: options.validationRuns }, log));
 results.masking = await section('masking', async () => runMasking({ validations: options.maskingValidations }, log));
 results.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
@@ -120,7 +123,9 @@ results.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
 // measured, come from the previous latest.json, so checks that read every section keep working.
 if (values.merge) {
   const previous = JSON.parse(await readFile(join(ROOT, 'bench/results/latest.json'), 'utf8')) as BenchResults;
-  const kept = SECTIONS.filter((name) => !only.has(name) && previous[name] !== undefined);
+  // A section that failed in this run keeps its previous numbers too (the failure is still
+  // reported): a partial run must never leave latest.json without a section that checks read.
+  const kept = SECTIONS.filter((name) => (!only.has(name) || results[name] === undefined) && previous[name] !== undefined);
   Object.assign(results, Object.fromEntries(kept.map((name) => [name, previous[name]])));
   results.merged = { from: previous.merged?.from ?? previous.startedAt, sections: kept };
 }

@@ -36,6 +36,8 @@ export interface ControlPlaneOptions {
   fdLimit?: number;
   /** Listen on this HTTP port (when something must know the address before start: ATTACHE_PUBLIC_URL). */
   httpPort?: number;
+  /** How long a start (or restart) may take to log "control plane started"; default 20 s. */
+  startTimeoutMs?: number;
 }
 
 export async function startControlPlane(env: Record<string, string> = {}, options: ControlPlaneOptions = {}): Promise<ControlPlaneHandle> {
@@ -64,7 +66,7 @@ export async function startControlPlane(env: Record<string, string> = {}, option
             }),
             'control-plane',
           );
-    await proc.waitForLine((l) => l.includes('control plane started'));
+    await proc.waitForLine((l) => l.includes('control plane started'), options.startTimeoutMs);
     return proc;
   };
   const handle: ControlPlaneHandle = {
