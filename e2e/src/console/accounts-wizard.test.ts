@@ -302,18 +302,56 @@ describe('the console in a browser', () => {
     expect(admin.cspViolations).toEqual([]);
   });
 
+  it('Users and API keys (admins): a user is added; an API key is shown once, listed and revoked', async () => {
+    const { page } = admin;
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
+    await page.getByLabel('User email').fill('eve@console.example');
+    await page.getByLabel('User name').fill('Eve Editor');
+    await page.getByLabel('Role').selectOption('editor');
+    await page.getByLabel('Initial password').fill('console editor password 1');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByRole('row').filter({ hasText: 'eve@console.example' }).getByRole('cell', { name: 'editor', exact: true }).waitFor();
+    const users = (await api.get('/v1/users')).body.items as any[];
+    expect(users.find((u) => u.email === 'eve@console.example')).toMatchObject({ name: 'Eve Editor', role: 'editor', hasPassword: true });
+
+    await page.getByRole('link', { name: 'API keys', exact: true }).click();
+    await page.getByLabel('Key name').fill('ci-reader');
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const key = (await page.getByTestId('new-api-key').textContent())!;
+    const row = page.getByRole('row').filter({ hasText: 'ci-reader' });
+    await row.getByText('active').waitFor();
+    // The key shown works, as a viewer, until it is revoked.
+    expect((await cp.operator.withKey(key).get('/v1/aws/accounts')).status).toBe(200);
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.getByText('revoked').waitFor();
+    expect((await cp.operator.withKey(key).get('/v1/aws/accounts')).status).toBe(401);
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
   it('a viewer sees the accounts but no "Add AWS account", no admin pages and no account actions', async () => {
     const viewer = await openConsole(cp.httpUrl, { width: 390, height: 844 });
     try {
       const { page } = viewer;
-      await signIn(page, VIEWER.email, VIEWER.password);
+      // Keyboard only: Tab to "Email", type, Tab to "Password", type, Enter.
+      await page.goto('/');
+      await page.getByLabel('Email').waitFor();
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('type'))).toBe('email');
+      await page.keyboard.type(VIEWER.email);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(VIEWER.password);
+      await page.keyboard.press('Enter');
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
       expect(await page.getByTestId('role').textContent()).toBe('viewer');
       await page.getByRole('link', { name: 'sts-role' }).waitFor();
       expect(await page.getByRole('link', { name: 'Add AWS account' }).count()).toBe(0);
       for (const link of ['Tokens', 'Audit', 'Users', 'API keys']) expect(await page.getByRole('link', { name: link, exact: true }).count(), link).toBe(0);
       await expectAccessible(page, 'accounts as viewer, narrow screen');
       await screenshot(page, 'accounts-viewer-narrow');
-      await page.getByRole('link', { name: 'sts-role' }).click();
+      // Keyboard only: Tab to the account's link and open it with Enter.
+      for (let i = 0; i < 40 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'sts-role'; i++) await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('sts-role');
+      await page.keyboard.press('Enter');
       await page.getByRole('heading', { name: 'sts-role' }).waitFor();
       for (const action of ['Re-validate', 'Edit', 'Delete']) expect(await page.getByRole('button', { name: action }).count(), action).toBe(0);
       // The wizard's address does not help: the API refuses the viewer's write anyway.

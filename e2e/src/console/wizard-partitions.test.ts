@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -15,6 +17,7 @@ import { openConsole, seriousViolations, signIn, type ConsoleBrowser } from './c
 const ADMIN = { email: 'gus@partitions.example', name: 'Gus Admin', password: 'partitions admin password 1' };
 
 const IRSA_ROLE_ARN = 'arn:aws:iam::123456789012:role/console-irsa-pod-role';
+const POD_TOKEN = 'console-pod-identity-token';
 
 /**
  * Partitions and pod credentials through the wizard: GovCloud keys in "AWS GovCloud (US)" with its
@@ -29,6 +32,8 @@ describe('the wizard’s partitions, in a browser', () => {
   let moto: MotoServer;
   let tlsMoto: MotoServer;
   let webMoto: MotoServer;
+  let podServer: Server;
+  const podAuthorizations: string[] = [];
   let gov: MotoIdentities;
   let isob: MotoIdentities;
   let ca: CertificateAuthority;
@@ -57,6 +62,19 @@ describe('the wizard’s partitions, in a browser', () => {
     } finally {
       iam.destroy();
     }
+    // An EKS Pod Identity agent: temporary keys for the token in the pod's token file (the
+    // un-enforced moto takes any keys; the test checks that the agent was asked, with the token).
+    podServer = createServer((req, res) => {
+      podAuthorizations.push(String(req.headers.authorization ?? ''));
+      if (req.headers.authorization !== POD_TOKEN) return void res.writeHead(401).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({ AccessKeyId: 'ASIAPODIDENTITY00001', SecretAccessKey: 'pod-identity-secret', Token: 'pod-identity-session', Expiration: new Date(Date.now() + 3_600_000).toISOString() }),
+      );
+    });
+    podServer.listen(0, '127.0.0.1');
+    await once(podServer, 'listening');
+    const podTokenFile = join(dir, 'pod-token');
+    await writeFile(podTokenFile, POD_TOKEN, { mode: 0o600 });
     const tokenFile = join(dir, 'web-identity-token');
     await writeFile(tokenFile, 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YXR0YWNoZTpkZWxlZ2F0ZSJ9.c2ln', { mode: 0o600 });
     const token = await api.post('/v1/delegate-tokens', { name: 'partitions' });
@@ -72,6 +90,8 @@ describe('the wizard’s partitions, in a browser', () => {
         ATTACHE_ALLOW_ENDPOINTS: [tlsMoto.endpoint, webMoto.endpoint].map((u) => new URL(u).origin).join(','),
         AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
         AWS_ROLE_ARN: IRSA_ROLE_ARN,
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${(podServer.address() as { port: number }).port}/v1/credentials`,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: podTokenFile,
         GOV_ACCESS_KEY_ID: gov.validUser.accessKeyId,
         GOV_SECRET: gov.validUser.secretAccessKey,
         ISOB_ACCESS_KEY_ID: isob.validUser.accessKeyId,
@@ -85,6 +105,7 @@ describe('the wizard’s partitions, in a browser', () => {
   afterAll(async () => {
     await browser?.close();
     await delegate?.stop();
+    podServer?.close();
     await webMoto?.stop();
     await tlsMoto?.stop();
     await moto?.stop();
@@ -158,5 +179,21 @@ describe('the wizard’s partitions, in a browser', () => {
     const saved = await accountNamed('irsa-pod');
     expect(saved).toMatchObject({ status: 'valid', auth: { type: 'irsa' }, endpoints: { sts: webMoto.endpoint, ec2: webMoto.endpoint } });
     expect(saved.arn).toContain(':assumed-role/console-irsa-pod-role/');
+  });
+
+  it('EKS Pod Identity: credentials from the pod’s agent, authorised by its token file', async () => {
+    const { page } = browser;
+    const asked = podAuthorizations.length;
+    await page.goto('/accounts/new');
+    await page.getByLabel('Account name').fill('pod-identity');
+    await page.getByText('Endpoint overrides (optional)').click();
+    await page.getByLabel('STS endpoint').fill(webMoto.endpoint);
+    await page.getByLabel('EC2 endpoint').fill(webMoto.endpoint);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('EKS Pod Identity').check();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await validateToValid(page);
+    expect(await accountNamed('pod-identity')).toMatchObject({ status: 'valid', auth: { type: 'podIdentity' }, awsAccountId: '123456789012' });
+    expect(podAuthorizations.slice(asked)).toContain(POD_TOKEN);
   });
 });
