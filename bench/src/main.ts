@@ -121,6 +121,7 @@ results.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
 
 // --merge: a partial run replaces only the sections it measured; the others, and when they were
 // measured, come from the previous latest.json, so checks that read every section keep working.
+results.sectionRuns = Object.fromEntries(SECTIONS.filter((name) => only.has(name) && results[name] !== undefined).map((name) => [name, results.startedAt]));
 if (values.merge) {
   const previous = JSON.parse(await readFile(join(ROOT, 'bench/results/latest.json'), 'utf8')) as BenchResults;
   // A section that failed in this run keeps its previous numbers too (the failure is still
@@ -128,6 +129,9 @@ if (values.merge) {
   const kept = SECTIONS.filter((name) => (!only.has(name) || results[name] === undefined) && previous[name] !== undefined);
   Object.assign(results, Object.fromEntries(kept.map((name) => [name, previous[name]])));
   results.merged = { from: previous.merged?.from ?? previous.startedAt, sections: kept };
+  // When each kept section was measured, so that a ratio across two runs is never taken for one run.
+  const measuredAt = (name: Section) => previous.sectionRuns?.[name] ?? previous.merged?.from ?? previous.startedAt;
+  results.sectionRuns = { ...Object.fromEntries(kept.map((name) => [name, measuredAt(name)])), ...results.sectionRuns };
 }
 
 const text = tables(results);

@@ -31,6 +31,8 @@ export interface BenchResults {
   masking?: MaskingRow[];
   /** Set by `--merge`: the sections kept from an earlier run, and when that run started. */
   merged?: { from: string; sections: string[] };
+  /** When each section was measured (start of its run); sections of one run share the time. */
+  sectionRuns?: Record<string, string>;
 }
 
 export function machine(): Machine {
@@ -68,7 +70,8 @@ export function targets(r: BenchResults): TargetRow[] {
   add('validation within 1.2× of direct SDK calls (p50)', r.validation?.ratioP50, '×', (v) => v <= 1.2);
   // Issue 13's targets, as ratios to what ran beside us.
   const bestPeer = r.peers?.length ? Math.max(...r.peers.map((p) => p.throughput.jobsPerSecond)) : undefined;
-  const peersNote = r.merged && (r.merged.sections.includes('peers') !== r.merged.sections.includes('dispatch')) ? ' (dispatch and peers from different runs)' : '';
+  const runOf = (name: string) => r.sectionRuns?.[name] ?? (r.merged?.sections.includes(name) ? r.merged.from : r.startedAt);
+  const peersNote = runOf('peers') !== runOf('dispatch') ? ' (dispatch and peers from different runs)' : '';
   // A ratio across two runs on a shared machine says nothing: shown, but neither pass nor miss.
   add("closed loop, 100 delegates, ≥ 2× the best peer's jobs/s", d100 && bestPeer ? d100.throughput.jobsPerSecond / bestPeer : undefined, '×', (v) => (peersNote ? undefined : v >= 2), `${dNote}${peersNote}`);
   add("create→result p50 ≤ 5× the gRPC floor's p50", d100 && floorP50 ? d100.latency.result.p50 / floorP50 : undefined, '×', (v) => v <= 5, dNote);
