@@ -31,8 +31,8 @@ async function setup() {
     await store.insertTask(queuedTask(tenant.id, id));
     const now = new Date();
     const claimant = { id: 'dlg_a', tenantId: tenant.id, tags: ['edge'], taskTypes: ['echo'] };
-    await store.claimTask(id, claimant, now, new Date(now.getTime() + 60_000));
-    await store.markRunning(id, 1, 'dlg_a', now, new Date(now.getTime() + 60_000));
+    await store.claimTask({ taskId: id, delegate: claimant, now, leaseExpiresAt: new Date(now.getTime() + 60_000) });
+    await store.markRunning({ taskId: id, attempt: 1, delegateId: 'dlg_a', now, leaseExpiresAt: new Date(now.getTime() + 60_000) });
   };
   return { store, tenant, registry, leases, pumps, connect, present, running };
 }

@@ -14,8 +14,8 @@ async function setup() {
   s.transition('registering', 'connected');
   await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
   const now = new Date();
-  await store.claimTask('tsk_1', s.claimant(), now, new Date(now.getTime() + 60_000));
-  await store.markRunning('tsk_1', 1, 'dlg_a', now, new Date(now.getTime() + 60_000));
+  await store.claimTask({ taskId: 'tsk_1', delegate: s.claimant(), now, leaseExpiresAt: new Date(now.getTime() + 60_000) });
+  await store.markRunning({ taskId: 'tsk_1', attempt: 1, delegateId: 'dlg_a', now, leaseExpiresAt: new Date(now.getTime() + 60_000) });
   s.held.set('tsk_1', { attempt: 1, type: 'echo', accepted: true, ackTimer: null });
   return { store, tenant, lifecycle, s };
 }

@@ -19,7 +19,7 @@ describe('Sweeper', () => {
     const past = new Date(Date.now() - 60_000);
     for (const id of ['tsk_held', 'tsk_orphan']) {
       await store.insertTask(queuedTask(tenant.id, id));
-      await store.claimTask(id, claimant, past, new Date(past.getTime() + 1_000));
+      await store.claimTask({ taskId: id, delegate: claimant, now: past, leaseExpiresAt: new Date(past.getTime() + 1_000) });
     }
     const s = session({ id: 'dlg_a', tenantId: tenant.id }).session;
     registry.add(s);
