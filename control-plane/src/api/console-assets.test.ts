@@ -68,7 +68,7 @@ describe('the console served at /', () => {
     expect((await app.inject({ method: 'GET', url: '/v1/things' })).json()).toEqual({ api: true });
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
     // An unknown API path or a path that is no console page stays the API's 404 (401 with access control).
-    for (const path of ['/v1/accounts', '/v1/nothing/here', '/metrics', '/readyz', '/wp-admin', '/index.html']) {
+    for (const path of ['/v1/accounts', '/v1/nothing/here', '/metrics', '/readyz', '/wp-admin', '/index.html', '//v1/delegates', '//', '//accounts']) {
       expect((await app.inject({ method: 'GET', url: path })).statusCode, path).toBe(404);
     }
     expect((await app.inject({ method: 'POST', url: '/accounts' })).statusCode).toBe(404);

@@ -85,9 +85,11 @@ export function loadConsoleFiles(dir: string): ConsoleFiles | undefined {
 const NOT_BUILT_MESSAGE =
   'The console is not built (console/dist/index.html is missing), so this control plane serves the API only (/v1/...). Run `npm run build` in the repository, then restart the control plane.';
 
+/** `/` itself, or a path whose first segment names a page; `//v1/...` and the like are never pages. */
 function isConsolePage(path: string): boolean {
+  if (path === '/') return true;
   const first = path.split('/')[1] ?? '';
-  return (CONSOLE_PAGES as readonly string[]).includes(first);
+  return first !== '' && (CONSOLE_PAGES as readonly string[]).includes(first);
 }
 
 /** Registers the console on `app`. Call before access control, so that its hook runs first. */
