@@ -11,6 +11,8 @@ export interface DispatchOptions extends LoadOptions {
 
 export interface DispatchRow extends LoadResult {
   delegates: number;
+  /** Absent: one POST and one waiting GET per task. `batch`: POST /v1/tasks/batch and the event stream. */
+  mode?: 'batch';
 }
 
 /**

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runConnections } from './connections.js';
 import { runDispatch } from './dispatch.js';
+import { runBatchDispatch } from './dispatch-batch.js';
 import { runFloor } from './floor.js';
 import { runIdleCost } from './idle-cost.js';
 import { runMasking } from './masking.js';
@@ -110,7 +111,12 @@ async function section<T>(name: Section, run: () => Promise<T>): Promise<T | und
 }
 
 results.floor = await section('floor', () => runFloor({ pings: options.floorPings, concurrency: options.concurrency, streams: 4, messages: options.tasks }));
-results.dispatch = await section('dispatch', () => runDispatch({ ...load, delegateCounts: options.delegates }, log));
+results.dispatch = await section('dispatch', async () => {
+  const rows = await runDispatch({ ...load, delegateCounts: options.delegates }, log);
+  const delegates = Math.max(...options.delegates);
+  rows.push(await runBatchDispatch({ delegates, tasks: Math.max(options.tasks, 10_000), batchSize: 1_000, inFlight: 4 }, log));
+  return rows;
+});
 const slots = options.concurrency * 2;
 results.peers = await section('peers', () => runPeers(load, slots, log));
 results.connections = await section('connections', () => runConnections({ delegates: options.connections, idleSeconds: options.idleSeconds, carriers: options.carriers }, log));
