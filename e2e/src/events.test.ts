@@ -205,6 +205,7 @@ describe('GET /v1/events: Server-Sent Events from a real control plane and deleg
     expect(held.map((s) => s.status)).toEqual([200, 200, 200, 200, 200, 200]);
     const refused = await fetch(`${cp.httpUrl}/v1/events`, { headers: { authorization: `Bearer ${other.api.key}` } });
     expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('5');
     expect(((await refused.json()) as any).error.code).toBe('RESOURCE_EXHAUSTED');
     await held[0]!.close();
     const again = open(other);

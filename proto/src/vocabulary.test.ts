@@ -50,7 +50,8 @@ describe('protocol vocabulary', () => {
   });
 
   it('names every refusal and close code the control plane sends on a carrier', () => {
-    const refusals = scan(/\.reject\(\s*'([A-Z_]+)'/g);
+    // Literal arguments of reject(), and RefusalCode references.
+    const refusals = [...scan(/\.reject\(\s*'([A-Z_]+)'/g), ...scan(/\bRefusalCode\.([A-Z_]+)/g)];
     expect(refusals.length).toBeGreaterThan(0);
     const refusalCodes = new Set<string>(Object.values(RefusalCode));
     const missing = refusals.filter((r) => !refusalCodes.has(r.value)).map((r) => `${r.value} (${r.path.slice(root.length)})`);

@@ -143,7 +143,9 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     if (error instanceof AppError) {
       // Every failed authentication counts (401: unknown, revoked or expired credentials, failed sign-in).
       if (error.status === 401) authFailures.recordFailure(request.ip);
-      if (error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.AUTH_RATE_LIMITED || error.code === ErrorCode.SIGN_IN_THROTTLED) {
+      // Rate limits always say when to retry; any other 429 does when it knows (a stream cap, say).
+      const rateLimited = error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.AUTH_RATE_LIMITED || error.code === ErrorCode.SIGN_IN_THROTTLED;
+      if (rateLimited || (error.status === 429 && typeof error.details['retryAfter'] === 'number')) {
         reply.header('retry-after', String(error.details['retryAfter'] ?? '1'));
       }
       return reply.code(error.status).send({ error: error.toJSON() });

@@ -1,4 +1,4 @@
-import type { ControlFrame, DelegateFrame } from '@attache/proto';
+import type { ControlFrame, DelegateFrame, RefusalCode } from '@attache/proto';
 
 /**
  * One delegate connection as the control plane sees it, whatever carries it (gRPC stream,
@@ -32,7 +32,8 @@ export interface DelegateConnection {
  * Carrier-level refusals before registration, named like the gRPC statuses they map to (the
  * WebSocket carrier maps them to close codes 4401/4403/4429, NATS to a status header).
  */
-export type RejectCode = 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED';
+/** How a carrier refuses a connection before any frame: the protocol's refusal vocabulary. */
+export type RejectCode = RefusalCode;
 
 /** A listener that accepts delegate connections and hands each one to `accept`. */
 export interface CarrierServer {

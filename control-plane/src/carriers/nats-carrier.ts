@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { ControlFrameSchema, DelegateFrameSchema, GoodbyeCode, MAX_FRAME_BYTES, NatsHeader, type ControlFrame, type DelegateFrame } from '@attache/proto';
+import { ControlFrameSchema, DelegateFrameSchema, GoodbyeCode, MAX_FRAME_BYTES, RefusalCode, NatsHeader, type ControlFrame, type DelegateFrame } from '@attache/proto';
 import type { Logger } from 'pino';
 import type { CarrierServer, DelegateConnection, RejectCode } from './carrier.js';
 import { NATS_CONNECT_WILDCARD, natsSessionSubjects, parseConnectSubject } from './nats-credentials.js';
@@ -159,7 +159,7 @@ export class NatsCarrierServer implements CarrierServer {
           accept(connection);
         } catch (error) {
           log.error({ err: error }, 'failed to accept a delegate connection');
-          connection.reject('RESOURCE_EXHAUSTED', 'internal error');
+          connection.reject(RefusalCode.RESOURCE_EXHAUSTED, 'internal error');
         }
         msg.respond();
       },

@@ -178,7 +178,7 @@ export class WebSocketCarrierServer implements CarrierServer {
           accept(new WebSocketConnection(ws, request, keepaliveMs));
         } catch (err) {
           this.options.log.error({ err }, 'failed to accept a delegate connection');
-          ws.close(1011, 'internal error');
+          ws.close(WS_CLOSE.INTERNAL_ERROR, 'internal error');
         }
       });
     };

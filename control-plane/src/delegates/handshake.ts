@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { create } from '@bufbuild/protobuf';
-import { ControlFrameSchema, GoodbyeCode, newKeyChallenge, type DelegateFrame, type TaskRef } from '@attache/proto';
+import { ControlFrameSchema, GoodbyeCode, RefusalCode, newKeyChallenge, type DelegateFrame, type TaskRef } from '@attache/proto';
 import type { DelegateConnection } from '../carriers/carrier.js';
 import type { Config } from '../config.js';
 import type { DelegateToken, Store, TaskRecord } from '../store/store.js';
@@ -113,11 +113,11 @@ export class Handshake {
     if (checked.ok) return { record: checked.token, hash: checked.hash };
     if (checked.refusal === 'suspended') {
       this.deps.log.warn({ tenantId: checked.tenant.id, transport: connection.transport }, 'delegate connection refused: tenant suspended');
-      connection.reject('PERMISSION_DENIED', `${GoodbyeCode.TENANT_SUSPENDED}: the tenant "${checked.tenant.name}" is suspended; ask the operator to resume it.`);
+      connection.reject(RefusalCode.PERMISSION_DENIED, `${GoodbyeCode.TENANT_SUSPENDED}: the tenant "${checked.tenant.name}" is suspended; ask the operator to resume it.`);
       return null;
     }
     this.deps.log.warn({ peer: connection.peer, transport: connection.transport }, 'delegate connection refused: unknown or revoked token');
-    connection.reject('UNAUTHENTICATED', connection.token ? 'The delegate token is unknown or revoked.' : 'Missing delegate token (authorization: Bearer ...).');
+    connection.reject(RefusalCode.UNAUTHENTICATED, connection.token ? 'The delegate token is unknown or revoked.' : 'Missing delegate token (authorization: Bearer ...).');
     return null;
   }
 
