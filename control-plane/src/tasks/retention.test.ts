@@ -2,36 +2,15 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store, TaskRecord } from '../store/store.js';
+import { queuedTask } from '../delegates/test-support.js';
 import { TaskRetention } from './retention.js';
 
 const log = pino({ level: 'silent' });
 const DAY = 86_400_000;
 
+/** A queued echo task created at `at`. */
 function task(tenantId: string, id: string, at: Date): TaskRecord {
-  return {
-    id,
-    tenantId,
-    type: 'echo',
-    payload: { message: 'steady' },
-    selectors: [],
-    priority: 0,
-    state: 'queued',
-    attempt: 1,
-    maxAttempts: 3,
-    delegateId: null,
-    queueTimeoutSeconds: 60,
-    runTimeoutSeconds: 60,
-    result: null,
-    error: null,
-    accountId: null,
-    requestedBy: null,
-    createdAt: at,
-    queuedAt: at,
-    assignedAt: null,
-    startedAt: null,
-    endedAt: null,
-    leaseExpiresAt: null,
-  };
+  return queuedTask(tenantId, id, { payload: { message: 'steady' }, createdAt: at, queuedAt: at });
 }
 
 async function openStore(): Promise<Store> {

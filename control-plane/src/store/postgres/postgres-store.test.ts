@@ -11,6 +11,7 @@ import { runStoreConformance } from '../store.conformance.js';
 import type { ClaimingDelegate, TaskRecord } from '../store.js';
 import { migrate, MIGRATIONS } from './schema.js';
 import { PostgresStore } from './postgres-store.js';
+import { queuedTask } from '../../delegates/test-support.js';
 
 // One real server for the file; each group of tests gets its own database so the migration race
 // and the claim race start from nothing.
@@ -43,31 +44,7 @@ describe('PostgresStore (PostgreSQL only)', () => {
   }
 
   function task(tenantId: string, i: number, over: Partial<TaskRecord> = {}): TaskRecord {
-    return {
-      id: `task-${String(i).padStart(4, '0')}`,
-      tenantId,
-      type: 'echo',
-      payload: { i },
-      selectors: ['linux'],
-      priority: i % 3,
-      state: 'queued',
-      attempt: 1,
-      maxAttempts: 3,
-      delegateId: null,
-      queueTimeoutSeconds: 60,
-      runTimeoutSeconds: 60,
-      result: null,
-      error: null,
-      accountId: null,
-      requestedBy: null,
-      createdAt: at(i),
-      queuedAt: at(i),
-      assignedAt: null,
-      startedAt: null,
-      endedAt: null,
-      leaseExpiresAt: null,
-      ...over,
-    };
+    return queuedTask(tenantId, `task-${String(i).padStart(4, '0')}`, { payload: { i }, selectors: ['linux'], priority: i % 3, createdAt: at(i), queuedAt: at(i), ...over });
   }
 
   it('migrates from three instances at once, applying each step exactly once', async () => {
