@@ -1,6 +1,7 @@
 import { GoodbyeCode } from '@attache/proto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AuthFailureLimiter } from './api/auth-failure-limiter.js';
 import { createHttpServer } from './api/http-server.js';
 import { awsAccountRoutes } from './api/routes/aws-accounts.js';
 import { awsPolicyRoutes } from './api/routes/aws-policies.js';
@@ -228,10 +229,13 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   }
 
   const credentials = { operatorKey: operator.key, metricsToken: config.metricsToken, apiKeys, sessions, cookies };
+  // One count of failed authentications per address for the API and the WebSocket upgrades it serves.
+  const authFailures = new AuthFailureLimiter();
   const http: FastifyInstance = await createHttpServer(
     {
       log,
       credentials,
+      authFailures,
       rateLimitPerSecond: config.apiRateLimit,
       limits: config.http,
       health: {
@@ -266,7 +270,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   );
 
   // Upgrades on the API's own HTTP server, so ws://host:8080 goes through the same ingress as /v1.
-  carriers.push(new WebSocketCarrierServer({ server: http.server, log }));
+  carriers.push(new WebSocketCarrierServer({ server: http.server, authFailures, log }));
 
   dispatcher.start();
   cancels.start();

@@ -32,4 +32,20 @@ describe('AuthFailureLimiter', () => {
     // 'a' had the oldest window and made room; the others are still blocked.
     expect(['a', 'b', 'c', 'd'].map((a) => limiter.blockedFor(a) > 0)).toEqual([false, true, true, true]);
   });
+
+  it('refuses past the limit with AUTH_RATE_LIMITED and whole seconds to wait', () => {
+    let now = 0;
+    const limiter = new AuthFailureLimiter(2, 60_000, 100, () => now);
+    limiter.recordFailure('10.0.0.9');
+    expect(limiter.refusal('10.0.0.9')).toBeUndefined();
+    limiter.recordFailure('10.0.0.9');
+    now += 500;
+    const refusal = limiter.refusal('10.0.0.9');
+    expect(refusal?.status).toBe(429);
+    expect(refusal?.code).toBe('AUTH_RATE_LIMITED');
+    expect(refusal?.details).toEqual({ retryAfter: 60, limit: 2, windowSeconds: 60 });
+    expect(refusal?.message).toContain('10.0.0.9');
+    now += 59_400;
+    expect(limiter.refusal('10.0.0.9')?.details['retryAfter']).toBe(1);
+  });
 });

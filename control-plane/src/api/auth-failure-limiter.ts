@@ -1,3 +1,5 @@
+import { AppError, ErrorCode } from '../errors.js';
+
 /**
  * Failed authentications counted per client address in fixed windows. Past the limit, every
  * request from that address is refused until its window ends, valid key or not: a guesser cannot
@@ -49,6 +51,21 @@ export class AuthFailureLimiter {
       this.windows.set(address, w);
     }
     w.failures++;
+  }
+
+  /**
+   * The refusal for an address past the limit (429 AUTH_RATE_LIMITED, `details.retryAfter` in
+   * seconds), or undefined. One sentence for the API and the WebSocket upgrade alike.
+   */
+  refusal(address: string): AppError | undefined {
+    const waitMs = this.blockedFor(address);
+    if (waitMs <= 0) return undefined;
+    const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+    return new AppError(
+      ErrorCode.AUTH_RATE_LIMITED,
+      `Too many failed authentications from ${address} (${this.limit} within ${this.windowSeconds} s): every request from this address is refused, even with a valid key, for the rest of the window. Retry after ${retryAfter} s, and check the key your clients send.`,
+      { retryAfter, limit: this.limit, windowSeconds: this.windowSeconds },
+    );
   }
 
   get windowSeconds(): number {

@@ -21,6 +21,11 @@ export interface HttpServerOptions {
   /** Operator key, API keys, sessions and the metrics token: what access control checks callers against. */
   credentials: CredentialSources;
   rateLimitPerSecond: number;
+  /**
+   * Failed authentications per client address; shared with the WebSocket carrier, whose upgrades
+   * arrive on this server, so a refused delegate token counts like a refused API key.
+   */
+  authFailures?: AuthFailureLimiter;
   /** Socket-level limits (see Config.http). */
   limits: ConnectionLimits & { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
   /** Unauthenticated probes and metrics. */
@@ -82,7 +87,7 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     ajv: { customOptions: { removeAdditional: false } },
   });
   limitConnections(app.server, limits);
-  const authFailures = new AuthFailureLimiter();
+  const authFailures = options.authFailures ?? new AuthFailureLimiter();
   const isProbe = (request: FastifyRequest): boolean => !request.is404 && accessOf(request.method, request.routeOptions.url ?? '') === 'public';
 
   // First of all hooks, before the rate limiter and any route logic: an address that has failed
@@ -91,15 +96,8 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
   app.addHook('onRequest', async (request, reply) => {
     reply.header(NOSNIFF[0], NOSNIFF[1]);
     if (isProbe(request)) return;
-    const waitMs = authFailures.blockedFor(request.ip);
-    if (waitMs > 0) {
-      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new AppError(
-        ErrorCode.AUTH_RATE_LIMITED,
-        `Too many failed authentications from ${request.ip} (${authFailures.maxFailures} within ${authFailures.windowSeconds} s): every request from this address is refused, even with a valid key, for the rest of the window. Retry after ${retryAfter} s, and check the key your clients send.`,
-        { retryAfter, limit: authFailures.maxFailures, windowSeconds: authFailures.windowSeconds },
-      );
-    }
+    const refusal = authFailures.refusal(request.ip);
+    if (refusal) throw refusal;
   });
 
   await app.register(rateLimit, {

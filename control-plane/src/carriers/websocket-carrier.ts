@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
@@ -11,9 +11,11 @@ import {
   WS_CLOSE,
   MAX_CLOSE_REASON_BYTES,
   GoodbyeCode,
+  RefusalCode,
 } from '@attache/proto';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { AuthFailureLimiter } from '../api/auth-failure-limiter.js';
 import { parseBearer } from '../delegates/token-service.js';
 import type { CarrierServer, DelegateConnection, RejectCode } from './carrier.js';
 
@@ -36,6 +38,8 @@ class WebSocketConnection implements DelegateConnection {
     private readonly socket: WebSocket,
     request: IncomingMessage,
     keepaliveMs: number,
+    /** Called when the token is refused (UNAUTHENTICATED): the failed-auth limit counts it. */
+    private readonly onAuthFailure: () => void = () => {},
   ) {
     this.peer = `${request.socket.remoteAddress ?? 'unknown'}:${request.socket.remotePort ?? 0}`;
     this.token = parseBearer(request.headers.authorization);
@@ -79,6 +83,7 @@ class WebSocketConnection implements DelegateConnection {
 
   reject(code: RejectCode, message: string): void {
     if (this.closed) return;
+    if (code === RefusalCode.UNAUTHENTICATED) this.onAuthFailure();
     this.finish(`rejected: ${code}`);
     // The close frame carries the reason: a delegate behind a proxy never sees an HTTP body.
     this.closeSocket(WS_CLOSE[code], `${code}: ${message}`);
@@ -138,6 +143,12 @@ export interface WebSocketCarrierOptions {
    * 30 s, like the gRPC carrier's keepalive: below common NAT and load-balancer idle timeouts.
    */
   keepaliveMs?: number;
+  /**
+   * The API's failed-authentication limit per client address (the same instance the HTTP server
+   * uses): an address past it is refused before the upgrade (429 AUTH_RATE_LIMITED with
+   * Retry-After), and every refused delegate token counts as a failure.
+   */
+  authFailures?: AuthFailureLimiter;
   log: Logger;
 }
 
@@ -171,11 +182,18 @@ export class WebSocketCarrierServer implements CarrierServer {
         refuseNotFound(socket, `No WebSocket endpoint at ${pathname}; delegates connect to ${this.path}.`);
         return;
       }
+      const address = request.socket.remoteAddress ?? 'unknown';
+      const limiter = this.options.authFailures;
+      const refusal = limiter?.refusal(address);
+      if (refusal) {
+        refuse(socket, 429, refusal.toJSON(), { 'retry-after': String(refusal.details['retryAfter']) });
+        return;
+      }
       // The token is checked by the connection handler, after the upgrade, so that every carrier
       // refuses in one place and the delegate learns why from the close frame (code 4401).
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         try {
-          accept(new WebSocketConnection(ws, request, keepaliveMs));
+          accept(new WebSocketConnection(ws, request, keepaliveMs, () => limiter?.recordFailure(address)));
         } catch (err) {
           this.options.log.error({ err }, 'failed to accept a delegate connection');
           ws.close(WS_CLOSE.INTERNAL_ERROR, 'internal error');
@@ -199,10 +217,17 @@ export class WebSocketCarrierServer implements CarrierServer {
 
 /** Answers an upgrade for an unknown path in the API's error shape, then closes the socket. */
 function refuseNotFound(socket: Duplex, message: string): void {
-  const body = `${JSON.stringify({ error: { code: 'NOT_FOUND', message, details: {} } })}\n`;
+  refuse(socket, 404, { code: 'NOT_FOUND', message, details: {} });
+}
+
+/** Answers an upgrade with an HTTP error in the API's shape (and nosniff, like every answer), then closes the socket. */
+function refuse(socket: Duplex, status: number, error: { code: string; message: string; details: Record<string, unknown> }, headers: Record<string, string> = {}): void {
+  const body = `${JSON.stringify({ error })}\n`;
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(
-    'HTTP/1.1 404 Not Found\r\n' +
-      'Connection: close\r\ncontent-type: application/json\r\n' +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'Connection: close\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\n' +
+      extra +
       `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

@@ -1,4 +1,6 @@
+import { WEBSOCKET_CONNECT_PATH, WS_CLOSE } from '@attache/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTenant, startControlPlane, type ControlPlaneHandle, type TenantHandle } from '../support/cluster.js';
 import { httpFrom, rawHttp } from '../support/raw-http.js';
 
@@ -94,6 +96,70 @@ describe('edge: authentication, failed-auth limit, headers', () => {
     // Probes still answer (a load balancer may share the address), and other addresses are unaffected.
     expect((await httpFrom(`${cp.httpUrl}/healthz`, { localAddress: from })).status).toBe(200);
     expect((await httpFrom(`${cp.httpUrl}/v1/delegates`, { headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: '127.0.0.4' })).status).toBe(200);
+  });
+
+  /** One delegate upgrade from `from`: the close code the control plane sent, or its HTTP refusal. */
+  const upgrade = (token: string, from: string): Promise<{ closeCode: number } | { status: number; headers: Record<string, string>; body: string }> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${WEBSOCKET_CONNECT_PATH}`, { headers: { authorization: `Bearer ${token}` }, localAddress: from });
+      ws.on('close', (code) => resolve({ closeCode: code }));
+      ws.on('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k] = v;
+          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      });
+      ws.on('error', (err) => {
+        if (!/Unexpected server response/.test(err.message)) reject(err);
+      });
+    });
+
+  it('counts refused WebSocket delegate tokens like refused API keys, and refuses the upgrade past the limit', async () => {
+    const from = '127.0.0.7';
+    // 60 refused delegate tokens over WebSocket and 40 refused API keys: one budget per address.
+    const codes: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const r = await upgrade(`atd_wrong_${i}`, from);
+      codes.push('closeCode' in r ? r.closeCode : -r.status);
+    }
+    expect(codes).toEqual(Array(60).fill(WS_CLOSE.UNAUTHENTICATED));
+    for (let i = 0; i < 39; i++) {
+      expect((await httpFrom(`${cp.httpUrl}/v1/delegates`, { headers: { authorization: `Bearer atk_wrong_${i}` }, localAddress: from })).status).toBe(401);
+    }
+    // The 100th failure; the API then refuses this address even with a valid key.
+    expect((await httpFrom(`${cp.httpUrl}/v1/delegates`, { headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: from })).status).toBe(200);
+    const last = await upgrade('atd_wrong_last', from);
+    expect(last).toEqual({ closeCode: WS_CLOSE.UNAUTHENTICATED });
+    expect((await httpFrom(`${cp.httpUrl}/v1/delegates`, { headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: from })).status).toBe(429);
+
+    // A valid delegate token from that address is refused before the upgrade, with the API's answer.
+    const created = await httpFrom(`${cp.httpUrl}/v1/delegate-tokens`, { method: 'POST', body: '{"name":"edge-ws"}', headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: '127.0.0.8' });
+    expect(created.status).toBe(201);
+    const token = JSON.parse(created.body).token as string;
+    const blocked = await upgrade(token, from);
+    if (!('status' in blocked)) throw new Error(`the upgrade was not refused: closed with ${blocked.closeCode}`);
+    expect(blocked.status).toBe(429);
+    expect(JSON.parse(blocked.body).error.code).toBe('AUTH_RATE_LIMITED');
+    const retryAfter = Number(blocked.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(blocked.headers['x-content-type-options']).toBe('nosniff');
+    // The same token from another address upgrades and gets past the token check (no 4401).
+    const elsewhere = new WebSocket(`ws://127.0.0.1:${port}${WEBSOCKET_CONNECT_PATH}`, { headers: { authorization: `Bearer ${token}` }, localAddress: '127.0.0.8' });
+    await new Promise<void>((resolve, reject) => {
+      elsewhere.on('open', () => resolve());
+      elsewhere.on('error', reject);
+    });
+    const closed = await Promise.race([
+      new Promise<number>((resolve) => elsewhere.on('close', (code) => resolve(code))),
+      new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), 1_000)),
+    ]);
+    expect(closed).toBe('open');
+    elsewhere.terminate();
   });
 
   it('says nosniff on every answer and no-store on answers that carry a new key or token', async () => {
