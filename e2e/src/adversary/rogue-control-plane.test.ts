@@ -16,6 +16,9 @@ import { startRogueControlPlane, type RogueControlPlane } from '../support/rogue
 
 type Payload = MessageInitShape<typeof aws.ValidateAccountPayloadSchema>;
 
+/** A certificate the tasks never get to use: every SCAP task here is refused before the TLS handshake. */
+const TEST_CERTIFICATE = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
 /**
  * The compromised control plane. A server that speaks protocol v1 assigns hostile aws.validate and
  * aws.listPolicies tasks straight to real delegate processes, so no API-side check helps: what
@@ -41,7 +44,7 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
   let wide: { rogue: RogueControlPlane; proc: Proc };
   const results: Result[] = [];
   const canaries: Canary[] = [];
-  const paths = {} as Record<'secrets' | 'keyFile' | 'stateDir' | 'saToken' | 'podToken' | 'outside' | 'big' | 'fifo' | 'dbPassword' | 'accessKeyFile' | 'secretKeyFile', string>;
+  const paths = {} as Record<'secrets' | 'keyFile' | 'wideKeyFile' | 'stateDir' | 'saToken' | 'podToken' | 'outside' | 'big' | 'fifo' | 'dbPassword' | 'accessKeyFile' | 'secretKeyFile', string>;
   const canary = (name: string) => {
     const value = `canary-${name}-${randomBytes(12).toString('hex')}`;
     canaries.push({ name, value });
@@ -102,6 +105,10 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
     paths.keyFile = keygen.keyFile;
     const keyPem = await readFile(paths.keyFile, 'utf8');
     canaries.push({ name: 'group private key', value: keyPem.split('\n').filter((l) => l && !l.startsWith('-----')).join('') });
+    // The careless delegate's own key, inside what its `file:/*` allows: only the reserved rule keeps it.
+    paths.wideKeyFile = (JSON.parse((await runCli(['keygen', '--out', join(dir, 'keys', 'wide-key.pem')])).stdout) as { keyFile: string }).keyFile;
+    const wideKeyPem = await readFile(paths.wideKeyFile, 'utf8');
+    canaries.push({ name: 'wide group private key', value: wideKeyPem.split('\n').filter((l) => l && !l.startsWith('-----')).join('') });
     canaries.push({ name: 'valid secret key', value: ids.validUser.secretAccessKey });
 
     const baseEnv = (token: string): Record<string, string> => ({
@@ -146,7 +153,15 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
         url: wideRogue.url,
         token: tokens.wide,
         name: 'careless',
-        env: { ...baseEnv(tokens.wide), ATTACHE_ALLOW_REFS: 'env:*,file:/*', ATTACHE_STATE_DIR: paths.stateDir, ATTACHE_KEY_FILE: '' },
+        env: {
+          ...baseEnv(tokens.wide),
+          ATTACHE_ALLOW_REFS: 'env:*,file:/*',
+          ATTACHE_STATE_DIR: paths.stateDir,
+          ATTACHE_KEY_FILE: paths.wideKeyFile,
+          // The attacker's listener is even an allowed portal here: only the reference policy stands
+          // between a reserved reference fed to a SCAP userKey and a connection to it.
+          ATTACHE_ALLOW_ENDPOINTS: recorder.origin('https'),
+        },
       }),
     };
     await narrow.rogue.hello();
@@ -256,7 +271,8 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
       'env:ATTACHE_TOKEN',
       'env:ATTACHE_CANARY_SETTING',
       'env:TOKEN_COPY',
-      // This delegate keeps its group key in its state directory.
+      // Its group key file, and the place a key generated without one would live.
+      `file:${paths.wideKeyFile}`,
       `file:${join(paths.stateDir, 'group-key.pem')}`,
       `file:${join(paths.stateDir, 'notes')}`,
       `file:${paths.saToken}`,
@@ -274,6 +290,21 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
         expect(['reserved', 'field-not-allowed'], `${ref}: ${outcome.message}`).toContain(outcome.details['reason']);
       }
     }
+    // The one field that takes a key and is never sent, SCAP's userKey, is held to the same rules,
+    // before the mutual-TLS request to the (here allowed) portal is made.
+    for (const ref of ['env:ATTACHE_TOKEN', 'env:TOKEN_COPY', `file:${paths.wideKeyFile}`, `file:${join(paths.stateDir, 'notes')}`, `file:${paths.saToken}`, `file:${paths.podToken}`, 'file:/proc/self/environ', 'file:/dev/zero']) {
+      const outcome = await refused(
+        wide,
+        {
+          partition: 'aws-iso-b',
+          testRegion: 'us-isob-east-1',
+          auth: { kind: { case: 'scap', value: { portalUrl: `${recorder.origin('https')}/getTemporaryCredentials`, agencyName: 'A', accountName: 'B', roleName: 'R', userCertificate: TEST_CERTIFICATE, userKeyRef: ref } } },
+        },
+        'SECRET_NOT_ALLOWED',
+      );
+      expect(outcome.details, `${ref}: ${outcome.message}`).toMatchObject({ reference: ref, reason: 'reserved' });
+    }
+    expect(recorder.connections).toBe(0);
     // The key file of the narrow delegate, which lies outside its patterns, is refused there too.
     await refused(narrow, { auth: { kind: staticAuth('env:AWS_ACCESS_KEY_ID', `file:${paths.keyFile}`) } }, 'SECRET_NOT_ALLOWED');
   });
@@ -310,7 +341,7 @@ describe('adversary: a rogue control plane cannot widen the delegate policy', ()
   it('refuses SCAP and CAP portals it was not told about: no request into the customer network', async () => {
     const scap = (portalUrl: string) => ({
       case: 'scap' as const,
-      value: { portalUrl, agencyName: 'A', accountName: 'B', roleName: 'R', userCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', userKeyRef: `file:${paths.secretKeyFile}` },
+      value: { portalUrl, agencyName: 'A', accountName: 'B', roleName: 'R', userCertificate: TEST_CERTIFICATE, userKeyRef: `file:${paths.secretKeyFile}` },
     });
     for (const [partition, testRegion] of [
       ['aws-iso-b', 'us-isob-east-1'],
