@@ -187,6 +187,26 @@ describe('edge: authentication, failed-auth limit, headers', () => {
     expect(JSON.parse(token.body).token).toMatch(/^atd_/);
     expect(token.headers['cache-control']).toBe('no-store');
     expect(token.headers['x-content-type-options']).toBe('nosniff');
+    // Every other answer that carries a new API key: issued, rotated, issued by the operator.
+    const tenantId = JSON.parse(created.body).id as string;
+    const issued = await httpFrom(`${cp.httpUrl}/v1/api-keys`, { method: 'POST', body: '{"name":"ci","role":"viewer"}', headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: from });
+    expect(issued.status, issued.body).toBe(201);
+    const rotated = await httpFrom(`${cp.httpUrl}/v1/api-keys/${JSON.parse(issued.body).id}/rotate`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: from });
+    expect(rotated.status, rotated.body).toBe(200);
+    const admin = await httpFrom(`${cp.httpUrl}/v1/tenants/${tenantId}/admin-credentials`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${cp.operator.key}` }, localAddress: from });
+    expect(admin.status, admin.body).toBe(201);
+    for (const [answer, key] of [
+      [issued, JSON.parse(issued.body).apiKey],
+      [rotated, JSON.parse(rotated.body).apiKey],
+      [admin, JSON.parse(admin.body).apiKey.apiKey],
+    ] as const) {
+      expect(key).toMatch(/^atk_/);
+      expect(answer.headers['cache-control']).toBe('no-store');
+    }
+    // A listing carries no secret and may be cached as usual.
+    const listed = await httpFrom(`${cp.httpUrl}/v1/api-keys`, { headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: from });
+    expect(listed.status).toBe(200);
+    expect(listed.headers['cache-control']).toBeUndefined();
   });
 
   it('requires the metrics token on /metrics when ATTACHE_METRICS_TOKEN is set', async () => {
