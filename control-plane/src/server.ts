@@ -219,7 +219,9 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   };
   const grpcHealth = new GrpcHealth(readiness, log.child({ component: 'grpc-health' }));
-  const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log, health: grpcHealth })];
+  // One count of failed authentications per address for the API and the delegate carriers it can see.
+  const authFailures = new AuthFailureLimiter();
+  const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log, health: grpcHealth, authFailures })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
   const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(tokens, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
   if (natsServers && natsSigner) {
@@ -229,8 +231,6 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   }
 
   const credentials = { operatorKey: operator.key, metricsToken: config.metricsToken, apiKeys, sessions, cookies };
-  // One count of failed authentications per address for the API and the WebSocket upgrades it serves.
-  const authFailures = new AuthFailureLimiter();
   const http: FastifyInstance = await createHttpServer(
     {
       log,

@@ -9,6 +9,7 @@ import {
   type DelegateFrame,
 } from '@attache/proto';
 import type { Logger } from 'pino';
+import type { AuthFailureLimiter } from '../api/auth-failure-limiter.js';
 import { parseBearer } from '../delegates/token-service.js';
 import type { CarrierServer, DelegateConnection } from './carrier.js';
 import { ListenError } from '../listen-error.js';
@@ -30,7 +31,11 @@ class GrpcConnection implements DelegateConnection {
   private closed = false;
   private readonly closeHandlers: Array<(reason: string) => void> = [];
 
-  constructor(private readonly call: Call) {
+  constructor(
+    private readonly call: Call,
+    /** Called when the token is refused (UNAUTHENTICATED): the failed-auth limit counts it. */
+    private readonly onAuthFailure: () => void = () => {},
+  ) {
     this.peer = call.getPeer();
     const auth = call.metadata.get('authorization')[0];
     this.token = parseBearer(typeof auth === 'string' ? auth : auth?.toString('utf8'));
@@ -70,6 +75,7 @@ class GrpcConnection implements DelegateConnection {
 
   reject(code: keyof typeof STATUS_BY_CODE, message: string): void {
     if (this.closed) return;
+    if (code === 'UNAUTHENTICATED') this.onAuthFailure();
     this.finish(`rejected: ${code}`);
     this.call.emit('error', { code: STATUS_BY_CODE[code], details: message });
   }
@@ -96,6 +102,12 @@ export interface GrpcCarrierOptions {
   log: Logger;
   /** Served beside DelegateService on the same port: grpc.health.v1.Health. */
   health?: GrpcHealth | undefined;
+  /**
+   * The API's failed-authentication limit per client address (the same instance): every refused
+   * delegate token counts, and an address past the limit is refused with RESOURCE_EXHAUSTED (which
+   * delegates retry with backoff) before its token is looked at.
+   */
+  authFailures?: AuthFailureLimiter | undefined;
 }
 
 /** The gRPC carrier: DelegateService.Connect bidi streams over HTTP/2, optionally TLS. */
@@ -122,8 +134,15 @@ export class GrpcCarrierServer implements CarrierServer {
   async start(accept: (connection: DelegateConnection) => void): Promise<void> {
     this.server.addService(delegateServiceDefinition, {
       connect: (call: Call) => {
+        const address = peerAddress(call.getPeer());
+        const limiter = this.options.authFailures;
+        const refusal = limiter?.refusal(address);
+        if (refusal) {
+          call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `${refusal.code}: ${refusal.message}` });
+          return;
+        }
         try {
-          accept(new GrpcConnection(call));
+          accept(new GrpcConnection(call, () => limiter?.recordFailure(address)));
         } catch (err) {
           this.options.log.error({ err }, 'failed to accept a delegate connection');
           call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });
@@ -171,4 +190,15 @@ async function readTlsFile(file: string, setting: string, what: string): Promise
   } catch (err) {
     throw new StartupError(setting, `Cannot read the gRPC TLS ${what} ${file} (${setting}): ${reasonOf(err)}.`, { cause: err });
   }
+}
+
+/**
+ * The client address of a grpc-js peer string (`address:port`, the address as Node reports it, so
+ * IPv6 without brackets): the same key the HTTP server's failed-auth limit uses.
+ */
+export function peerAddress(peer: string): string {
+  const bracketed = /^\[(.*)\]:\d+$/.exec(peer);
+  if (bracketed) return bracketed[1]!;
+  const cut = peer.lastIndexOf(':');
+  return cut > 0 && /^\d+$/.test(peer.slice(cut + 1)) ? peer.slice(0, cut) : peer;
 }

@@ -1,7 +1,9 @@
 import { WEBSOCKET_CONNECT_PATH, WS_CLOSE } from '@attache/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createTenant, startControlPlane, type ControlPlaneHandle, type TenantHandle } from '../support/cluster.js';
+import { openFrameClient } from '../support/frame-client.js';
 import { httpFrom, rawHttp } from '../support/raw-http.js';
 
 const METRICS_TOKEN = 'metrics-token-e2e-0123456789abcdef';
@@ -221,5 +223,41 @@ describe('edge: authentication, failed-auth limit, headers', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatch(/^# HELP attache_/m);
     expect(ok.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('counts refused gRPC delegate tokens too, and refuses an address past the limit with RESOURCE_EXHAUSTED before its token is looked at', async () => {
+    const from = '127.0.0.9';
+    // grpc-js cannot choose its source address: a TCP relay on 127.0.0.1 dials the carrier from `from`.
+    const grpcPort = Number(new URL(cp.grpcUrl).port);
+    const open = new Set<Socket>();
+    const relay: Server = createServer((client) => {
+      const upstream = connect({ host: '127.0.0.1', port: grpcPort, localAddress: from });
+      for (const s of [client, upstream]) {
+        open.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => open.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const url = `grpc://127.0.0.1:${(relay.address() as { port: number }).port}`;
+    const attempt = async (token: string) => {
+      const client = openFrameClient(url, token);
+      const end = await Promise.race([client.ended, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+      client.close();
+      if (end === null) throw new Error('the gRPC stream was not ended within 10 s');
+      return end.carrierReason;
+    };
+    try {
+      for (let i = 0; i < 100; i++) expect(await attempt(`atd_wrong_grpc_${i}`)).toMatch(/^UNAUTHENTICATED: /);
+      expect((await httpFrom(`${cp.httpUrl}/v1/delegates`, { headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: from })).status).toBe(429);
+      const created = await httpFrom(`${cp.httpUrl}/v1/delegate-tokens`, { method: 'POST', body: '{"name":"edge-grpc"}', headers: { authorization: `Bearer ${tenant.api.key}` }, localAddress: '127.0.0.10' });
+      expect(created.status).toBe(201);
+      // A valid token from that address: refused as "retry later", naming the limit, never reaching the token check.
+      expect(await attempt(JSON.parse(created.body).token as string)).toMatch(/^RESOURCE_EXHAUSTED: AUTH_RATE_LIMITED: Too many failed authentications from 127\.0\.0\.9 .*Retry after \d+ s/);
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
   });
 });
