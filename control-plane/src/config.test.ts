@@ -43,6 +43,23 @@ describe('control-plane config: edge limits', () => {
     expect(problems({ ATTACHE_OIDC_SECRET_KEY: 'too short' })).toMatch(/ATTACHE_OIDC_SECRET_KEY/);
   });
 
+  it('keeps the audit trail 365 days and sessions 30 min idle, 12 h at most, unless configured', () => {
+    expect({ audit: loadConfig({}).auditRetentionDays, sessions: loadConfig({}).sessions }).toEqual({ audit: 365, sessions: { idleMs: 1_800_000, absoluteMs: 43_200_000 } });
+    const c = loadConfig({ ATTACHE_AUDIT_RETENTION_DAYS: '2555', ATTACHE_SESSION_IDLE_SECONDS: '600', ATTACHE_SESSION_MAX_SECONDS: '3600' });
+    expect({ audit: c.auditRetentionDays, sessions: c.sessions }).toEqual({ audit: 2555, sessions: { idleMs: 600_000, absoluteMs: 3_600_000 } });
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems.join('\n');
+        throw err;
+      }
+    };
+    expect(problems({ ATTACHE_AUDIT_RETENTION_DAYS: '0' })).toMatch(/ATTACHE_AUDIT_RETENTION_DAYS/);
+    expect(problems({ ATTACHE_SESSION_IDLE_SECONDS: '7200', ATTACHE_SESSION_MAX_SECONDS: '3600' })).toMatch(/ATTACHE_SESSION_IDLE_SECONDS must not exceed ATTACHE_SESSION_MAX_SECONDS/);
+  });
+
   it('measures delegates against the release built with it unless an operator pins another', () => {
     expect(loadConfig({}).currentDelegateVersion).toBe(DELEGATE_RELEASE);
     expect(loadConfig({ ATTACHE_CURRENT_DELEGATE_VERSION: '0.0.9' }).currentDelegateVersion).toBe('0.0.9');
