@@ -287,6 +287,15 @@ describe('identity: users, sessions, API keys, operators', () => {
     // Without a grace period the old secret is no key at all any more.
     expect(after.every((s) => s.status === 401 && s.code === 'UNAUTHENTICATED')).toBe(true);
     expect((await acme.key.withKey(rotated.body.apiKey).get('/v1/tasks')).status).toBe(200);
+
+    // The key's lifecycle is in the audit trail, without either secret.
+    await acme.key.post(`/v1/api-keys/${key.id}/revoke`);
+    const trail = await acme.key.get(`/v1/audit?target=${key.id}`);
+    expect(trail.body.items.map((e: any) => e.action)).toEqual(['api_key.revoke', 'api_key.rotate', 'api_key.create']);
+    for (const e of trail.body.items) expect(e).toMatchObject({ actor: { type: 'apiKey', name: 'initial admin key' }, role: 'admin', target: { type: 'api_key', id: key.id, name: 'busy-rotated' }, outcome: 'success' });
+    expect(trail.body.items[1].diff).toEqual({ graceSeconds: { changed: true, to: 0 } });
+    expect(trail.text).not.toContain(key.apiKey);
+    expect(trail.text).not.toContain(rotated.body.apiKey);
   });
 
   it('lets operators page through, read, suspend and resume tenants; suspension closes live delegates', async () => {
