@@ -2,6 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { DELEGATE_RELEASE } from '@attache/proto';
 import { ConfigError, loadConfig } from './config.js';
 
+/** The configuration's problems for an environment, one a line; empty when it loads. */
+function problems(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+    return '';
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.join('\n');
+    throw err;
+  }
+}
+
 describe('control-plane config: edge limits', () => {
   it('has the documented defaults', () => {
     const c = loadConfig({});
@@ -23,15 +34,6 @@ describe('control-plane config: edge limits', () => {
   });
 
   it('refuses limits that contradict each other or make no sense, naming the variables', () => {
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-      } catch (err) {
-        if (err instanceof ConfigError) return err.problems.join('\n');
-        throw err;
-      }
-      return '';
-    };
     expect(problems({ ATTACHE_HTTP_MAX_CONNECTIONS: '10', ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS: '20' })).toMatch(/ATTACHE_HTTP_MAX_CONNECTIONS_PER_ADDRESS must not be larger than ATTACHE_HTTP_MAX_CONNECTIONS/);
     expect(problems({ ATTACHE_HTTP_HEADERS_TIMEOUT_MS: '20000', ATTACHE_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toMatch(/ATTACHE_HTTP_REQUEST_TIMEOUT_MS/);
     expect(problems({ ATTACHE_TASK_RETENTION_DAYS: '0' })).toMatch(/ATTACHE_TASK_RETENTION_DAYS/);
@@ -41,6 +43,14 @@ describe('control-plane config: edge limits', () => {
     expect(problems({ ATTACHE_OIDC_INSECURE_ISSUERS: 'https://idp.example' })).toMatch(/ATTACHE_OIDC_INSECURE_ISSUERS: "https:\/\/idp.example" is not an http:\/\/ origin/);
     expect(problems({ ATTACHE_OIDC_INSECURE_ISSUERS: 'http://127.0.0.1:9000/realms/x' })).toMatch(/ATTACHE_OIDC_INSECURE_ISSUERS/);
     expect(problems({ ATTACHE_OIDC_SECRET_KEY: 'too short' })).toMatch(/ATTACHE_OIDC_SECRET_KEY/);
+  });
+
+  it('keeps the audit trail 365 days and sessions 30 min idle, 12 h at most, unless configured', () => {
+    expect({ audit: loadConfig({}).auditRetentionDays, sessions: loadConfig({}).sessions }).toEqual({ audit: 365, sessions: { idleMs: 1_800_000, absoluteMs: 43_200_000 } });
+    const c = loadConfig({ ATTACHE_AUDIT_RETENTION_DAYS: '2555', ATTACHE_SESSION_IDLE_SECONDS: '600', ATTACHE_SESSION_MAX_SECONDS: '3600' });
+    expect({ audit: c.auditRetentionDays, sessions: c.sessions }).toEqual({ audit: 2555, sessions: { idleMs: 600_000, absoluteMs: 3_600_000 } });
+    expect(problems({ ATTACHE_AUDIT_RETENTION_DAYS: '0' })).toMatch(/ATTACHE_AUDIT_RETENTION_DAYS/);
+    expect(problems({ ATTACHE_SESSION_IDLE_SECONDS: '7200', ATTACHE_SESSION_MAX_SECONDS: '3600' })).toMatch(/ATTACHE_SESSION_IDLE_SECONDS must not exceed ATTACHE_SESSION_MAX_SECONDS/);
   });
 
   it('measures delegates against the release built with it unless an operator pins another', () => {

@@ -131,6 +131,39 @@ describe('IAM policies and role setup end to end against moto_server with auth e
       isAttachable: true,
     });
 
+    expect(local.body.nextCursor).toBeNull();
+
+    // Pages of one listing: the first call runs it, the cursor reads the same task again (no new listing).
+    const paged: any[] = [];
+    const seenTasks = new Set<string>();
+    let cursor: string | null = null;
+    for (let pages = 0; ; pages++) {
+      const page: any = await tenant.api.get(
+        `/v1/aws/accounts/${id}/available-policies?waitSeconds=60&scope=Local&pathPrefix=${encodeURIComponent(LOCAL_PATH)}&limit=40${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status, page.text).toBe(200);
+      expect(page.body.count).toBe(page.body.policies.length);
+      expect(page.body.policies.length).toBeLessThanOrEqual(40);
+      expect(page.body).toMatchObject({ scope: 'Local', total: LOCAL_POLICIES });
+      seenTasks.add(page.body.taskId);
+      paged.push(...page.body.policies);
+      cursor = page.body.nextCursor;
+      if (!cursor) break;
+      expect(pages).toBeLessThan(5);
+    }
+    expect(paged.map((p) => p.arn).sort()).toEqual(local.body.policies.map((p: any) => p.arn).sort());
+    expect(new Set(paged.map((p) => p.arn)).size).toBe(LOCAL_POLICIES);
+    expect(seenTasks.size).toBe(1);
+    expect((await tenant.api.get(`/v1/tasks/${[...seenTasks][0]}`)).body.type).toBe('aws.listPolicies');
+    // A cursor is for its own account's listing, and for no other list.
+    const firstPage = await tenant.api.get(`/v1/aws/accounts/${id}/available-policies?waitSeconds=60&scope=Local&pathPrefix=${encodeURIComponent(LOCAL_PATH)}&limit=1`);
+    const elsewhere = await account('lister-elsewhere', listerAuth);
+    const foreign = await tenant.api.get(`/v1/aws/accounts/${elsewhere}/available-policies?cursor=${firstPage.body.nextCursor}`);
+    expect(foreign.status, foreign.text).toBe(400);
+    expect(foreign.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { issues: [{ path: 'cursor' }] } });
+    const accountsPage = await tenant.api.get('/v1/aws/accounts?limit=1');
+    expect((await tenant.api.get(`/v1/aws/accounts/${id}/available-policies?cursor=${accountsPage.body.nextCursor}`)).status).toBe(400);
+
     // nameContains is applied on the control plane, case-insensitively.
     const filtered = await tenant.api.get(`/v1/aws/accounts/${id}/available-policies?waitSeconds=60&scope=Local&pathPrefix=${encodeURIComponent(LOCAL_PATH)}&nameContains=POLICY-10`);
     expect(filtered.status, filtered.text).toBe(200);

@@ -148,6 +148,32 @@ export function runCarrierConformance(name: string, urlFor: (cp: ControlPlaneHan
       expect(victim.lines.join('\n')).toMatch(/TOKEN_REVOKED/);
     });
 
+    it('suspending the tenant closes its live connection with TENANT_SUSPENDED and refuses it again; the delegate exits 3', async () => {
+      const suspended = await createTenant(cp, `conformance-${name}-suspend-${++n}`);
+      const own = await createToken(suspended, `${name}-suspend`);
+      const delegateName = `suspended-${n}`;
+      const live = spawnDelegate({ url, token: own.token, name: delegateName });
+      procs.push(live);
+      await waitForDelegates(suspended, delegateName);
+      const suspendedAt = Date.now();
+      expect((await cp.operator.post(`/v1/tenants/${suspended.id}/suspend`)).status).toBe(200);
+      const exit = await Promise.race([live.exited, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
+      expect(exit?.code).toBe(3);
+      expect(live.lines.join('\n')).toMatch(/TENANT_SUSPENDED/);
+      expect(Date.now() - suspendedAt).toBeLessThan(20_000);
+      // A new connection is refused at its first step, with the same code.
+      const again = spawnDelegate({ url, token: own.token, name: delegateName });
+      procs.push(again);
+      const refused = await Promise.race([again.exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+      expect(refused?.code).toBe(3);
+      expect(again.lines.join('\n')).toMatch(/TENANT_SUSPENDED/);
+      // Resumed, the same token connects again.
+      expect((await cp.operator.post(`/v1/tenants/${suspended.id}/resume`)).status).toBe(200);
+      const back = spawnDelegate({ url, token: own.token, name: delegateName });
+      procs.push(back);
+      await waitForDelegates(suspended, delegateName);
+    });
+
     it('an unknown token is refused with a reason; the delegate exits 3 without retrying', async () => {
       const refused = spawnDelegate({ url, token: 'atd_not_a_real_token_0000000000000000', name: `stranger-${++n}` });
       procs.push(refused);

@@ -133,6 +133,19 @@ describe('group keys: proof of possession and trust', () => {
     expect(distrusted.body).toMatchObject({ keyId: impostorKey.keyId, trusted: false, current: false });
     expect((await publicKey('north')).body.current.keyId).toBe(next.keyId);
     expect((await tenant.api.post('/v1/delegate-groups/north/keys/0000000000000000/distrust', {})).status).toBe(404);
+
+    // Each trust change is in the audit trail, refused ones too: who, which key of which group, the outcome.
+    const trail = await tenant.api.get('/v1/audit?target=north');
+    expect(trail.status, trail.text).toBe(200);
+    const changes = (trail.body.items as any[]).filter((e) => e.action.startsWith('group_key.'));
+    expect(changes.map((e) => [e.action, e.target.id, e.outcome])).toEqual([
+      ['group_key.distrust', '0000000000000000', 'NOT_FOUND'],
+      ['group_key.distrust', impostorKey.keyId, 'success'],
+      ['group_key.trust', 'not-a-key', 'VALIDATION_FAILED'],
+      ['group_key.trust', '0000000000000000', 'NOT_FOUND'],
+      ['group_key.trust', impostorKey.keyId, 'success'],
+    ]);
+    for (const e of changes) expect(e).toMatchObject({ actor: { type: 'apiKey' }, role: 'admin', target: { type: 'group_key', name: 'north' } });
     impostor.kill('SIGTERM');
     await impostor.exited;
   });

@@ -227,37 +227,75 @@ describe('identity: users, sessions, API keys, operators', () => {
     expect((await acme.key.post(`/v1/api-keys/${ci.id}/rotate`, { graceSeconds: 8 * 86_400 })).status).toBe(400);
   });
 
-  it('revokes a key with effect on the very next request of a client that keeps calling', async () => {
-    const key = (await acme.key.post('/v1/api-keys', { name: 'busy', role: 'editor' })).body;
-    const busy = acme.key.withKey(key.apiKey);
+  /**
+   * A client that keeps calling with one key until stopped, each answer noted with when it was
+   * sent and received. Each loop stops after a few refusals: a client that keeps failing would
+   * otherwise reach the failed-authentication limit (100 a minute per address), and this file's
+   * later tests share the address.
+   */
+  function keepCalling(client: Api) {
     const seen: Array<{ sentAt: number; receivedAt: number; status: number; code?: string }> = [];
     let stop = false;
-    // Each loop stops after a few refusals: a client that keeps failing would otherwise reach the
-    // failed-authentication limit (100 a minute per address), and this file's later tests share the address.
     const loops = Array.from({ length: 3 }, async () => {
       let refusals = 0;
       while (!stop && refusals < 10) {
         const sentAt = performance.now();
-        const res = await busy.get('/v1/tasks');
+        const res = await client.get('/v1/tasks');
         seen.push({ sentAt, receivedAt: performance.now(), status: res.status, code: res.body?.error?.code });
         if (res.status !== 200) refusals++;
       }
     });
+    return {
+      /** Stops the loops; the answers received before the change was asked for, and those sent after it was answered. */
+      async around(askedAt: number, answeredAt: number) {
+        await sleep(300);
+        stop = true;
+        await Promise.all(loops);
+        return { before: seen.filter((s) => s.receivedAt < askedAt), after: seen.filter((s) => s.sentAt > answeredAt) };
+      },
+    };
+  }
+
+  it('revokes a key with effect on the very next request of a client that keeps calling', async () => {
+    const key = (await acme.key.post('/v1/api-keys', { name: 'busy', role: 'editor' })).body;
+    const busy = keepCalling(acme.key.withKey(key.apiKey));
     await sleep(300);
     const revokeSentAt = performance.now();
     const revoked = await acme.key.post(`/v1/api-keys/${key.id}/revoke`);
     const revokedAt = performance.now();
     expect(revoked.body.revokedAt).not.toBeNull();
-    await sleep(300);
-    stop = true;
-    await Promise.all(loops);
+    const { before, after } = await busy.around(revokeSentAt, revokedAt);
     // Answered before the revocation was asked for: accepted. Sent after it was answered: refused, every one.
-    const before = seen.filter((s) => s.receivedAt < revokeSentAt);
-    const after = seen.filter((s) => s.sentAt > revokedAt);
     expect(before.length).toBeGreaterThan(0);
     expect(before.filter((s) => s.status !== 200)).toEqual([]);
     expect(after.length).toBeGreaterThan(0);
     expect(after.every((s) => s.status === 401 && s.code === 'API_KEY_REVOKED')).toBe(true);
+  });
+
+  it('rotates a key without grace with effect on the very next request of a client that keeps calling the old secret', async () => {
+    const key = (await acme.key.post('/v1/api-keys', { name: 'busy-rotated', role: 'viewer' })).body;
+    const busy = keepCalling(acme.key.withKey(key.apiKey));
+    await sleep(300);
+    const rotateSentAt = performance.now();
+    const rotated = await acme.key.post(`/v1/api-keys/${key.id}/rotate`, { graceSeconds: 0 });
+    const rotatedAt = performance.now();
+    expect(rotated.status, rotated.text).toBe(200);
+    const { before, after } = await busy.around(rotateSentAt, rotatedAt);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.filter((s) => s.status !== 200)).toEqual([]);
+    expect(after.length).toBeGreaterThan(0);
+    // Without a grace period the old secret is no key at all any more.
+    expect(after.every((s) => s.status === 401 && s.code === 'UNAUTHENTICATED')).toBe(true);
+    expect((await acme.key.withKey(rotated.body.apiKey).get('/v1/tasks')).status).toBe(200);
+
+    // The key's lifecycle is in the audit trail, without either secret.
+    await acme.key.post(`/v1/api-keys/${key.id}/revoke`);
+    const trail = await acme.key.get(`/v1/audit?target=${key.id}`);
+    expect(trail.body.items.map((e: any) => e.action)).toEqual(['api_key.revoke', 'api_key.rotate', 'api_key.create']);
+    for (const e of trail.body.items) expect(e).toMatchObject({ actor: { type: 'apiKey', name: 'initial admin key' }, role: 'admin', target: { type: 'api_key', id: key.id, name: 'busy-rotated' }, outcome: 'success' });
+    expect(trail.body.items[1].diff).toEqual({ graceSeconds: { changed: true, to: 0 } });
+    expect(trail.text).not.toContain(key.apiKey);
+    expect(trail.text).not.toContain(rotated.body.apiKey);
   });
 
   it('lets operators page through, read, suspend and resume tenants; suspension closes live delegates', async () => {

@@ -256,6 +256,43 @@ describe.each(['sqlite', 'postgres'] as const)('OIDC sign-in (%s store)', (store
     }
   });
 
+  it("records OIDC sign-ins and refused ones in the tenant's audit trail, with who, from where and why", async () => {
+    const browser = new Browser(cp.httpUrl);
+    expect((await browser.navigate(await throughProvider(browser, 'acme', 'ann'))).status).toBe(302);
+    const acme = admins['acme']!;
+    const tenantId = (await acme.get('/v1/me')).body.tenant.id;
+    const annId = (await browser.get('/v1/me')).body.user.id;
+    const signIns = await acme.get('/v1/audit?action=session.sign_in&actor=ann@example.com');
+    expect(signIns.status, signIns.text).toBe(200);
+    expect(signIns.body.items[0]).toMatchObject({
+      tenantId,
+      actor: { type: 'user', id: annId, email: 'ann@example.com' },
+      role: 'admin',
+      clientAddress: browser.localAddress,
+      target: { type: 'user', id: annId, name: 'ann@example.com' },
+      outcome: 'success',
+      diff: {},
+      details: { method: 'oidc' },
+    });
+    // Refusals are recorded where the sign-in was headed once its state names it; a forged or
+    // replayed state names no sign-in in progress, so no tenant's trail gets it (as an unknown email).
+    const failed = await acme.get('/v1/audit?action=session.sign_in_failed');
+    expect(failed.body.items.map((e: any) => [e.outcome, e.target.name])).toEqual([
+      ['OIDC_USER_DISABLED', 'ed@example.com'],
+      ['OIDC_ROLE_UNMAPPED', 'vic@example.com'],
+      ['OIDC_EMAIL_UNVERIFIED', 'una@example.com'],
+      ['OIDC_EMAIL_NOT_ALLOWED', 'eve@example.com.evil.example'],
+      ['OIDC_STATE_INVALID', null],
+    ]);
+    for (const e of failed.body.items) expect(e).toMatchObject({ actor: { type: 'anonymous' }, role: null, target: { type: 'user', id: null }, details: { method: 'oidc' } });
+    for (const tenant of ['misaud', 'skew']) {
+      const trail = await admins[tenant]!.get('/v1/audit?action=session.sign_in_failed');
+      expect(trail.body.items.map((e: any) => e.outcome), tenant).toEqual(['OIDC_TOKEN_INVALID']);
+    }
+    expect((await admins['plain']!.get('/v1/audit?action=session.sign_in_failed')).body.items).toEqual([]);
+    expect(JSON.stringify(failed.body) + JSON.stringify(signIns.body)).not.toContain(SECRET);
+  });
+
   it('refuses to start a sign-in for a suspended tenant', async () => {
     expect((await cp.operator.post(`/v1/tenants/${(await admins['skew']!.get('/v1/me')).body.tenant.id}/suspend`)).status).toBe(200);
     const res = await new Browser(cp.httpUrl).navigate(`${cp.httpUrl}/v1/session/oidc/start?tenant=skew`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadConfig, ROUTE_ACCESS, startControlPlane, type Access, type RunningControlPlane } from '@attache/control-plane';
 import { Api } from './support/api.js';
 import { Browser } from './support/browser.js';
+import { startPostgres, type PostgresServer } from './support/postgres.js';
 
 const ROLES = ['viewer', 'editor', 'admin'] as const;
 type Role = (typeof ROLES)[number];
@@ -27,9 +28,14 @@ function mustForbid(access: Access, role: Role | 'operator'): boolean {
 /**
  * Every route Fastify registered, called by every kind of caller: the operator key, an API key of
  * each role and a cookie session of each role. 403 FORBIDDEN naming the role needed exactly where
- * the caller's role is below the route's; anything but 401/403 everywhere else.
+ * the caller's role is below the route's; anything but 401/403 everywhere else. On both stores: the
+ * credentials (keys, sessions, roles) are read from the one the control plane runs on.
  */
-describe('every route checks the role from the route table', () => {
+describe.each([
+  { store: 'SQLite', database: false },
+  { store: 'PostgreSQL', database: true },
+])('every route checks the role from the route table ($store)', ({ database }) => {
+  let pg: PostgresServer | undefined;
   let cp: RunningControlPlane;
   let dataDir: string;
   const callers: Caller[] = [];
@@ -37,8 +43,16 @@ describe('every route checks the role from the route table', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'attache-walk-'));
     const operatorKey = `atop_walk_${Math.random().toString(36).slice(2)}_operator_key`;
+    if (database) pg = await startPostgres();
     cp = await startControlPlane(
-      loadConfig({ ATTACHE_DATA_DIR: dataDir, ATTACHE_HTTP_ADDR: '127.0.0.1:0', ATTACHE_GRPC_ADDR: '127.0.0.1:0', ATTACHE_OPERATOR_KEY: operatorKey, ATTACHE_LOG_LEVEL: 'silent' }),
+      loadConfig({
+        ATTACHE_DATA_DIR: dataDir,
+        ATTACHE_HTTP_ADDR: '127.0.0.1:0',
+        ATTACHE_GRPC_ADDR: '127.0.0.1:0',
+        ATTACHE_OPERATOR_KEY: operatorKey,
+        ATTACHE_LOG_LEVEL: 'silent',
+        ...(pg ? { ATTACHE_DATABASE_URL: await pg.createDatabase('route_walk') } : {}),
+      }),
     );
     const operator = new Api(cp.httpUrl, operatorKey);
     const tenant = await operator.post('/v1/tenants', { name: 'walk', admin: { email: 'admin@walk.example', name: 'Admin', password: PASSWORD } });
@@ -58,6 +72,7 @@ describe('every route checks the role from the route table', () => {
   });
   afterAll(async () => {
     await cp?.stop();
+    await pg?.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -3,8 +3,15 @@ import { actorOf } from './access/principal.js';
 import { AUDIT_SUCCESS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { fieldDiff } from '../audit/field-diff.js';
-import { auditRuleOf, targetOf, type AuditedRequest, type AuditRule } from '../audit/audited-routes.js';
+import { auditRuleOf, targetOf, type AuditedRequest, type AuditRule, type SignInNote } from '../audit/audited-routes.js';
 import type { IdentityStore } from '../store/store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by a sign-in route whose answer is a redirect (the OIDC callback), for its audit entry. */
+    signInNote?: SignInNote;
+  }
+}
 
 const asObject = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
@@ -23,6 +30,7 @@ function parsePayload(payload: unknown): Record<string, unknown> {
  * the answer: a client that reads the trail right after its request finds its entry.
  */
 export function installAuditTrail(app: FastifyInstance, deps: { audit: AuditLog; identity: IdentityStore }): void {
+  app.decorateRequest('signInNote', undefined);
   app.addHook('onSend', async (request, reply, payload) => {
     const url = request.routeOptions.url;
     const rule = url === undefined || request.is404 ? undefined : auditRuleOf(request.method, url);
@@ -41,7 +49,7 @@ export function installAuditTrail(app: FastifyInstance, deps: { audit: AuditLog;
     const response = parsePayload(payload);
     // Answered before the access hook ran (the rate limiter): nobody is identified yet.
     const caller = request.actor ?? actorOf(undefined, { address: request.ip, userAgent: request.headers['user-agent'] ?? null });
-    const r: AuditedRequest = { actor: caller, params: asObject(request.params) as Record<string, string>, body: asObject(request.body), response, ok };
+    const r: AuditedRequest = { actor: caller, params: asObject(request.params) as Record<string, string>, body: asObject(request.body), response, ok, ...(request.signInNote ? { signIn: request.signInNote } : {}) };
     const actor = rule.actor?.(r) ?? r.actor;
     const action = !ok && rule.failedAction ? rule.failedAction : rule.action;
     const outcome = ok ? AUDIT_SUCCESS : String(asObject(response['error'])['code'] ?? `HTTP_${status}`);
@@ -51,7 +59,7 @@ export function installAuditTrail(app: FastifyInstance, deps: { audit: AuditLog;
     if (tenants.length === 0 && action === 'session.sign_in_failed') tenants = await signInTenants(deps.identity, r.body);
     // A request no tenant can be named for (no credentials, an email no tenant has) stays in the log only.
     for (const tenantId of tenants) {
-      await deps.audit.record({ tenantId, actor, action, target, outcome, diff });
+      await deps.audit.record({ tenantId, actor, action, target, outcome, diff, ...(rule.details ? { details: rule.details } : {}) });
     }
   }
 }

@@ -25,6 +25,14 @@ describe('AUDITED_ROUTES', () => {
     expect(missing).toEqual([]);
   });
 
+  it('records every sign-in route, the ones answering a redirect included, as a sign-in or a failed one', () => {
+    // Starting an OIDC sign-in only redirects to the provider: nothing is signed in or refused yet.
+    const notASignIn = new Set(['GET /v1/session/oidc/start']);
+    const signIns = Object.entries(ROUTE_ACCESS).filter(([route, access]) => access === 'sign-in' && !notASignIn.has(route)).map(([route]) => route);
+    expect(signIns).toEqual(expect.arrayContaining(['POST /v1/session', 'GET /v1/session/oidc/callback']));
+    for (const route of signIns) expect(AUDITED_ROUTES[route], route).toMatchObject({ action: 'session.sign_in', failedAction: 'session.sign_in_failed' });
+  });
+
   it('gives every action one name', () => {
     expect(new Set(AUDIT_ACTIONS).size).toBe(AUDIT_ACTIONS.length);
     for (const action of AUDIT_ACTIONS) expect(action).toMatch(/^[a-z_]+\.[a-z_]+$/);

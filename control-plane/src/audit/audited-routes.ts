@@ -1,4 +1,5 @@
 import type { ActorRecord, AuditEntry } from '../store/audit-records.js';
+import type { Role } from '../identity/roles.js';
 import type { AuditAction } from './actions.js';
 
 /** What a rule sees of one answered request. */
@@ -9,6 +10,15 @@ export interface AuditedRequest {
   /** The JSON answer (the created record, or `{error}`), `{}` when there was none. */
   response: Record<string, unknown>;
   ok: boolean;
+  /** A sign-in whose answer is a redirect (the OIDC callback): what it established, from the route. */
+  signIn?: SignInNote;
+}
+
+/** What a sign-in route tells the trail when its answer carries no JSON: tenant, email, and on success the user. */
+export interface SignInNote {
+  tenantId?: string;
+  email?: string;
+  user?: { id: string; email: string; role: Role };
 }
 
 export interface AuditRule {
@@ -24,6 +34,8 @@ export interface AuditRule {
   actor?: (r: AuditedRequest) => ActorRecord;
   /** The request body is recorded as the diff unless false (a sign-in's body is only a password). */
   diff?: false;
+  /** Fixed facts about the action (how a person signed in). */
+  details?: Record<string, unknown>;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -87,6 +99,7 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditRule>> = {
     failedAction: 'session.sign_in_failed',
     targetType: 'user',
     diff: false,
+    details: { method: 'password' },
     // A failed sign-in goes to the trail of each tenant where the email is a user (resolved by the hook).
     tenant: (r) => str(obj(r.response['tenant'])['id']),
     target: (r) => ({ id: str(obj(r.response['user'])['id']), name: str(obj(r.response['user'])['email']) ?? str(r.body['email']) }),
@@ -96,6 +109,21 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditRule>> = {
       const email = str(user['email']);
       if (!r.ok || !id || !email) return r.actor;
       return { ...r.actor, who: { type: 'user', id, email }, tenantId: str(obj(r.response['tenant'])['id']), role: r.response['role'] as ActorRecord['role'] };
+    },
+  },
+  // OIDC sign-in: the callback answers a redirect, so the route notes the tenant, the email and the user (SignInNote).
+  'GET /v1/session/oidc/callback': {
+    action: 'session.sign_in',
+    failedAction: 'session.sign_in_failed',
+    targetType: 'user',
+    diff: false,
+    details: { method: 'oidc' },
+    tenant: (r) => r.signIn?.tenantId,
+    target: (r) => ({ id: r.signIn?.user?.id ?? null, name: r.signIn?.user?.email ?? r.signIn?.email ?? null }),
+    actor: (r) => {
+      const user = r.ok ? r.signIn?.user : undefined;
+      if (!user || !r.signIn?.tenantId) return r.actor;
+      return { ...r.actor, who: { type: 'user', id: user.id, email: user.email }, tenantId: r.signIn.tenantId, role: user.role };
     },
   },
   // The tenant's identity provider; the client secret is only named in the diff (field-diff.ts).

@@ -29,7 +29,7 @@ export interface AvailablePolicy {
 }
 
 export type AvailablePolicies =
-  | { state: 'listed'; task: TaskRecord; policies: AvailablePolicy[]; total: number; pages: number }
+  | { state: 'listed'; task: TaskRecord; scope: PolicyScope; policies: AvailablePolicy[]; total: number; pages: number }
   | { state: 'pending'; task: TaskRecord }
   | { state: 'failed'; task: TaskRecord };
 
@@ -80,10 +80,19 @@ export class PolicyService {
     const task = await this.tasks.getAfterWait(tenantId, created.id, query.waitSeconds);
     if (!isTerminal(task.state)) return { state: 'pending', task };
     if (task.state !== 'succeeded') return { state: 'failed', task };
-    const all = policiesOf(task);
-    const needle = query.nameContains?.toLowerCase();
-    const policies = needle ? all.filter((p) => p.name.toLowerCase().includes(needle)) : all;
-    return { state: 'listed', task, policies, total: all.length, pages: Number(task.result?.['pages'] ?? 0) };
+    return listedBy(task, query.nameContains);
+  }
+
+  /**
+   * The listing an earlier call made (the task a page cursor names), read again rather than run
+   * again: the pages of one listing come from one task. Undefined when that task is not a finished
+   * listing of this account (another account's, or deleted by task retention).
+   */
+  async earlierListing(tenantId: string, id: string, taskId: string, nameContains: string | undefined): Promise<Extract<AvailablePolicies, { state: 'listed' }> | undefined> {
+    await this.accounts.get(tenantId, id);
+    const task = await this.store.getTask(tenantId, taskId);
+    if (!task || task.type !== 'aws.listPolicies' || task.accountId !== id || task.state !== 'succeeded') return undefined;
+    return listedBy(task, nameContains);
   }
 
   /** Records the chosen policies after checking each ARN's form, partition and (when known) account. */
@@ -113,6 +122,15 @@ function policyArnProblem(arn: string, account: AwsAccountRecord): string | null
     return `belongs to AWS account ${owner}, but the account's credentials are in ${account.awsAccountId}`;
   }
   return null;
+}
+
+function listedBy(task: TaskRecord, nameContains: string | undefined): Extract<AvailablePolicies, { state: 'listed' }> {
+  const all = policiesOf(task);
+  const needle = nameContains?.toLowerCase();
+  const policies = needle ? all.filter((p) => p.name.toLowerCase().includes(needle)) : all;
+  const asked = (task.payload['scope'] ?? POLICY_SCOPES.All) as string;
+  const scope = (Object.keys(POLICY_SCOPES) as PolicyScope[]).find((k) => POLICY_SCOPES[k] === asked) ?? 'All';
+  return { state: 'listed', task, scope, policies, total: all.length, pages: Number(task.result?.['pages'] ?? 0) };
 }
 
 /** The task result's policies with protobuf's omitted defaults filled back in. */

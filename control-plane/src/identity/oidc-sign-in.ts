@@ -10,7 +10,7 @@ import { notConfigured, type OidcConfigService } from './oidc-config-service.js'
 import { grantFailure, type OidcProviderClient } from './oidc-provider-client.js';
 import type { IssuedSession, SessionService } from './session-service.js';
 import { tenantActive } from './tenant-status.js';
-import type { UserService } from './user-service.js';
+import { normaliseEmail, type UserService } from './user-service.js';
 
 export const OIDC_CALLBACK_PATH = '/v1/session/oidc/callback';
 /** Abandoned sign-ins are deleted at a start, at most this often. */
@@ -27,6 +27,16 @@ export interface StartedSignIn {
 export interface FinishedSignIn {
   session: IssuedSession;
   returnTo: string;
+}
+
+/**
+ * What a callback learned before it succeeded or failed, filled in by `finish` as it goes: the
+ * tenant once the state names a sign-in in progress, the email once the provider's claims carry
+ * one. The audit trail reads it, so a refused sign-in lands in the tenant it was meant for.
+ */
+export interface SignInProgress {
+  tenantId?: string;
+  email?: string;
 }
 
 /**
@@ -108,9 +118,10 @@ export class OidcSignIn {
   }
 
   /** `query` is the callback's query string as received; `browserSecret` the binding cookie. */
-  async finish(query: URLSearchParams, browserSecret: string | undefined): Promise<FinishedSignIn> {
+  async finish(query: URLSearchParams, browserSecret: string | undefined, progress: SignInProgress = {}): Promise<FinishedSignIn> {
     const state = query.get('state');
     const login = state ? await this.deps.store.oidc.takeOidcLogin(hashSecret(state)) : null;
+    if (login) progress.tenantId = login.tenantId;
     if (!login || login.expiresAt.getTime() <= Date.now()) {
       throw new AppError(
         ErrorCode.OIDC_STATE_INVALID,
@@ -149,6 +160,7 @@ export class OidcSignIn {
       this.deps.log.warn({ tenantId: tenant.id, code: failure.code, reason: failure.details['reason'] ?? failure.details['error'] }, 'OIDC sign-in refused');
       throw failure;
     }
+    if (typeof claims['email'] === 'string') progress.email = normaliseEmail(claims['email']);
     const person = personFromClaims(claims, config);
     const user = await this.upsertUser(tenant, person);
     return { session: await this.deps.sessions.start({ tenant, user }), returnTo: login.returnTo };

@@ -250,9 +250,13 @@ function fetchCredentials(api: URL, options: CarrierOptions, publicKey: string):
           }
           const status = res.statusCode ?? 0;
           if (status === 201 || status === 200) return resolve(parsed as NatsCredentialsResponse);
-          const message = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? `HTTP ${status}`;
+          const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+          const message = error?.message ?? `HTTP ${status}`;
           if (status === 401 || status === 403) {
-            return reject(new CarrierError('unauthenticated', status === 401 ? RefusalCode.UNAUTHENTICATED : RefusalCode.PERMISSION_DENIED, message));
+            const refusal = status === 401 ? RefusalCode.UNAUTHENTICATED : RefusalCode.PERMISSION_DENIED;
+            // The API's own code says why (TENANT_SUSPENDED), as the gRPC and WebSocket refusals' reasons do.
+            const why = error?.code && error.code !== refusal ? `${error.code}: ${message}` : message;
+            return reject(new CarrierError('unauthenticated', refusal, why));
           }
           reject(new CarrierError('transient', 'UNAVAILABLE', `NATS credentials from ${api.origin}: ${message}`));
         });

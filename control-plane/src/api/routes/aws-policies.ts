@@ -4,12 +4,13 @@ import { PARTITION_NAMES, type Partition } from '../../aws/partitions.js';
 import { MAX_POLICY_ARNS, POLICY_SCOPES, type PolicyScope, type PolicyService } from '../../aws/policy-service.js';
 import { roleSetup } from '../../aws/role-setup.js';
 import { validationRoleTemplate } from '../../aws/validation-role-template.js';
-import { ErrorCode } from '../../errors.js';
+import { AppError, ErrorCode } from '../../errors.js';
 import { GROUP_NAME, TAG } from '../../names.js';
 import type { Store } from '../../store/store.js';
 import { requireTenant } from '../auth.js';
 import { taskFailureBodySchema } from '../openapi/error-body.js';
 import { defineOperations } from '../openapi/operation.js';
+import { decodeCursor, encodeCursor, MAX_PAGE_SIZE, nextCursorSchema, pageQueryShape } from '../pagination.js';
 import { parseInput } from '../parse.js';
 import { taskViewOf } from '../task-views.js';
 import { accountView, accountViewSchema, taskViewSchema } from '../views.js';
@@ -28,6 +29,8 @@ export const availableQuery = z
     scope: z.enum(Object.keys(POLICY_SCOPES) as [PolicyScope, ...PolicyScope[]]).default('All'),
     pathPrefix: z.string().regex(/^\/([\x21-\x7e]*\/)?$/, 'a path prefix starts and ends with "/", e.g. /attache/').max(512).optional(),
     nameContains: z.string().min(1).max(128).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional().meta({ description: `Policies per page, 1-${MAX_PAGE_SIZE}; absent: the whole listing in one answer.` }),
+    cursor: pageQueryShape.cursor.meta({ description: "The `nextCursor` of the previous page: the next page of that same listing, read from its task (no new listing runs; pass the same `nameContains`)." }),
   })
   .strict();
 export const chooseBody = z.object({ policyArns: z.array(z.string().max(2048)).max(MAX_POLICY_ARNS) }).strict();
@@ -51,12 +54,22 @@ const FAILED_STATUS: Record<string, number> = {
 /** AWS refused or failed on the customer side: the request was fine, what it depends on was not. */
 const FAILED_DEPENDENCY = 424;
 
+const POLICIES_LIST = 'available-policies';
+
+function listingGone(accountId: string): AppError {
+  const message = `cursor names no finished policy listing of account ${accountId} (listings are tasks, deleted after ATTACHE_TASK_RETENTION_DAYS); list again without cursor`;
+  return new AppError(ErrorCode.VALIDATION_FAILED, `Invalid query: ${message}.`, { issues: [{ path: 'cursor', message }] });
+}
+
 export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicyService; store: Store; retentionSeconds: number }): void {
   app.get('/v1/aws/accounts/:id/available-policies', async (request, reply) => {
     const tenant = requireTenant(request);
     const { id } = parseInput(idParam, request.params, 'path');
     const query = parseInput(availableQuery, request.query, 'query');
-    const listed = await deps.policies.available(tenant.id, id, query, request.actor);
+    // A page cursor names the listing's task and the last policy given: later pages read that task again.
+    const after = decodeCursor(POLICIES_LIST, query.cursor);
+    const listed = after ? await deps.policies.earlierListing(tenant.id, id, after.id, query.nameContains) : await deps.policies.available(tenant.id, id, query, request.actor);
+    if (!listed) throw listingGone(id);
     switch (listed.state) {
       case 'pending':
         return reply.code(202).send({ task: await taskViewOf(deps.store, listed.task) });
@@ -66,16 +79,23 @@ export function awsPolicyRoutes(app: FastifyInstance, deps: { policies: PolicySe
           .code(FAILED_STATUS[error.code] ?? FAILED_DEPENDENCY)
           .send({ error: { ...error, details: { ...error.details, taskId: listed.task.id } } });
       }
-      case 'listed':
+      case 'listed': {
+        const start = after ? listed.policies.findIndex((p) => p.arn === after.key) + 1 : 0;
+        if (after && start === 0) throw listingGone(id);
+        const end = query.limit === undefined ? listed.policies.length : start + query.limit;
+        const policies = listed.policies.slice(start, end);
+        const last = policies[policies.length - 1];
         return {
           accountId: id,
           taskId: listed.task.id,
-          scope: query.scope,
-          count: listed.policies.length,
+          scope: listed.scope,
+          count: policies.length,
           total: listed.total,
           pages: listed.pages,
-          policies: listed.policies,
+          policies,
+          nextCursor: end < listed.policies.length && last ? encodeCursor(POLICIES_LIST, { key: last.arn, id: listed.task.id }) : null,
         };
+      }
     }
   });
 
@@ -105,9 +125,9 @@ export const availablePoliciesSchema = z.object({
   accountId: z.string(),
   taskId: z.string().meta({ description: 'The aws.listPolicies task that listed them.' }),
   scope: z.enum(Object.keys(POLICY_SCOPES) as [PolicyScope, ...PolicyScope[]]),
-  count: z.number().int(),
-  total: z.number().int(),
-  pages: z.number().int(),
+  count: z.number().int().meta({ description: 'Policies in this answer (this page, with `limit`).' }),
+  total: z.number().int().meta({ description: 'Policies in the whole listing, before `nameContains`.' }),
+  pages: z.number().int().meta({ description: 'iam:ListPolicies pages the delegate read.' }),
   policies: z.array(
     z.object({
       arn: z.string(),
@@ -119,6 +139,7 @@ export const availablePoliciesSchema = z.object({
       description: z.string().optional(),
     }),
   ),
+  nextCursor: nextCursorSchema,
 });
 
 const policyDocument = z.object({ Version: z.string(), Statement: z.array(z.record(z.string(), z.unknown())) });
@@ -141,6 +162,8 @@ export const awsPolicyOperations = defineOperations([
   {
     method: 'GET', path: '/v1/aws/accounts/:id/available-policies', operationId: 'listAvailablePolicies', tag: 'aws',
     summary: "IAM policies the account's credentials can see, listed by a delegate.", params: idParam, query: availableQuery,
+    description:
+      'Each call without `cursor` runs a new listing (an aws.listPolicies task). With `limit` the answer is one page and `nextCursor` leads to the next page of the same listing, read again from its task; `scope` and `pathPrefix` are then the listing\'s own. Without `limit` the whole listing comes at once and `nextCursor` is null.',
     responses: {
       200: { description: 'The policies.', schema: availablePoliciesSchema },
       202: { description: 'The listing is still running; ask again with the same query.', schema: z.object({ task: taskViewSchema }) },

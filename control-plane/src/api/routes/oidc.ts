@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../errors.js';
 import type { OidcConfigService } from '../../identity/oidc-config-service.js';
-import type { OidcSignIn } from '../../identity/oidc-sign-in.js';
+import type { OidcSignIn, SignInProgress } from '../../identity/oidc-sign-in.js';
 import { ROLES } from '../../identity/roles.js';
 import type { OidcConfigRecord } from '../../store/oidc-store.js';
 import { requireTenant } from '../auth.js';
@@ -100,9 +100,11 @@ export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigServ
     parseInput(oidcCallbackQuery, request.query, 'query');
     const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     let finished;
+    const progress: SignInProgress = {};
     try {
-      finished = await deps.signIn.finish(new URLSearchParams(raw), deps.cookies.oidcBinding(request));
+      finished = await deps.signIn.finish(new URLSearchParams(raw), deps.cookies.oidcBinding(request), progress);
     } catch (err) {
+      request.signInNote = { ...progress };
       // A sign-in is tried once: its binding is spent, unless the state named none (a forged or
       // replayed link must not break the sign-in this browser has in progress).
       const reason = err instanceof AppError ? err.details['reason'] : undefined;
@@ -111,6 +113,8 @@ export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigServ
       }
       throw err;
     }
+    const { tenant, user } = finished.session;
+    request.signInNote = { tenantId: tenant.id, email: user.email, user: { id: user.id, email: user.email, role: user.role } };
     deps.cookies.clearOidcBinding(reply);
     deps.cookies.set(reply, finished.session);
     return reply.redirect(finished.returnTo, 302);

@@ -9,7 +9,7 @@ import { requireTenant } from '../auth.js';
 import { defineOperations } from '../openapi/operation.js';
 import { MAX_BODY_BYTES } from '../http-server.js';
 import { errorBodySchema } from '../openapi/error-body.js';
-import { decodeCursor, nextCursorSchema, pageOf, pageQueryShape } from '../pagination.js';
+import { decodeCursor, nextCursorSchema, pageInMemory, pageOf, pageQuery, pageQueryShape } from '../pagination.js';
 import { parseInput } from '../parse.js';
 import { taskViewOf, taskViews } from '../task-views.js';
 import { TASK_STATES, taskViewSchema } from '../views.js';
@@ -41,6 +41,7 @@ export const listQuery = z
   .strict();
 
 const TASKS_LIST = 'tasks';
+const QUEUE_LIST = 'queue';
 
 /** Items in one POST /v1/tasks/batch. */
 export const MAX_BATCH_ITEMS = 1_000;
@@ -159,15 +160,23 @@ export function taskRoutes(app: FastifyInstance, deps: { tasks: TaskService; sto
 
   app.get('/v1/queue', async (request) => {
     const tenant = requireTenant(request);
+    const q = parseInput(pageQuery, request.query, 'query');
     const now = Date.now();
     const groups = await deps.store.queueStats(tenant.id);
+    // Oldest first, as the store orders them; the key spells that order out so a page can start after one.
+    const keyed = groups
+      .map((g) => ({ g, key: `${g.oldestQueuedAt.toISOString()} ${g.type} ${g.selectors.join(',')}` }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const page = pageInMemory(QUEUE_LIST, keyed, q, ({ key }) => ({ key, id: key }));
     return {
-      items: groups.map((g) => ({
+      items: page.items.map(({ g }) => ({
         selectors: g.selectors,
         type: g.type,
         queued: g.queued,
         oldestQueuedAgeSeconds: Math.max(0, (now - g.oldestQueuedAt.getTime()) / 1000),
       })),
+      nextCursor: page.nextCursor,
+      // Every group's, whatever the page: the autoscaling signal.
       queued: groups.reduce((n, g) => n + g.queued, 0),
     };
   });
@@ -181,7 +190,8 @@ export const taskListSchema = z.object({
 
 export const queueSchema = z.object({
   items: z.array(z.object({ selectors: z.array(z.string()), type: z.string(), queued: z.number().int(), oldestQueuedAgeSeconds: z.number() })),
-  queued: z.number().int(),
+  nextCursor: nextCursorSchema,
+  queued: z.number().int().meta({ description: 'Queued tasks in every group, not only this page.' }),
 });
 
 export const taskOperations = defineOperations([
@@ -223,6 +233,7 @@ export const taskOperations = defineOperations([
   {
     method: 'GET', path: '/v1/queue', operationId: 'getQueue', tag: 'tasks',
     summary: "The tenant's queued tasks, grouped by selectors and type.",
-    responses: { 200: { description: 'Queue depth per group (a summary, not a paged list).', schema: queueSchema } },
+    query: pageQuery,
+    responses: { 200: { description: 'Queue depth per group, oldest first, one page of groups; `queued` counts them all.', schema: queueSchema } },
   },
 ]);
