@@ -60,6 +60,12 @@ describe('the sign-in page offers SSO only where a provider is set', () => {
     expect(without).toEqual({ password: true, oidc: false });
     expect(await ask('?tenant=no-such-tenant')).toEqual(without);
     expect(await ask('')).toEqual(without);
+    // A suspended tenant's people cannot sign in at all: no SSO offered, as for an unknown tenant.
+    const tenantId = ((await cp.operator.get('/v1/tenants')).body.items as any[]).find((t) => t.name === 'with-sso').id;
+    expect((await cp.operator.post(`/v1/tenants/${tenantId}/suspend`)).status).toBe(200);
+    expect(await ask('?tenant=with-sso')).toEqual(without);
+    expect((await cp.operator.post(`/v1/tenants/${tenantId}/resume`)).status).toBe(200);
+    expect(await ask('?tenant=with-sso')).toEqual({ password: true, oidc: true });
     const bad = await fetch(`${cp.httpUrl}/v1/session/providers?tenant=x&other=1`);
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe('VALIDATION_FAILED');
