@@ -20,7 +20,7 @@ const STEPS = ['Account', 'Credentials', 'Delegates', 'Validate'] as const;
 
 /** The group whose key seals: the pinned gateway, else the one group of the eligible delegates, else the person chooses. */
 function useSealingGroups(placement: Placement, needed: boolean) {
-  const eligibility = useEligibility(placement, needed && placement.kind !== 'gateway');
+  const eligibility = useEligibility(placement, { enabled: needed && placement.kind !== 'gateway', live: false });
   if (placement.kind === 'gateway') return [placement.gateway];
   return [...new Set((eligibility.data?.delegates ?? []).filter((d) => d.eligible).map((d) => d.name))].sort();
 }

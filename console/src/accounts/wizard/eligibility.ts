@@ -10,17 +10,18 @@ export const GATEWAYS_KEY = ['gateways'] as const;
 /**
  * The connected delegates that could run the account's validation with this placement, by the
  * control plane's own rule (GET /v1/delegates/eligibility), refreshed with the gateway list on
- * every presence event.
+ * every presence event (`live`; a caller that only needs the answer once leaves the stream to the
+ * Delegates step, whose events refresh the same queries).
  */
-export function useEligibility(placement: Placement, enabled = true) {
+export function useEligibility(placement: Placement, { enabled = true, live = true }: { enabled?: boolean; live?: boolean } = {}) {
   const tags = tagsOf(placement);
   const query = { taskType: 'aws.validate', ...(tags.length ? { tags: tags.join(',') } : {}), ...(placement.kind === 'gateway' && placement.gateway ? { gateway: placement.gateway } : {}) };
-  const live = useLiveUpdates({ types: ['delegate.presence'], invalidate: [ELIGIBILITY_KEY, GATEWAYS_KEY], enabled });
+  const updates = useLiveUpdates({ types: ['delegate.presence'], invalidate: [ELIGIBILITY_KEY, GATEWAYS_KEY], enabled: enabled && live });
   return useQuery({
     queryKey: [...ELIGIBILITY_KEY, query],
     queryFn: () => unwrap(api.GET('/v1/delegates/eligibility', { params: { query } })),
     placeholderData: keepPreviousData,
-    refetchInterval: live.refetchInterval,
+    refetchInterval: live ? updates.refetchInterval : false,
     retry: false,
     enabled,
   });
