@@ -250,7 +250,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       userRoutes(app, { users, sessions });
       oidcRoutes(app, { configs: oidcConfigs, signIn: oidcSignIn, cookies });
       apiKeyRoutes(app, apiKeys);
-      delegateRoutes(app, { tokens, presence, release, retentionSeconds: config.disconnectedRetentionSeconds });
+      delegateRoutes(app, { tokens, presence, explainer, release, retentionSeconds: config.disconnectedRetentionSeconds });
       taskRoutes(app, { tasks, store });
       eventRoutes(app, {
         hub: events,

@@ -1,16 +1,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer, Agent as HttpsAgent, type Server as HttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenant, createToken, startControlPlane, startDelegate, type ControlPlaneHandle, type TenantHandle } from './support/cluster.js';
 import { setupAwsIdentities, startMoto, type MotoIdentities, type MotoServer } from './support/moto.js';
 import { createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from './support/pki.js';
 import type { Proc } from './support/process.js';
+import { roleKeys, startScapPortal, type ScapPortal } from './support/scap-portal.js';
 
 /**
  * The auth types beyond static keys, end to end through the control plane and a delegate process:
@@ -36,9 +35,8 @@ describe('AWS auth types end to end', () => {
   let std: MotoIdentities;
   let isob: MotoIdentities;
   let iso: MotoIdentities;
-  let portal: HttpsServer;
+  let portal: ScapPortal;
   let portalUrl: string;
-  const portalQueries: Record<string, string>[] = [];
   let podServer: Server;
   const podAuthorizations: string[] = [];
   let delegate: Proc;
@@ -47,21 +45,7 @@ describe('AWS auth types end to end', () => {
   const chainedRoleArn = 'arn:aws:iam::123456789012:role/chained-role';
   const POD_TOKEN = 'pod-identity-token-for-tests';
 
-  /** Temporary keys of `ids.role`, as a portal or a pod identity agent would hand out. */
-  const temporaryKeys = async (ids: MotoIdentities) => {
-    const sts = new STSClient({
-      region: ids.region,
-      endpoint: tlsMoto.endpoint,
-      credentials: { accessKeyId: ids.roleSourceUser.accessKeyId, secretAccessKey: ids.roleSourceUser.secretAccessKey },
-      requestHandler: { httpsAgent: new HttpsAgent({ ca: ca.certPem }) },
-    });
-    try {
-      const answer = await sts.send(new AssumeRoleCommand({ RoleArn: ids.role.roleArn, RoleSessionName: 'issued', ExternalId: ids.role.externalId }));
-      return answer.Credentials!;
-    } finally {
-      sts.destroy();
-    }
-  };
+  const temporaryKeys = (ids: MotoIdentities) => roleKeys(ids, { endpoint: tlsMoto.endpoint, caPem: ca.certPem });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'attache-auth-types-'));
@@ -91,29 +75,8 @@ describe('AWS auth types end to end', () => {
     }
     iam.destroy();
 
-    portal = createHttpsServer({ key: serverCert.keyPem, cert: serverCert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      const url = new URL(req.url ?? '/', 'https://portal');
-      portalQueries.push(Object.fromEntries(url.searchParams));
-      const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
-      if (url.pathname.startsWith('/html/')) {
-        // Portals answer some refusals with a login page and status 200.
-        send(200, 'text/html', '<html><head><title>Access Denied</title></head><body><p>Your certificate is not authorized for agency NAVY.</p></body></html>');
-        return;
-      }
-      const c2s = url.pathname === '/c2s/api/v1/credentials';
-      const role = url.searchParams.get(c2s ? 'role' : 'roleName');
-      if (role === 'PROJECT_Unknown') {
-        send(403, 'application/json', JSON.stringify({ message: `Role ${role} is not provisioned for this account.` }));
-        return;
-      }
-      temporaryKeys(c2s ? iso : isob).then(
-        (c) => send(200, 'application/json', JSON.stringify({ Credentials: { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: c.Expiration?.toISOString() } })),
-        (error: Error) => send(500, 'application/json', JSON.stringify({ message: error.message })),
-      );
-    });
-    portal.listen(0, '127.0.0.1');
-    await once(portal, 'listening');
-    portalUrl = `https://127.0.0.1:${(portal.address() as { port: number }).port}`;
+    portal = await startScapPortal({ server: serverCert, caPem: ca.certPem, issue: (c2s) => temporaryKeys(c2s ? iso : isob) });
+    portalUrl = portal.origin;
 
     podServer = createHttpServer((req, res) => {
       podAuthorizations.push(String(req.headers.authorization ?? ''));
@@ -153,7 +116,7 @@ describe('AWS auth types end to end', () => {
 
   afterAll(async () => {
     await delegate?.stop();
-    portal?.close();
+    await portal?.close();
     podServer?.close();
     await webMoto?.stop();
     await tlsMoto?.stop();
@@ -222,17 +185,17 @@ describe('AWS auth types end to end', () => {
   });
 
   it('scap (SC2S, aws-iso-b): keys from the portal over mutual TLS, role with the default PROJECT_ prefix', async () => {
-    const before = portalQueries.length;
+    const before = portal.queries.length;
     const { account: acc, task } = await validate(await account(isobAccount('scap-sc2s', scap())));
     expect(task.state, JSON.stringify(task.error)).toBe('succeeded');
-    expect(portalQueries.slice(before)).toEqual([{ agency: 'NAVY', accountName: '123456789012', roleName: 'PROJECT_DevOpsRole' }]);
+    expect(portal.queries.slice(before)).toEqual([{ agency: 'NAVY', accountName: '123456789012', roleName: 'PROJECT_DevOpsRole' }]);
     expect(acc).toMatchObject({ status: 'valid', awsAccountId: isob.accountId });
     expect(acc.arn.startsWith(`arn:aws-iso-b:sts::${isob.accountId}:assumed-role/${isob.role.roleName}/`)).toBe(true);
     expect(task.result.steps.map((s: any) => s.name)).toContain('scap:GetTemporaryCredentials');
   });
 
   it('scap (C2S, aws-iso): the Top Secret portal style with agency, mission and role, custom prefix', async () => {
-    const before = portalQueries.length;
+    const before = portal.queries.length;
     const id = await account({
       name: 'scap-c2s',
       partition: 'aws-iso',
@@ -242,7 +205,7 @@ describe('AWS auth types end to end', () => {
     });
     const { account: acc, task } = await validate(id);
     expect(task.state, JSON.stringify(task.error)).toBe('succeeded');
-    expect(portalQueries.slice(before)).toEqual([{ agency: 'NAVY', mission: '123456789012', role: 'TS_Ops' }]);
+    expect(portal.queries.slice(before)).toEqual([{ agency: 'NAVY', mission: '123456789012', role: 'TS_Ops' }]);
     expect(acc.arn.startsWith('arn:aws-iso:sts::')).toBe(true);
   });
 

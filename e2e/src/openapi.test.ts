@@ -192,6 +192,9 @@ describe('OpenAPI document', () => {
     await expectStatus(401, call(anon, 'GET', '/v1/delegates', '/v1/delegates'));
     await expectStatus(200, call(api, 'GET', '/v1/gateways', '/v1/gateways?limit=10'));
     await expectStatus(400, call(api, 'GET', '/v1/gateways', '/v1/gateways?limit=0'));
+    const eligible = await expectStatus(200, call(api, 'GET', '/v1/delegates/eligibility', '/v1/delegates/eligibility?tags=aws'));
+    expect(eligible.body.delegates.map((d: any) => d.name)).toContain('oa-east');
+    await expectStatus(400, call(api, 'GET', '/v1/delegates/eligibility', '/v1/delegates/eligibility?tags=Not%20A%20Tag'));
 
     // Tasks: one that runs, one that waits for a delegate nobody runs and is cancelled.
     const echo = await expectStatus(201, call(api, 'POST', '/v1/tasks', '/v1/tasks', { type: 'echo', payload: { message: 'hi' }, selectors: ['aws'] }));
@@ -364,6 +367,9 @@ describe('OpenAPI document', () => {
       if (template) oa.check('GET', template, { status: res.status, text: res.text, body });
       return res;
     };
+    const providers = await expectStatus(200, call(anon, 'GET', '/v1/session/providers', `/v1/session/providers?tenant=${tenant.name}`));
+    expect(providers.body).toEqual({ password: true, oidc: true });
+    await expectStatus(400, call(anon, 'GET', '/v1/session/providers', '/v1/session/providers?surprise=1'));
     expect((await navigate('/v1/session/oidc/start', `${cp.httpUrl}/v1/session/oidc/start?tenant=${tenant.name}&returnTo=${encodeURIComponent('//evil.example')}`)).status).toBe(400);
     const started = await navigate('/v1/session/oidc/start', `${cp.httpUrl}/v1/session/oidc/start?tenant=${tenant.name}&returnTo=%2Fconsole`);
     expect(started.status).toBe(302);

@@ -5,6 +5,7 @@ import { api, unwrap } from '../api/client.js';
 import { useLiveUpdates } from '../events/use-live-updates.js';
 import { useCan } from '../session/session.js';
 import { ErrorNotice, PageHeader, SelectField, StatusBadge, TextField } from '../ui/components.js';
+import { DataTable } from '../ui/DataTable.js';
 import { AUTH_LABELS, partitionLabel } from './partitions.js';
 import { accountKeys } from './queries.js';
 
@@ -39,38 +40,20 @@ export function AccountsPage() {
         />
       </div>
       <ErrorNotice error={accounts.error} />
-      <div className="table-wrap">
-        <table aria-label="Cloud accounts">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Partition</th>
-              <th scope="col">Authentication</th>
-              <th scope="col">Status</th>
-              <th scope="col">AWS account ID</th>
-              <th scope="col">Last checked</th>
-              <th scope="col">Delegates / gateway</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((a) => (
-              <tr key={a.id}>
-                <td>
-                  <Link to={`/accounts/${a.id}`}>{a.name}</Link>
-                </td>
-                <td>{partitionLabel(a.partition)}</td>
-                <td>{AUTH_LABELS[a.auth.type]}</td>
-                <td>
-                  <StatusBadge status={a.status} />
-                </td>
-                <td>{a.awsAccountId ?? '—'}</td>
-                <td>{a.lastCheckedAt ? new Date(a.lastCheckedAt).toLocaleString() : 'never'}</td>
-                <td>{a.gateway ? `gateway ${a.gateway}` : a.delegateSelectors.length ? a.delegateSelectors.join(', ') : 'any delegate'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Cloud accounts"
+        rows={items}
+        rowKey={(a) => a.id}
+        columns={[
+          { header: 'Name', cell: (a) => <Link to={`/accounts/${a.id}`}>{a.name}</Link> },
+          { header: 'Partition', cell: (a) => partitionLabel(a.partition) },
+          { header: 'Authentication', cell: (a) => AUTH_LABELS[a.auth.type] },
+          { header: 'Status', cell: (a) => <StatusBadge status={a.status} /> },
+          { header: 'AWS account ID', cell: (a) => a.awsAccountId ?? '—' },
+          { header: 'Last checked', cell: (a) => (a.lastCheckedAt ? new Date(a.lastCheckedAt).toLocaleString() : 'never') },
+          { header: 'Delegates / gateway', cell: (a) => (a.gateway ? `gateway ${a.gateway}` : a.delegateSelectors.length ? a.delegateSelectors.join(', ') : 'any delegate') },
+        ]}
+      />
       {accounts.data && items.length === 0 && <p className="muted">No accounts{needle || status ? ' match' : ' yet'}.</p>}
     </>
   );

@@ -1,8 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { api, unwrap } from '../api/client.js';
+import { api, unwrap, type Schemas } from '../api/client.js';
 import { ROLES, type Role } from '../session/roles.js';
-import { Button, ErrorNotice, PageHeader, SelectField, StatusBadge, TextField } from '../ui/components.js';
+import { ErrorNotice, PageHeader, SelectField, StatusBadge, TextField } from '../ui/components.js';
+import { DataTable, revokeColumn } from '../ui/DataTable.js';
 
 const ROLE_OPTIONS = ROLES.map((r) => ({ value: r, label: r }));
 
@@ -20,30 +21,18 @@ export function AuditPage() {
         <TextField label="Target" hint="An account, token or user id." value={target} onChange={(e) => setTarget(e.currentTarget.value)} />
       </div>
       <ErrorNotice error={audit.error} />
-      <div className="table-wrap">
-        <table aria-label="Audit trail">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Target</th>
-              <th scope="col">Outcome</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(audit.data?.items ?? []).map((e) => (
-              <tr key={e.id}>
-                <td>{new Date(e.at).toLocaleString()}</td>
-                <td>{e.actor.type === 'user' ? e.actor.email : e.actor.type === 'apiKey' ? `key ${e.actor.name}` : e.actor.type}</td>
-                <td>{e.action}</td>
-                <td>{e.target.name ?? e.target.id ?? e.target.type}</td>
-                <td>{e.outcome}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Audit trail"
+        rows={audit.data?.items ?? []}
+        rowKey={(e) => e.id}
+        columns={[
+          { header: 'When', cell: (e) => new Date(e.at).toLocaleString() },
+          { header: 'Actor', cell: (e) => (e.actor.type === 'user' ? e.actor.email : e.actor.type === 'apiKey' ? `key ${e.actor.name}` : e.actor.type) },
+          { header: 'Action', cell: (e) => e.action },
+          { header: 'Target', cell: (e) => e.target.name ?? e.target.id ?? e.target.type },
+          { header: 'Outcome', cell: (e) => e.outcome },
+        ]}
+      />
     </>
   );
 }
@@ -82,28 +71,17 @@ export function UsersPage() {
         <ErrorNotice error={create.error} />
       </form>
       <ErrorNotice error={users.error} />
-      <div className="table-wrap">
-        <table aria-label="Users">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Email</th>
-              <th scope="col">Role</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(users.data?.items ?? []).map((u) => (
-              <tr key={u.id}>
-                <td>{u.name}</td>
-                <td>{u.email}</td>
-                <td>{u.role}</td>
-                <td><StatusBadge status={u.status} /></td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Users"
+        rows={users.data?.items ?? []}
+        rowKey={(u) => u.id}
+        columns={[
+          { header: 'Name', cell: (u) => u.name },
+          { header: 'Email', cell: (u) => u.email },
+          { header: 'Role', cell: (u) => u.role },
+          { header: 'Status', cell: (u) => <StatusBadge status={u.status} /> },
+        ]}
+      />
     </>
   );
 }
@@ -142,40 +120,20 @@ export function ApiKeysPage() {
         </div>
       )}
       <ErrorNotice error={keys.error} />
-      <div className="table-wrap">
-        <table aria-label="API keys">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Status</th>
-              <th scope="col"><span className="muted">Actions</span></th>
-            </tr>
-          </thead>
-          <tbody>
-            {(keys.data?.items ?? []).map((k) => (
-              <tr key={k.id}>
-                <td>{k.name}</td>
-                <td>{k.role}</td>
-                <td><code>{k.prefix}</code></td>
-                <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}</td>
-                <td>{k.expiresAt ? new Date(k.expiresAt).toLocaleString() : 'never'}</td>
-                <td><StatusBadge status={k.revokedAt ? 'revoked' : 'active'} /></td>
-                <td>
-                  {!k.revokedAt && (
-                    <Button variant="danger" onClick={() => revoke.mutate(k.id)}>
-                      Revoke
-                    </Button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="API keys"
+        rows={keys.data?.items ?? []}
+        rowKey={(k) => k.id}
+        columns={[
+          { header: 'Name', cell: (k) => k.name },
+          { header: 'Role', cell: (k) => k.role },
+          { header: 'Prefix', cell: (k) => <code>{k.prefix}</code> },
+          { header: 'Last used', cell: (k) => (k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never') },
+          { header: 'Expires', cell: (k) => (k.expiresAt ? new Date(k.expiresAt).toLocaleString() : 'never') },
+          { header: 'Status', cell: (k) => <StatusBadge status={k.revokedAt ? 'revoked' : 'active'} /> },
+          revokeColumn<Schemas['ApiKey']>((k) => !k.revokedAt, (k) => revoke.mutate(k.id)),
+        ]}
+      />
     </>
   );
 }

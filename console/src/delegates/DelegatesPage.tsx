@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client.js';
 import { useLiveUpdates } from '../events/use-live-updates.js';
 import { ErrorNotice, PageHeader, relativeTime, StatusBadge } from '../ui/components.js';
+import { DataTable } from '../ui/DataTable.js';
 
 export function DelegatesPage() {
   const live = useLiveUpdates({ types: ['delegate.presence'], invalidate: [['delegates']] });
@@ -10,36 +11,21 @@ export function DelegatesPage() {
     <>
       <PageHeader title="Delegates" />
       <ErrorNotice error={delegates.error} />
-      <div className="table-wrap">
-        <table aria-label="Delegates">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">Last heartbeat</th>
-              <th scope="col">Version</th>
-              <th scope="col">Carrier</th>
-              <th scope="col">Tags</th>
-              <th scope="col">In flight / capacity</th>
-              <th scope="col">Policy digest</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(delegates.data?.items ?? []).map((d) => (
-              <tr key={d.id}>
-                <td>{d.name}</td>
-                <td><StatusBadge status={d.status} /></td>
-                <td>{relativeTime(d.lastHeartbeatAt)}</td>
-                <td>{d.version} {d.outdated && <span className="badge warn">outdated</span>}</td>
-                <td>{d.transport}</td>
-                <td>{d.tags.join(', ')}</td>
-                <td>{d.inFlight} / {d.maxConcurrency}</td>
-                <td><code>{d.policy?.digest.slice(0, 12) ?? '—'}</code></td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Delegates"
+        rows={delegates.data?.items ?? []}
+        rowKey={(d) => d.id}
+        columns={[
+          { header: 'Name', cell: (d) => d.name },
+          { header: 'Status', cell: (d) => <StatusBadge status={d.status} /> },
+          { header: 'Last heartbeat', cell: (d) => relativeTime(d.lastHeartbeatAt) },
+          { header: 'Version', cell: (d) => <>{d.version} {d.outdated && <span className="badge warn">outdated</span>}</> },
+          { header: 'Carrier', cell: (d) => d.transport },
+          { header: 'Tags', cell: (d) => d.tags.join(', ') },
+          { header: 'In flight / capacity', cell: (d) => `${d.inFlight} / ${d.maxConcurrency}` },
+          { header: 'Policy digest', cell: (d) => <code>{d.policy?.digest.slice(0, 12) ?? '—'}</code> },
+        ]}
+      />
     </>
   );
 }

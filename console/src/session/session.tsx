@@ -47,6 +47,13 @@ function SignIn() {
   };
   const needsTenant = signIn.error instanceof ApiError && signIn.error.code === 'TENANT_REQUIRED';
   const oidcTenant = tenant.trim();
+  // "Sign in with SSO" only for a tenant that has a provider (the answer is the same for unknown tenants).
+  const providers = useQuery({
+    queryKey: ['sign-in-providers', oidcTenant],
+    queryFn: () => unwrap(api.GET('/v1/session/providers', { params: { query: { tenant: oidcTenant } } })),
+    enabled: oidcTenant !== '',
+    retry: false,
+  });
   return (
     <main className="sign-in card">
       <h1>Sign in to Attaché</h1>
@@ -55,7 +62,7 @@ function SignIn() {
         <TextField label="Password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
         <TextField
           label="Tenant"
-          hint={needsTenant ? 'This email belongs to more than one tenant: name the one to sign in to.' : 'Only needed when your email is in several tenants, or for single sign-on.'}
+          hint={needsTenant ? 'This email belongs to more than one tenant: name the one to sign in to.' : 'Only needed when your email is in several tenants, or for single sign-on (SSO).'}
           value={tenant}
           onChange={(e) => setTenant(e.currentTarget.value)}
         />
@@ -64,9 +71,9 @@ function SignIn() {
           <button type="submit" className="button" disabled={signIn.isPending}>
             Sign in
           </button>
-          {oidcTenant && (
+          {oidcTenant && providers.data?.oidc && (
             <a className="button secondary" href={`/v1/session/oidc/start?${new URLSearchParams({ tenant: oidcTenant, returnTo: '/accounts' })}`}>
-              Sign in with single sign-on
+              Sign in with SSO
             </a>
           )}
         </div>

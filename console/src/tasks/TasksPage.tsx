@@ -6,6 +6,7 @@ import { taskKey, useTask } from '../accounts/queries.js';
 import { stepsOf } from '../accounts/ValidationProgress.js';
 import { useLiveUpdates } from '../events/use-live-updates.js';
 import { ErrorNotice, PageHeader, SelectField, StatusBadge, TextField } from '../ui/components.js';
+import { DataTable } from '../ui/DataTable.js';
 
 const STATES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
 type State = (typeof STATES)[number];
@@ -33,32 +34,19 @@ export function TasksPage() {
         <TextField label="Type" placeholder="aws.validate" value={type} onChange={(e) => setType(e.currentTarget.value)} />
       </div>
       <ErrorNotice error={tasks.error} />
-      <div className="table-wrap">
-        <table aria-label="Tasks">
-          <thead>
-            <tr>
-              <th scope="col">Task</th>
-              <th scope="col">Type</th>
-              <th scope="col">State</th>
-              <th scope="col">Delegate</th>
-              <th scope="col">Duration</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(tasks.data?.items ?? []).map((t) => (
-              <tr key={t.id}>
-                <td><Link to={`/tasks/${t.id}`}>{t.id}</Link></td>
-                <td>{t.type}</td>
-                <td><StatusBadge status={t.state} /></td>
-                <td>{t.delegate?.name ?? '—'}</td>
-                <td>{duration(t)}</td>
-                <td>{new Date(t.createdAt).toLocaleTimeString()}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Tasks"
+        rows={tasks.data?.items ?? []}
+        rowKey={(t) => t.id}
+        columns={[
+          { header: 'Task', cell: (t) => <Link to={`/tasks/${t.id}`}>{t.id}</Link> },
+          { header: 'Type', cell: (t) => t.type },
+          { header: 'State', cell: (t) => <StatusBadge status={t.state} /> },
+          { header: 'Delegate', cell: (t) => t.delegate?.name ?? '—' },
+          { header: 'Duration', cell: duration },
+          { header: 'Created', cell: (t) => new Date(t.createdAt).toLocaleTimeString() },
+        ]}
+      />
     </>
   );
 }

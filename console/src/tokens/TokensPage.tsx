@@ -1,8 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { api, unwrap } from '../api/client.js';
+import { api, unwrap, type DelegateToken } from '../api/client.js';
 import { useCan } from '../session/session.js';
-import { Button, ErrorNotice, PageHeader, StatusBadge, TextField } from '../ui/components.js';
+import { ErrorNotice, PageHeader, StatusBadge, TextField } from '../ui/components.js';
+import { DataTable, revokeColumn } from '../ui/DataTable.js';
 import { installCommands } from './install-commands.js';
 
 const TOKENS_KEY = ['delegate-tokens'] as const;
@@ -56,38 +57,19 @@ export function TokensPage() {
         </section>
       )}
       <ErrorNotice error={tokens.error ?? revoke.error} />
-      <div className="table-wrap">
-        <table aria-label="Tokens">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">Group</th>
-              <th scope="col">Tags</th>
-              <th scope="col">Created</th>
-              <th scope="col"><span className="muted">Actions</span></th>
-            </tr>
-          </thead>
-          <tbody>
-            {(tokens.data?.items ?? []).map((t) => (
-              <tr key={t.id}>
-                <td>{t.name}</td>
-                <td><StatusBadge status={t.status} /></td>
-                <td>{t.group ?? 'any'}</td>
-                <td>{t.tags?.join(', ') ?? 'any'}</td>
-                <td>{new Date(t.createdAt).toLocaleString()}</td>
-                <td>
-                  {canAdmin && t.status === 'active' && (
-                    <Button variant="danger" onClick={() => revoke.mutate(t.id)}>
-                      Revoke
-                    </Button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Tokens"
+        rows={tokens.data?.items ?? []}
+        rowKey={(t) => t.id}
+        columns={[
+          { header: 'Name', cell: (t) => t.name },
+          { header: 'Status', cell: (t) => <StatusBadge status={t.status} /> },
+          { header: 'Group', cell: (t) => t.group ?? 'any' },
+          { header: 'Tags', cell: (t) => t.tags?.join(', ') ?? 'any' },
+          { header: 'Created', cell: (t) => new Date(t.createdAt).toLocaleString() },
+          revokeColumn<DelegateToken>((t) => canAdmin && t.status === 'active', (t) => revoke.mutate(t.id)),
+        ]}
+      />
     </>
   );
 }

@@ -76,6 +76,18 @@ export class OidcSignIn {
     return new URL(OIDC_CALLBACK_PATH, this.deps.publicUrl).toString();
   }
 
+  /**
+   * Whether a sign-in with the tenant's provider can start: a provider is set, the tenant is active
+   * and the control plane knows its address. An unknown tenant answers false like one without a
+   * provider, so the answer tells nothing of which tenants exist.
+   */
+  async offered(tenantName: string): Promise<boolean> {
+    if (!this.deps.publicUrl) return false;
+    const tenant = await this.deps.store.oidc.findTenantByName(tenantName);
+    if (!tenant || tenant.status === 'suspended') return false;
+    return (await this.deps.configs.get(tenant.id)) !== null;
+  }
+
   async start(tenantName: string, returnTo: string | undefined): Promise<StartedSignIn> {
     const target = safeReturnTo(returnTo);
     const tenant = await this.deps.store.oidc.findTenantByName(tenantName);

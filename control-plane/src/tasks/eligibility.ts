@@ -105,8 +105,12 @@ export function couldEverTake(d: DelegateView, task: TaskRequirements): boolean 
   return d.status === 'connected' && matches(d, task);
 }
 
+/** Every delegate with its reasons; one without any can take the task now (GET /v1/delegates/eligibility). */
+export function assess(delegates: readonly DelegateView[], task: TaskRequirements): Ineligibility[] {
+  return delegates.map((d) => ({ delegateId: d.id, name: d.name, reasons: allReasons(d, task) }));
+}
+
+/** The delegates that cannot take the task now, with why (NO_ELIGIBLE_DELEGATE's details). */
 export function explain(delegates: readonly DelegateView[], task: TaskRequirements): Ineligibility[] {
-  return delegates
-    .map((d) => ({ delegateId: d.id, name: d.name, reasons: allReasons(d, task) }))
-    .filter((e) => e.reasons.length > 0);
+  return assess(delegates, task).filter((e) => e.reasons.length > 0);
 }

@@ -1,4 +1,4 @@
-import { couldEverTake, explain, type DelegateView, type Ineligibility, type TaskRequirements } from './eligibility.js';
+import { assess, couldEverTake, explain, type DelegateView, type Ineligibility, type TaskRequirements } from './eligibility.js';
 
 /** The tenant's connected delegates by the one presence rule (delegates/presence.ts). */
 export interface ConnectedDelegates {
@@ -22,6 +22,11 @@ export class DelegateExplainer {
 
   connected(tenantId: string): Promise<DelegateView[]> {
     return this.presence.connectedViews(tenantId);
+  }
+
+  /** Each connected delegate with the reasons it cannot take the task now (none: eligible). */
+  async assess(tenantId: string, task: TaskRequirements): Promise<Ineligibility[]> {
+    return assess(await this.connected(tenantId), task);
   }
 
   async explain(tenantId: string, task: TaskRequirements): Promise<Ineligibility[]> {

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { AttachUserPolicyCommand, CreateAccessKeyCommand, CreatePolicyCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -242,7 +242,21 @@ describe('the console in a browser', () => {
       await p.getByLabel('Assume role (STS)').check();
       await p.getByLabel('Role ARN').fill(ids.role.roleArn);
       // The external ID is left empty: the tenant's own, which the role's trust policy requires.
-      await p.getByRole('complementary', { name: 'Role setup' }).getByText(ids.role.externalId).first().waitFor();
+      const panel = p.getByRole('complementary', { name: 'Role setup' });
+      await panel.getByText(ids.role.externalId).first().waitFor();
+      // The template download is the API's own CloudFormation, with the tenant's external ID as the default.
+      const link = panel.getByRole('link', { name: 'Download the CloudFormation template' });
+      const href = new URL((await link.getAttribute('href'))!, cp.httpUrl);
+      expect(href.pathname).toBe('/v1/aws/role-setup');
+      expect(href.searchParams.get('format')).toBe('cloudformation');
+      const [download] = await Promise.all([p.waitForEvent('download'), link.click()]);
+      expect(download.suggestedFilename()).toBe('attache-validation-role.yaml');
+      const template = await readFile((await download.path())!, 'utf8');
+      const served = await api.get(`${href.pathname}${href.search}`);
+      expect(served.status).toBe(200);
+      expect(template).toBe(served.text);
+      expect(template).toContain('AWS::IAM::Role');
+      expect(template).toContain(ids.role.externalId);
       await p.getByLabel('Source credentials').selectOption('static');
       await byReference('env:SRC_ACCESS_KEY_ID', 'env:SRC_SECRET')(p);
       await expectAccessible(p, 'wizard STS');

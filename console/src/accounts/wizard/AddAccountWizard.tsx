@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api, unwrap, type Account } from '../../api/client.js';
@@ -12,6 +12,7 @@ import { ValidationProgress } from '../ValidationProgress.js';
 import { buildAuth, emptyAuthForm, sealsAnything, type AuthForm, type SecretResolver } from './auth-form.js';
 import { CredentialsStep } from './CredentialsStep.js';
 import { DelegatesStep, tagsOf, type Placement } from './DelegatesStep.js';
+import { useEligibility } from './eligibility.js';
 import { EndpointFields, endpointOverrides, type Endpoints } from './EndpointFields.js';
 import { PolicyPicker } from './PolicyPicker.js';
 
@@ -19,11 +20,9 @@ const STEPS = ['Account', 'Credentials', 'Delegates', 'Validate'] as const;
 
 /** The group whose key seals: the pinned gateway, else the one group of the eligible delegates, else the person chooses. */
 function useSealingGroups(placement: Placement, needed: boolean) {
-  const delegates = useQuery({ queryKey: ['delegates'], queryFn: () => unwrap(api.GET('/v1/delegates', { params: { query: { limit: 500 } } })), enabled: needed });
+  const eligibility = useEligibility(placement, { enabled: needed && placement.kind !== 'gateway', live: false });
   if (placement.kind === 'gateway') return [placement.gateway];
-  const tags = tagsOf(placement);
-  const names = new Set((delegates.data?.items ?? []).filter((d) => d.status === 'connected' && tags.every((t) => d.tags.includes(t))).map((d) => d.name));
-  return [...names].sort();
+  return [...new Set((eligibility.data?.delegates ?? []).filter((d) => d.eligible).map((d) => d.name))].sort();
 }
 
 /**

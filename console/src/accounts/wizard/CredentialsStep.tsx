@@ -36,7 +36,7 @@ function RoleSetupPanel({ partition, selectors, gateway }: { partition: Partitio
       <pre aria-label="Trust policy">{JSON.stringify(data.trustPolicy, null, 2)}</pre>
       <h3>Permission policy</h3>
       <pre aria-label="Permission policy">{JSON.stringify(data.permissionPolicy, null, 2)}</pre>
-      <a href={template} download="attache-role.yaml">
+      <a href={template} download="attache-validation-role.yaml">
         Download the CloudFormation template
       </a>
     </aside>

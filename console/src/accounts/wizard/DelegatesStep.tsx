@@ -1,16 +1,39 @@
 import { useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../../api/client.js';
-import { RadioGroup, SelectField, TextField } from '../../ui/components.js';
+import { ErrorNotice, RadioGroup, SelectField, TextField } from '../../ui/components.js';
+import { GATEWAYS_KEY, useEligibility } from './eligibility.js';
+import type { Placement } from './placement.js';
 
-export type Placement = { kind: 'any' } | { kind: 'tags'; tags: string } | { kind: 'gateway'; gateway: string };
+export { tagsOf, type Placement } from './placement.js';
 
-export function tagsOf(p: Placement): string[] {
-  return p.kind === 'tags' ? p.tags.split(',').map((t) => t.trim()).filter((t) => t !== '') : [];
+/** "N eligible delegates", live; when none, why each connected delegate is not (the API's reasons). */
+function EligibleDelegates({ placement }: { placement: Placement }) {
+  const eligibility = useEligibility(placement);
+  if (eligibility.error) return <ErrorNotice error={eligibility.error} />;
+  if (!eligibility.data) return <p role="status">Checking the connected delegates…</p>;
+  const { eligible, delegates } = eligibility.data;
+  return (
+    <div aria-label="Eligible delegates" role="region">
+      <p role="status" className={`notice ${eligible > 0 ? 'ok' : 'bad'}`}>
+        {eligible} eligible delegate{eligible === 1 ? '' : 's'}
+        {delegates.length === 0 ? ': no delegate is connected; install one with a token (Tokens).' : ''}
+      </p>
+      {eligible === 0 && delegates.length > 0 && (
+        <ul aria-label="Why no delegate is eligible">
+          {delegates.map((d) => (
+            <li key={d.id}>
+              <strong>{d.name}</strong>: {d.reasons.join('; ')}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
 }
 
 /** Harness's "Delegates Setup" with Palette's "Connect Private Cloud Gateway". */
 export function DelegatesStep({ placement, setPlacement }: { placement: Placement; setPlacement: (p: Placement) => void }) {
-  const gateways = useQuery({ queryKey: ['gateways'], queryFn: () => unwrap(api.GET('/v1/gateways')) });
+  const gateways = useQuery({ queryKey: GATEWAYS_KEY, queryFn: () => unwrap(api.GET('/v1/gateways')) });
   const names = gateways.data?.items.map((g) => g.name) ?? [];
   return (
     <>
@@ -39,6 +62,7 @@ export function DelegatesStep({ placement, setPlacement }: { placement: Placemen
             onChange={(e) => setPlacement({ kind: 'gateway', gateway: e.currentTarget.value })}
           />
         ))}
+      <EligibleDelegates placement={placement} />
     </>
   );
 }

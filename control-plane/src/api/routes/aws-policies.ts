@@ -5,23 +5,17 @@ import { MAX_POLICY_ARNS, POLICY_SCOPES, type PolicyScope, type PolicyService } 
 import { roleSetup } from '../../aws/role-setup.js';
 import { validationRoleTemplate } from '../../aws/validation-role-template.js';
 import { AppError, ErrorCode } from '../../errors.js';
-import { GROUP_NAME, TAG } from '../../names.js';
 import type { Store } from '../../store/store.js';
 import { requireTenant } from '../auth.js';
 import { taskFailureBodySchema } from '../openapi/error-body.js';
 import { defineOperations } from '../openapi/operation.js';
 import { decodeCursor, encodeCursor, MAX_PAGE_SIZE, nextCursorSchema, pageQueryShape } from '../pagination.js';
 import { parseInput } from '../parse.js';
+import { gatewayQuery, tagListQuery } from '../routing-query.js';
 import { taskViewOf } from '../task-views.js';
 import { accountView, accountViewSchema, taskViewSchema } from '../views.js';
 
 export const idParam = z.object({ id: z.string().min(1).max(64) });
-const tagList = z
-  .string()
-  .max(2048)
-  .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
-  .pipe(z.array(z.string().regex(TAG, 'selectors are tags: lowercase letters, digits and . _ : / -')).max(32));
-const groupName = z.string().regex(GROUP_NAME, 'a gateway is a delegate group name');
 
 export const availableQuery = z
   .object({
@@ -36,8 +30,8 @@ export const availableQuery = z
 export const chooseBody = z.object({ policyArns: z.array(z.string().max(2048)).max(MAX_POLICY_ARNS) }).strict();
 export const roleSetupQuery = z
   .object({
-    selectors: tagList.optional().meta({ description: 'Comma-separated tags of the delegates that will assume the role.' }),
-    gateway: groupName.optional(),
+    selectors: tagListQuery.optional().meta({ description: 'Comma-separated tags of the delegates that will assume the role.' }),
+    gateway: gatewayQuery.optional(),
     partition: z.enum(PARTITION_NAMES as [Partition, ...Partition[]]).default('aws'),
     // cloudformation: the role as a template (YAML) with this tenant's values as parameter defaults.
     format: z.enum(['json', 'cloudformation']).default('json'),

@@ -3,13 +3,15 @@ import { z } from 'zod';
 import type { DelegateRelease } from '../../delegates/delegate-release.js';
 import { HELLO_LIMITS } from '../../delegates/hello.js';
 import type { DelegateTokenService } from '../../delegates/token-service.js';
-import { GROUP_NAME, GROUP_NAME_RULE, TAG, TAG_RULE } from '../../tasks/eligibility.js';
+import { GROUP_NAME, GROUP_NAME_RULE, routeSelectors, TAG, TAG_RULE, TASK_TYPE, TASK_TYPE_RULE } from '../../tasks/eligibility.js';
+import type { DelegateExplainer } from '../../tasks/explainer.js';
 import { KEY_TAG_PREFIX } from '../../security/sealed-refs.js';
 import type { Presence } from '../../delegates/presence.js';
 import { requireTenant } from '../auth.js';
 import { defineOperations } from '../openapi/operation.js';
 import { decodeCursor, decodeTimeCursor, nextCursorSchema, pageOf, pageQuery } from '../pagination.js';
 import { parseInput } from '../parse.js';
+import { gatewayQuery, tagListQuery } from '../routing-query.js';
 import { delegateView, delegateViewSchema, tokenView, tokenViewSchema } from '../views.js';
 
 export const createToken = z
@@ -31,12 +33,20 @@ export const createToken = z
   })
   .strict();
 export const idParam = z.object({ id: z.string().min(1).max(64) });
+/** A placement to check before any task exists: the wizard's "Delegates" step. */
+export const eligibilityQuery = z
+  .object({
+    taskType: z.string().regex(TASK_TYPE, `a task type is ${TASK_TYPE_RULE}`).default('aws.validate'),
+    tags: tagListQuery.optional().meta({ description: 'Comma-separated tags every delegate must carry (an account\'s delegateSelectors).' }),
+    gateway: gatewayQuery.optional().meta({ description: 'The delegate group the work is pinned to (an account\'s gateway).' }),
+  })
+  .strict();
 const TOKENS_LIST = 'delegate-tokens';
 const DELEGATES_LIST = 'delegates';
 
 export function delegateRoutes(
   app: FastifyInstance,
-  deps: { tokens: DelegateTokenService; presence: Pick<Presence, 'list'>; release: DelegateRelease; retentionSeconds: number },
+  deps: { tokens: DelegateTokenService; presence: Pick<Presence, 'list'>; explainer: Pick<DelegateExplainer, 'assess'>; release: DelegateRelease; retentionSeconds: number },
 ): void {
   app.post('/v1/delegate-tokens', { config: { noStore: true } }, async (request, reply) => {
     const tenant = requireTenant(request);
@@ -59,6 +69,18 @@ export function delegateRoutes(
     return tokenView(await deps.tokens.revoke(tenant.id, id));
   });
 
+  // The dispatcher's rule over the same presence: what a task with this placement would find now.
+  app.get('/v1/delegates/eligibility', async (request) => {
+    const tenant = requireTenant(request);
+    const q = parseInput(eligibilityQuery, request.query, 'query');
+    const selectors = routeSelectors(q.tags ?? [], q.gateway);
+    const assessed = await deps.explainer.assess(tenant.id, { type: q.taskType, selectors });
+    const delegates = assessed
+      .map((a) => ({ id: a.delegateId, name: a.name, eligible: a.reasons.length === 0, reasons: a.reasons }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
+    return { taskType: q.taskType, selectors, eligible: delegates.filter((d) => d.eligible).length, delegates };
+  });
+
   app.get('/v1/delegates', async (request) => {
     const tenant = requireTenant(request);
     const q = parseInput(pageQuery, request.query, 'query');
@@ -73,6 +95,22 @@ export function delegateRoutes(
 }
 
 export const createdTokenSchema = tokenViewSchema.extend({ token: z.string().meta({ description: 'The delegate token itself: shown once, stored hashed.' }) });
+
+export const eligibilitySchema = z
+  .object({
+    taskType: z.string(),
+    selectors: z.array(z.string()).meta({ description: 'The selectors a task with this placement runs with: the tags and the gateway.' }),
+    eligible: z.number().int().meta({ description: 'How many connected delegates could take such a task now.' }),
+    delegates: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        eligible: z.boolean(),
+        reasons: z.array(z.string()).meta({ description: 'Why it cannot take the task now (missing tags, task type not supported, draining, full); empty when eligible.' }),
+      }),
+    ),
+  })
+  .meta({ id: 'DelegateEligibility' });
 
 export const delegateOperations = defineOperations([
   {
@@ -89,6 +127,14 @@ export const delegateOperations = defineOperations([
     method: 'POST', path: '/v1/delegate-tokens/:id/revoke', operationId: 'revokeDelegateToken', tag: 'delegates',
     summary: "Revoke a delegate token; its delegates' connections close at once.", params: idParam,
     responses: { 200: { description: 'The token, revoked.', schema: tokenViewSchema } }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/v1/delegates/eligibility', operationId: 'delegateEligibility', tag: 'delegates',
+    summary: 'How many connected delegates could run a task with this placement now, and why each other one could not.',
+    description:
+      'The same rule and presence the dispatcher uses, and the reasons NO_ELIGIBLE_DELEGATE gives. Sealed secrets add their group key as a selector when the task is created; this answer does not include it.',
+    query: eligibilityQuery,
+    responses: { 200: { description: 'The connected delegates, each with its reasons.', schema: eligibilitySchema } },
   },
   {
     method: 'GET', path: '/v1/delegates', operationId: 'listDelegates', tag: 'delegates',

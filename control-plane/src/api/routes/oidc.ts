@@ -38,6 +38,8 @@ export const oidcStartQuery = z
   })
   .strict();
 
+export const providersQuery = z.object({ tenant: z.string().trim().min(1).max(128).optional() }).strict();
+
 export const oidcCallbackQuery = z.object({
   state: z.string().max(512).optional(),
   code: z.string().max(4096).optional(),
@@ -87,6 +89,12 @@ export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigServ
     const tenant = requireTenant(request);
     await deps.configs.remove(tenant.id);
     return reply.code(204).send();
+  });
+
+  // The sign-in page asks before it offers "Sign in with SSO"; every password works for every tenant.
+  app.get('/v1/session/providers', { config: { noStore: true } }, async (request) => {
+    const query = parseInput(providersQuery, request.query, 'query');
+    return { password: true, oidc: query.tenant ? await deps.signIn.offered(query.tenant) : false };
   });
 
   app.get('/v1/session/oidc/start', { config: { noStore: true } }, async (request, reply) => {
@@ -158,6 +166,13 @@ export const oidcOperations = defineOperations([
     method: 'DELETE', path: '/v1/oidc', operationId: 'deleteOidcConfig', tag: 'identity',
     summary: 'Turns OIDC sign-in off for the tenant.',
     responses: { 204: { description: 'Removed.' } }, errors: [404],
+  },
+  {
+    method: 'GET', path: '/v1/session/providers', operationId: 'signInProviders', tag: 'identity',
+    summary: 'How a person of the tenant can sign in: password always, OIDC when the tenant has a provider.',
+    description: 'Public. An unknown or suspended tenant answers like one without a provider (oidc false), so the answer tells nothing of which tenants exist.',
+    query: providersQuery,
+    responses: { 200: { description: 'The sign-in methods.', schema: z.object({ password: z.literal(true), oidc: z.boolean() }).meta({ id: 'SignInProviders' }) } },
   },
   {
     method: 'GET', path: '/v1/session/oidc/start', operationId: 'startOidcSignIn', tag: 'identity',
