@@ -98,6 +98,23 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditRule>> = {
       return { ...r.actor, who: { type: 'user', id, email }, tenantId: str(obj(r.response['tenant'])['id']), role: r.response['role'] as ActorRecord['role'] };
     },
   },
+  // The CLI's browser sign-in: the session it receives (as the user), or the refused code (in the
+  // code's tenant when it was found, which the route names through request.actor).
+  'POST /v1/session/oidc/exchange': {
+    action: 'session.cli_sign_in',
+    failedAction: 'session.cli_sign_in_failed',
+    targetType: 'user',
+    diff: false,
+    tenant: (r) => str(obj(r.response['tenant'])['id']),
+    target: (r) => ({ id: str(obj(r.response['user'])['id']), name: str(obj(r.response['user'])['email']) }),
+    actor: (r) => {
+      const user = obj(r.response['user']);
+      const id = str(user['id']);
+      const email = str(user['email']);
+      if (!r.ok || !id || !email) return r.actor;
+      return { ...r.actor, who: { type: 'user', id, email }, tenantId: str(obj(r.response['tenant'])['id']), role: r.response['role'] as ActorRecord['role'] };
+    },
+  },
   // The tenant's identity provider; the client secret is only named in the diff (field-diff.ts).
   'PUT /v1/oidc': { action: 'oidc.configure', targetType: 'oidc_provider', target: (r) => ({ id: null, name: str(r.body['issuer']) }) },
   'DELETE /v1/oidc': { action: 'oidc.remove', targetType: 'oidc_provider', diff: false, target: () => ({ id: null, name: null }) },

@@ -32,6 +32,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /v1/me': 'signed-in',
   'GET /v1/session/oidc/start': 'sign-in',
   'GET /v1/session/oidc/callback': 'sign-in',
+  'POST /v1/session/oidc/exchange': 'sign-in',
   'GET /v1/oidc': 'admin',
   'PUT /v1/oidc': 'admin',
   'DELETE /v1/oidc': 'admin',
