@@ -6,6 +6,8 @@ import { contextCommand } from './commands/context.js';
 import { delegatesCommand } from './commands/delegates.js';
 import { gatewaysCommand } from './commands/gateways.js';
 import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
+import { whoamiCommand } from './commands/whoami.js';
 import { roleSetupCommand } from './commands/role-setup.js';
 import { newAccountIdCommand, sealCommand } from './commands/seal.js';
 import { tasksCommand } from './commands/tasks.js';
@@ -32,6 +34,8 @@ export function buildProgram(): Command {
     .addHelpText('after', `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`);
 
   program.addCommand(loginCommand());
+  program.addCommand(logoutCommand());
+  program.addCommand(whoamiCommand());
   program.addCommand(contextCommand());
   program.addCommand(accountsCommand());
   program.addCommand(roleSetupCommand());
