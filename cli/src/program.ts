@@ -18,7 +18,7 @@ import { EXIT_CODES_HELP } from './exit-codes.js';
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 const ENVIRONMENT_HELP = `Environment:
-  ATTACHE_API_URL, ATTACHE_API_KEY  override the context's URL and API key (CI)
+  ATTACHE_API_URL, ATTACHE_API_KEY  override the context's URL and credential (CI)
   ATTACHE_CONFIG                    configuration file (default $XDG_CONFIG_HOME/attache/config.json,
                                     else ~/.config/attache/config.json)
   NO_COLOR                          no colour (as --no-color)`;
