@@ -257,6 +257,17 @@ describe('attache login --oidc: the CLI signs in through the browser (RFC 8252, 
     expect((await readConfigFile()).contexts.eve).toBeUndefined();
   });
 
+  it('a tenant without browser sign-in (or no such tenant) is told at once, before any browser is involved', async () => {
+    await createTenant(cp, 'plain');
+    for (const name of ['plain', 'no-such-tenant']) {
+      const run = await runCli(['--context', 'plain', 'login', '--url', cp.httpUrl, '--oidc', '--tenant', name, '--no-browser'], { env, timeoutMs: 15_000 });
+      expect(run.code, run.stderr).toBe(4);
+      expect(run.stderr).toMatch(/^error: OIDC_NOT_CONFIGURED: /m);
+      expect(run.stderr).not.toMatch(/Open this URL/);
+    }
+    expect((await readConfigFile()).contexts.plain).toBeUndefined();
+  });
+
   it('login --oidc without --tenant is a usage error', async () => {
     const run = await cli(['login', '--url', cp.httpUrl, '--oidc']);
     expect(run.code).toBe(2);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiClient } from '../api/client.js';
-import { CliError, CliErrorCode } from '../errors.js';
+import { ApiError, CliError, CliErrorCode } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Terminal } from '../output/terminal.js';
 import { canOpenBrowser, openBrowser } from './browser-launch.js';
@@ -54,6 +54,7 @@ export async function signInWithBrowser(options: BrowserSignInOptions): Promise<
       state,
     }).toString();
 
+    await preflight(start);
     const opened = options.browser && canOpenBrowser() && (await openBrowser(start.href));
     options.term.err(
       opened
@@ -73,4 +74,32 @@ export async function signInWithBrowser(options: BrowserSignInOptions): Promise<
   } finally {
     await receiver.close();
   }
+}
+
+/**
+ * Asks for the start URL once without following it, so what the control plane refuses before any
+ * provider is involved (no OIDC for the tenant, a suspended tenant, an older control plane) is
+ * told here at once instead of in a browser while the CLI waits. The sign-in this starts is never
+ * finished; the control plane prunes it with the other abandoned ones.
+ */
+async function preflight(start: URL): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(start, { redirect: 'manual', headers: { accept: 'application/json' } });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    throw new CliError(CliErrorCode.UNREACHABLE, `Cannot reach the control plane at ${start.origin} (${cause?.code ?? (err as Error).message}); check --url.`, ExitCode.FAILURE, { url: start.origin }, { cause: err });
+  }
+  if (res.status === 302 || res.status === 303) {
+    await res.body?.cancel();
+    return;
+  }
+  let error: { code?: unknown; message?: unknown; details?: unknown } | undefined;
+  try {
+    error = ((await res.json()) as { error?: typeof error }).error;
+  } catch {
+    error = undefined;
+  }
+  if (error && typeof error.code === 'string') throw new ApiError(res.status, error.code, String(error.message ?? ''), (error.details as Record<string, unknown>) ?? {});
+  throw new ApiError(res.status, `HTTP_${res.status}`, `${START_PATH} answered ${res.status}; is --url an Attaché control plane with browser sign-in?`);
 }
