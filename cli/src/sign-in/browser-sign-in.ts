@@ -1,3 +1,4 @@
+import { CLI_SIGN_IN_EXCHANGE_PATH as EXCHANGE_PATH, CLI_SIGN_IN_START_PATH as START_PATH } from '@attache/proto';
 import { z } from 'zod';
 import { ApiClient } from '../api/client.js';
 import { ApiError, CliError, CliErrorCode } from '../errors.js';
@@ -7,8 +8,6 @@ import { canOpenBrowser, openBrowser } from './browser-launch.js';
 import { LoopbackReceiver } from './loopback-receiver.js';
 import { newPkce, newState } from './pkce.js';
 
-export const START_PATH = '/v1/session/oidc/start';
-export const EXCHANGE_PATH = '/v1/session/oidc/exchange';
 /** How long `attache login --oidc` waits for the browser (the control plane keeps a started sign-in 10 min). */
 export const SIGN_IN_WAIT_MS = 5 * 60_000;
 

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { LoopbackReceiver } from './loopback-receiver.js';
-import { newPkce, newState, s256 } from './pkce.js';
+import { pkceS256 as s256 } from '@attache/proto';
+import { newPkce, newState } from './pkce.js';
 
 /** The loopback redirect of a browser sign-in, over real HTTP on 127.0.0.1. */
 describe('LoopbackReceiver', () => {

@@ -1,3 +1,4 @@
+import { CLI_SIGN_IN_EXCHANGE_PATH } from '@attache/proto';
 import type { ActorRecord, AuditEntry } from '../store/audit-records.js';
 import type { AuditAction } from './actions.js';
 
@@ -103,7 +104,7 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditRule>> = {
   },
   // The CLI's browser sign-in: the session it receives (as the user), or the refused code (in the
   // code's tenant when it was found, which the route names through request.actor).
-  'POST /v1/session/oidc/exchange': {
+  [`POST ${CLI_SIGN_IN_EXCHANGE_PATH}`]: {
     action: 'session.cli_sign_in',
     failedAction: 'session.cli_sign_in_failed',
     targetType: 'user',

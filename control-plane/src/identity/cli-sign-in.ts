@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { pkceS256 } from '@attache/proto';
 import { AppError, ErrorCode } from '../errors.js';
 import { hashSecret, newSecret, secretsEqual } from '../security/secrets.js';
 import type { CliBinding } from '../store/oidc-store.js';
@@ -101,17 +101,12 @@ export class CliSignIn {
       redirect = null;
     }
     if (redirect === null || redirect !== found.redirectUri) throw new CliCodeRefused('redirect-mismatch', found.tenantId);
-    if (!secretsEqual(s256(input.codeVerifier), found.codeChallenge)) throw new CliCodeRefused('verifier-mismatch', found.tenantId);
+    if (!secretsEqual(pkceS256(input.codeVerifier), found.codeChallenge)) throw new CliCodeRefused('verifier-mismatch', found.tenantId);
     const [tenant, user] = await Promise.all([this.deps.store.getTenant(found.tenantId), this.deps.store.identity.getUser(found.tenantId, found.userId)]);
     if (!tenant || !user || user.status !== 'active') throw new CliCodeRefused('user-gone', found.tenantId);
     tenantActive(tenant);
     return this.deps.sessions.start({ tenant, user });
   }
-}
-
-/** The PKCE S256 challenge of a verifier (RFC 7636 §4.2). */
-export function s256(verifier: string): string {
-  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
 }
 
 function loopbackUrl(cli: CliBinding, params: Record<string, string>): string {

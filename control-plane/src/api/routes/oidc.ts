@@ -1,3 +1,4 @@
+import { CLI_SIGN_IN_EXCHANGE_PATH } from '@attache/proto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../errors.js';
@@ -144,7 +145,7 @@ export function oidcRoutes(app: FastifyInstance, deps: { configs: OidcConfigServ
     return reply.redirect(finished.returnTo, 302);
   });
 
-  app.post('/v1/session/oidc/exchange', { config: { noStore: true } }, async (request, reply) => {
+  app.post(CLI_SIGN_IN_EXCHANGE_PATH, { config: { noStore: true } }, async (request, reply) => {
     const body = parseInput(oidcExchangeBody, request.body, 'code exchange');
     let issued;
     try {
@@ -234,7 +235,7 @@ export const oidcOperations = defineOperations([
     responses: { 302: redirect('Signed in: to the returnTo path given at the start; for a CLI sign-in, to its loopback redirect') }, errors: [403, 404, 502],
   },
   {
-    method: 'POST', path: '/v1/session/oidc/exchange', operationId: 'exchangeCliSignInCode', tag: 'identity',
+    method: 'POST', path: CLI_SIGN_IN_EXCHANGE_PATH, operationId: 'exchangeCliSignInCode', tag: 'identity',
     summary: "The CLI's half of a browser sign-in: trades the one-time code and the PKCE verifier for a user session used as a bearer token.",
     description:
       'The session is the user\'s, with the user\'s role (read on every request), the idle and absolute limits of every session, audited as the user, and ended by DELETE /v1/session (attache logout) or by an admin ending the user\'s sessions. Sent as a bearer token it needs no CSRF token. An unknown, used, expired code, a redirectUri other than the start\'s, or a verifier that does not match the challenge: 400 OIDC_CODE_INVALID (`details.reason`); the code is spent by the first attempt either way.',
