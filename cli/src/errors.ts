@@ -30,6 +30,10 @@ export const CliErrorCode = {
   BAD_RESPONSE: 'BAD_RESPONSE',
   FILE_UNREADABLE: 'FILE_UNREADABLE',
   NOT_SUPPORTED: 'NOT_SUPPORTED',
+  /** A browser sign-in's callback carried another state than the one this process started with. */
+  STATE_MISMATCH: 'STATE_MISMATCH',
+  SIGN_IN_TIMEOUT: 'SIGN_IN_TIMEOUT',
+  SIGN_IN_REFUSED: 'SIGN_IN_REFUSED',
 } as const;
 
 export const usageError = (message: string, details: Record<string, unknown> = {}): CliError =>

@@ -6,6 +6,8 @@ import { contextCommand } from './commands/context.js';
 import { delegatesCommand } from './commands/delegates.js';
 import { gatewaysCommand } from './commands/gateways.js';
 import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
+import { whoamiCommand } from './commands/whoami.js';
 import { roleSetupCommand } from './commands/role-setup.js';
 import { newAccountIdCommand, sealCommand } from './commands/seal.js';
 import { tasksCommand } from './commands/tasks.js';
@@ -16,7 +18,7 @@ import { EXIT_CODES_HELP } from './exit-codes.js';
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 const ENVIRONMENT_HELP = `Environment:
-  ATTACHE_API_URL, ATTACHE_API_KEY  override the context's URL and API key (CI)
+  ATTACHE_API_URL, ATTACHE_API_KEY  override the context's URL and credential (CI)
   ATTACHE_CONFIG                    configuration file (default $XDG_CONFIG_HOME/attache/config.json,
                                     else ~/.config/attache/config.json)
   NO_COLOR                          no colour (as --no-color)`;
@@ -32,6 +34,8 @@ export function buildProgram(): Command {
     .addHelpText('after', `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`);
 
   program.addCommand(loginCommand());
+  program.addCommand(logoutCommand());
+  program.addCommand(whoamiCommand());
   program.addCommand(contextCommand());
   program.addCommand(accountsCommand());
   program.addCommand(roleSetupCommand());

@@ -58,9 +58,10 @@ describe('control-plane config: edge limits', () => {
     expect(loadConfig({ ATTACHE_CURRENT_DELEGATE_VERSION: '0.0.9' }).currentDelegateVersion).toBe('0.0.9');
   });
 
-  it('reads the OIDC settings: insecure issuer origins, the sign-in time limit', () => {
-    expect(loadConfig({}).oidc).toEqual({ secretKey: undefined, insecureIssuers: [], loginTtlMs: 600_000 });
-    const c = loadConfig({ ATTACHE_OIDC_INSECURE_ISSUERS: 'http://127.0.0.1:9000, http://localhost:8080/', ATTACHE_OIDC_LOGIN_TTL_SECONDS: '120' });
-    expect(c.oidc).toMatchObject({ insecureIssuers: ['http://127.0.0.1:9000', 'http://localhost:8080'], loginTtlMs: 120_000 });
+  it('reads the OIDC settings: insecure issuer origins, the sign-in time limit, the CLI code lifetime', () => {
+    expect(loadConfig({}).oidc).toEqual({ secretKey: undefined, insecureIssuers: [], loginTtlMs: 600_000, cliCodeTtlMs: 60_000 });
+    const c = loadConfig({ ATTACHE_OIDC_INSECURE_ISSUERS: 'http://127.0.0.1:9000, http://localhost:8080/', ATTACHE_OIDC_LOGIN_TTL_SECONDS: '120', ATTACHE_OIDC_CLI_CODE_SECONDS: '30' });
+    expect(c.oidc).toMatchObject({ insecureIssuers: ['http://127.0.0.1:9000', 'http://localhost:8080'], loginTtlMs: 120_000, cliCodeTtlMs: 30_000 });
+    expect(() => loadConfig({ ATTACHE_OIDC_CLI_CODE_SECONDS: '1' })).toThrow(/ATTACHE_OIDC_CLI_CODE_SECONDS/);
   });
 });

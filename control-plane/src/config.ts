@@ -161,6 +161,8 @@ const schema = z.object({
   ATTACHE_OIDC_INSECURE_ISSUERS: z.string().optional(),
   /** How long a started OIDC sign-in may take to come back (10 min): long enough to log in at the provider. */
   ATTACHE_OIDC_LOGIN_TTL_SECONDS: intFrom(30, 3_600).default(600),
+  /** How long the one-time code of a CLI sign-in stays exchangeable (60 s): the CLI exchanges it at once. */
+  ATTACHE_OIDC_CLI_CODE_SECONDS: intFrom(5, 600).default(60),
   /**
    * Events (GET /v1/events) each replica keeps per tenant for resuming a stream with Last-Event-ID.
    * A client that was away for longer than this many events, or this many seconds, gets a reset and
@@ -220,7 +222,7 @@ export interface Config {
   sessions: { idleMs: number; absoluteMs: number };
   /** ATTACHE_CURRENT_DELEGATE_VERSION: a valid semantic version. */
   currentDelegateVersion: string;
-  oidc: { secretKey: string | undefined; insecureIssuers: string[]; loginTtlMs: number };
+  oidc: { secretKey: string | undefined; insecureIssuers: string[]; loginTtlMs: number; cliCodeTtlMs: number };
   events: { bufferSize: number; bufferMs: number; streamsPerTenant: number; maxPendingBytes: number };
 }
 
@@ -321,7 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secureCookies: c.ATTACHE_PUBLIC_URL?.startsWith('https://') ?? false,
     sessions: { idleMs: c.ATTACHE_SESSION_IDLE_SECONDS * 1000, absoluteMs: c.ATTACHE_SESSION_MAX_SECONDS * 1000 },
     currentDelegateVersion: c.ATTACHE_CURRENT_DELEGATE_VERSION,
-    oidc: { secretKey: c.ATTACHE_OIDC_SECRET_KEY, insecureIssuers, loginTtlMs: c.ATTACHE_OIDC_LOGIN_TTL_SECONDS * 1000 },
+    oidc: { secretKey: c.ATTACHE_OIDC_SECRET_KEY, insecureIssuers, loginTtlMs: c.ATTACHE_OIDC_LOGIN_TTL_SECONDS * 1000, cliCodeTtlMs: c.ATTACHE_OIDC_CLI_CODE_SECONDS * 1000 },
     events: {
       bufferSize: c.ATTACHE_EVENT_BUFFER_SIZE,
       bufferMs: c.ATTACHE_EVENT_BUFFER_SECONDS * 1000,

@@ -44,6 +44,9 @@ export const ErrorCode = {
   OIDC_EMAIL_UNVERIFIED: 'OIDC_EMAIL_UNVERIFIED',
   OIDC_ROLE_UNMAPPED: 'OIDC_ROLE_UNMAPPED',
   OIDC_USER_DISABLED: 'OIDC_USER_DISABLED',
+  // CLI sign-in through the browser (identity/cli-sign-in.ts)
+  OIDC_REDIRECT_NOT_LOOPBACK: 'OIDC_REDIRECT_NOT_LOOPBACK',
+  OIDC_CODE_INVALID: 'OIDC_CODE_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -87,6 +90,8 @@ const STATUS: Record<ErrorCode, number> = {
   OIDC_EMAIL_UNVERIFIED: 403,
   OIDC_ROLE_UNMAPPED: 403,
   OIDC_USER_DISABLED: 403,
+  OIDC_REDIRECT_NOT_LOOPBACK: 400,
+  OIDC_CODE_INVALID: 400,
 };
 
 /** A failure with a stable code, an HTTP status and a message a person can act on. */

@@ -23,6 +23,7 @@ import { oidcRoutes } from './api/routes/oidc.js';
 import { OidcConfigService } from './identity/oidc-config-service.js';
 import { OidcProviderClient } from './identity/oidc-provider-client.js';
 import { OidcSignIn } from './identity/oidc-sign-in.js';
+import { CliSignIn } from './identity/cli-sign-in.js';
 import { SecretBox } from './security/secret-box.js';
 import { registeredRoutes, type RegisteredRoute } from './api/access/access-control.js';
 import { SessionCookies } from './api/access/session-cookies.js';
@@ -162,12 +163,14 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const cookies = new SessionCookies(config.secureCookies);
   const oidcProvider = new OidcProviderClient(config.oidc.insecureIssuers);
   const oidcConfigs = new OidcConfigService(store.oidc, await SecretBox.load(config.dataDir, config.oidc.secretKey), oidcProvider);
+  const cliSignIn = new CliSignIn({ store, sessions, codeTtlMs: config.oidc.cliCodeTtlMs });
   const oidcSignIn = new OidcSignIn({
     store,
     configs: oidcConfigs,
     provider: oidcProvider,
     users,
     sessions,
+    cli: cliSignIn,
     publicUrl: config.publicUrl,
     loginTtlMs: config.oidc.loginTtlMs,
     log: log.child({ component: 'oidc' }),
@@ -248,7 +251,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
       tenantRoutes(app, tenants);
       sessionRoutes(app, { sessions, cookies });
       userRoutes(app, { users, sessions });
-      oidcRoutes(app, { configs: oidcConfigs, signIn: oidcSignIn, cookies });
+      oidcRoutes(app, { configs: oidcConfigs, signIn: oidcSignIn, cli: cliSignIn, sessions, cookies });
       apiKeyRoutes(app, apiKeys);
       delegateRoutes(app, { tokens, presence, explainer, release, retentionSeconds: config.disconnectedRetentionSeconds });
       taskRoutes(app, { tasks, store });

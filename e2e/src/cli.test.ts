@@ -80,7 +80,7 @@ describe('attache CLI end to end', () => {
     expect(config).toMatchObject({ currentContext: 'e2e', contexts: { e2e: { url: cp.httpUrl, apiKey: apiKey(), externalId: tenant.externalId } } });
 
     const listed = await json(['context', 'list']);
-    expect(listed.items).toEqual([{ name: 'e2e', current: true, url: cp.httpUrl, externalId: tenant.externalId }]);
+    expect(listed.items).toEqual([{ name: 'e2e', current: true, url: cp.httpUrl, externalId: tenant.externalId, credential: 'apiKey', user: null }]);
     expect(JSON.stringify(listed)).not.toContain(apiKey());
     expect((await ok(['context', 'current'])).stdout).toMatch(/^e2e\s/);
   });

@@ -1,5 +1,6 @@
 import { AttachUserPolicyCommand, CreateAccessKeyCommand, CreatePolicyCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { createUser } from '@nats-io/nkeys';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -379,6 +380,21 @@ describe('OpenAPI document', () => {
     expect((await navigate('/v1/session/oidc/callback', back.url)).status).toBe(302);
     expect((await signer.get('/v1/me')).body).toMatchObject({ kind: 'user', role: 'admin' });
     expect((await navigate('/v1/session/oidc/callback', back.url)).status).toBe(400);
+    // The CLI's sign-in (RFC 8252): a loopback redirect, the code it receives, and its exchange.
+    const verifier = randomBytes(32).toString('base64url');
+    const loopback = 'http://127.0.0.1:9/callback';
+    const cliStart = new URLSearchParams({ tenant: tenant.name, redirectUri: loopback, codeChallenge: createHash('sha256').update(verifier).digest('base64url'), codeChallengeMethod: 'S256', state: 'openapi-cli-state-0123' });
+    const cliSigner = new Browser(cp.httpUrl);
+    const cliStarted = await cliSigner.navigate(`${cp.httpUrl}/v1/session/oidc/start?${cliStart}`);
+    oa.check('GET', '/v1/session/oidc/start', { status: cliStarted.status, text: cliStarted.text, body: null });
+    expect(cliStarted.status).toBe(302);
+    const cliLogin = await cliSigner.follow(cliStarted.location!);
+    const cliPosted = await cliSigner.navigate(`${cliLogin.url}/login`, { login: 'ann' });
+    const cliBack = await cliSigner.follow(cliPosted.location!, (next) => next.startsWith(loopback));
+    const code = new URL(cliBack.url).searchParams.get('code')!;
+    const exchanged = await expectStatus(201, call(anon, 'POST', '/v1/session/oidc/exchange', '/v1/session/oidc/exchange', { code, codeVerifier: verifier, redirectUri: loopback }));
+    expect((await tenant.api.withKey(exchanged.body.token).get('/v1/me')).body).toMatchObject({ kind: 'user', role: 'admin' });
+    expect(errorCode(await expectStatus(400, call(anon, 'POST', '/v1/session/oidc/exchange', '/v1/session/oidc/exchange', { code, codeVerifier: verifier, redirectUri: loopback })))).toBe('OIDC_CODE_INVALID');
     await expectStatus(204, call(api, 'DELETE', '/v1/oidc', '/v1/oidc'));
 
     // The audit trail of everything above: pages, filters, the JSON-lines export.

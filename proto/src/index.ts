@@ -14,3 +14,4 @@ export { newKeyChallenge, proveKeyPossession, type KeyChallengeState } from './k
 export { GoodbyeCode, FATAL_GOODBYE_CODES, CONFIGURATION_GOODBYE_CODES } from './goodbye.js';
 export { RefusalCode, FATAL_REFUSAL_CODES } from './refusal.js';
 export { WEBSOCKET_CONNECT_PATH, WS_CLOSE, MAX_CLOSE_REASON_BYTES, type WsCloseCode } from './websocket.js';
+export { CLI_SIGN_IN_START_PATH, CLI_SIGN_IN_EXCHANGE_PATH, pkceS256 } from './cli-sign-in.js';

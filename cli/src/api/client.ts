@@ -21,14 +21,19 @@ export interface ApiAnswer<T> {
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
-    private readonly apiKey: string,
+    /** The bearer credential (API key or session token); null for the sign-in routes that take none. */
+    private readonly credential: string | null,
   ) {}
+
+  private authorization(): Record<string, string> {
+    return this.credential === null ? {} : { authorization: `Bearer ${this.credential}` };
+  }
 
   async request<T = any>(method: string, path: string, options: { query?: Query; body?: unknown } = {}): Promise<ApiAnswer<T>> {
     // Relative to the base, so a control plane behind a path prefix (https://host/attache) keeps it.
     const url = new URL(path.replace(/^\//, ''), this.baseUrl.endsWith('/') ? this.baseUrl : `${this.baseUrl}/`);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.authorization(), accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -85,7 +90,7 @@ export class ApiClient {
     const url = new URL(path.replace(/^\//, ''), this.baseUrl.endsWith('/') ? this.baseUrl : `${this.baseUrl}/`);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     try {
-      const res = await fetch(url, { headers: { authorization: `Bearer ${this.apiKey}`, accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
+      const res = await fetch(url, { headers: { ...this.authorization(), accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
       if (res.ok && (res.headers.get('content-type') ?? '').startsWith('text/event-stream') && res.body) return res;
       await res.body?.cancel();
       return null;

@@ -7,7 +7,7 @@ import { formatTable } from '../output/table.js';
 import { runtime } from './runtime.js';
 
 export function contextCommand(): Command {
-  const context = new Command('context').description('saved contexts (control plane and API key), like kubectl\'s');
+  const context = new Command('context').description('saved contexts (control plane and credential), like kubectl\'s');
 
   context
     .command('list')
@@ -17,7 +17,14 @@ export function contextCommand(): Command {
       const rt = runtime(cmd);
       const config = await readConfig(configPath());
       // Never the keys: this output ends up in terminals, logs and bug reports.
-      const items = Object.entries(config.contexts).map(([name, c]) => ({ name, current: name === config.currentContext, url: c.url, externalId: c.externalId ?? null }));
+      const items = Object.entries(config.contexts).map(([name, c]) => ({
+        name,
+        current: name === config.currentContext,
+        url: c.url,
+        externalId: c.externalId ?? null,
+        credential: c.session ? ('session' as const) : ('apiKey' as const),
+        user: c.session?.user ?? null,
+      }));
       render(rt.term, rt.output, { currentContext: config.currentContext, items }, () =>
         formatTable(
           [
@@ -25,6 +32,7 @@ export function contextCommand(): Command {
             { header: 'name', value: (i: (typeof items)[number]) => i.name },
             { header: 'url', value: (i: (typeof items)[number]) => i.url },
             { header: 'external id', value: (i: (typeof items)[number]) => i.externalId },
+            { header: 'credential', value: (i: (typeof items)[number]) => (i.user ? `session of ${i.user}` : 'API key') },
           ],
           items,
           { header: rt.term.color.bold },
@@ -40,7 +48,7 @@ export function contextCommand(): Command {
       const config = await readConfig(configPath());
       const overrides = ['ATTACHE_API_URL', 'ATTACHE_API_KEY'].filter((v) => process.env[v]);
       if (!config.currentContext && overrides.length === 0) {
-        throw new CliError(CliErrorCode.NOT_LOGGED_IN, 'No current context: run attache login --url URL --api-key KEY.', ExitCode.NOT_FOUND);
+        throw new CliError(CliErrorCode.NOT_LOGGED_IN, 'No current context: run attache login --url URL --api-key KEY, or attache login --url URL --oidc --tenant NAME.', ExitCode.NOT_FOUND);
       }
       const ctx = config.currentContext ? config.contexts[config.currentContext] : undefined;
       rt.term.out(`${config.currentContext ?? '(none)'}${ctx ? `  ${ctx.url}` : ''}\n`);
@@ -60,7 +68,7 @@ export function contextCommand(): Command {
 
   context
     .command('delete')
-    .description('forget a context and its API key')
+    .description('forget a context and its credential (attache logout also ends a session)')
     .argument('<name>', 'context name')
     .action(async (name: string, _opts, cmd: Command) => {
       await editContext(name, (config) => {

@@ -28,7 +28,7 @@ export function runtime(cmd: Command): Runtime {
     output: opts.output ?? 'table',
     async api() {
       const connection = await resolveConnection({ context: opts.context });
-      return new ApiClient(connection.url, connection.apiKey);
+      return new ApiClient(connection.url, connection.token);
     },
     progress: (api) => new EventStreamProgressSource(api, new PollingProgressSource(api)),
   };

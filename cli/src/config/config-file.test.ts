@@ -67,6 +67,19 @@ describe('config file', () => {
     await expect(readConfig(path)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('contexts.a.url') });
   });
 
+  it('holds a browser sign-in\'s session instead of an API key, never both or neither', async () => {
+    const path = join(dir, 'c.json');
+    const session = { token: 'ats_session', user: 'ann@example.com', tenant: 'acme', role: 'admin', expiresAt: '2030-01-01T00:00:00.000Z', idleTimeoutSeconds: 1800 };
+    const withSession = { currentContext: 'sso', contexts: { sso: { url: 'https://attache.example.com', session } } };
+    await writeConfig(path, withSession, { ATTACHE_CONFIG: path });
+    expect(await readConfig(path)).toEqual(withSession);
+    expect(await resolveConnection({}, { ATTACHE_CONFIG: path })).toEqual({ url: 'https://attache.example.com', token: 'ats_session', context: 'sso' });
+    for (const context of [{ url: 'https://a.example' }, { url: 'https://a.example', apiKey: 'atk_x', session }]) {
+      await writeFile(path, JSON.stringify({ contexts: { a: context } }));
+      await expect(readConfig(path)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('either apiKey or session') });
+    }
+  });
+
   describe('resolveConnection', () => {
     const path = () => join(dir, 'c.json');
     beforeEach(async () => {
@@ -74,13 +87,13 @@ describe('config file', () => {
     });
 
     it('uses the current context, or the one --context names', async () => {
-      expect(await resolveConnection({}, { ATTACHE_CONFIG: path() })).toEqual({ url: 'https://attache.example.com', apiKey: 'atk_secret', context: 'prod' });
-      expect(await resolveConnection({ context: 'dev' }, { ATTACHE_CONFIG: path() })).toEqual({ url: 'http://127.0.0.1:8080', apiKey: 'atk_dev', context: 'dev' });
+      expect(await resolveConnection({}, { ATTACHE_CONFIG: path() })).toEqual({ url: 'https://attache.example.com', token: 'atk_secret', context: 'prod' });
+      expect(await resolveConnection({ context: 'dev' }, { ATTACHE_CONFIG: path() })).toEqual({ url: 'http://127.0.0.1:8080', token: 'atk_dev', context: 'dev' });
     });
 
     it('ATTACHE_API_URL and ATTACHE_API_KEY override the context field by field', async () => {
-      expect(await resolveConnection({}, { ATTACHE_CONFIG: path(), ATTACHE_API_KEY: 'atk_ci' })).toEqual({ url: 'https://attache.example.com', apiKey: 'atk_ci', context: 'prod' });
-      expect(await resolveConnection({}, { ATTACHE_CONFIG: join(dir, 'none.json'), ATTACHE_API_URL: 'http://cp', ATTACHE_API_KEY: 'atk_ci' })).toEqual({ url: 'http://cp', apiKey: 'atk_ci', context: null });
+      expect(await resolveConnection({}, { ATTACHE_CONFIG: path(), ATTACHE_API_KEY: 'atk_ci' })).toEqual({ url: 'https://attache.example.com', token: 'atk_ci', context: 'prod' });
+      expect(await resolveConnection({}, { ATTACHE_CONFIG: join(dir, 'none.json'), ATTACHE_API_URL: 'http://cp', ATTACHE_API_KEY: 'atk_ci' })).toEqual({ url: 'http://cp', token: 'atk_ci', context: null });
     });
 
     it('an unknown context is exit 4; nothing to connect with is NOT_LOGGED_IN, exit 3', async () => {

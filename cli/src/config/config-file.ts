@@ -7,19 +7,37 @@ import { CliError, CliErrorCode } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 
 /**
- * Contexts, like kubectl's: named pairs of control-plane URL and API key, one of them current.
- * The file holds API keys, so it is written 0600 in a 0700 directory, atomically (a crash never
- * leaves half a file), and its content is checked on every read.
+ * A browser sign-in's credential (`attache login --oidc`): the user's session, sent as a bearer
+ * token, with what the control plane said about it (who, which tenant, when it ends).
+ */
+const sessionSchema = z
+  .object({
+    token: z.string().min(1),
+    user: z.string(),
+    tenant: z.string(),
+    role: z.string(),
+    expiresAt: z.string(),
+    idleTimeoutSeconds: z.number().int(),
+  })
+  .strict();
+
+/**
+ * Contexts, like kubectl's: named pairs of control-plane URL and credential (an API key, or the
+ * session of a browser sign-in), one of them current. The file holds credentials, so it is written
+ * 0600 in a 0700 directory, atomically (a crash never leaves half a file), and its content is
+ * checked on every read.
  */
 const contextSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }),
-    apiKey: z.string().min(1),
+    apiKey: z.string().min(1).optional(),
+    session: sessionSchema.optional(),
     /** What login learned about the tenant (GET /v1/aws/external-id), shown by `context list`. */
     externalId: z.string().optional(),
     createdAt: z.string().optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => (c.apiKey === undefined) !== (c.session === undefined), { message: 'a context holds either apiKey or session' });
 
 const configSchema = z
   .object({
@@ -29,6 +47,10 @@ const configSchema = z
   .strict();
 
 export type Context = z.infer<typeof contextSchema>;
+export type ContextSession = z.infer<typeof sessionSchema>;
+
+/** The bearer credential of a context. */
+export const contextCredential = (c: Context): string => c.apiKey ?? c.session!.token;
 export type CliConfig = z.infer<typeof configSchema>;
 
 /** Names a person types and a shell completes: no spaces, nothing a path would misread. */

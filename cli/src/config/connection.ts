@@ -1,11 +1,12 @@
 import { CliError, CliErrorCode } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { configPath, readConfig } from './config-file.js';
+import { configPath, contextCredential, readConfig } from './config-file.js';
 
 /** Where and as whom a command talks to the API. */
 export interface Connection {
   readonly url: string;
-  readonly apiKey: string;
+  /** The bearer credential: an API key, or the session token of a browser sign-in. */
+  readonly token: string;
   /** The context it came from; null when the environment supplied both. */
   readonly context: string | null;
 }
@@ -17,7 +18,7 @@ export interface Connection {
 export async function resolveConnection(options: { context?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
   const envUrl = env['ATTACHE_API_URL'] || undefined;
   const envKey = env['ATTACHE_API_KEY'] || undefined;
-  if (envUrl && envKey && !options.context) return { url: envUrl, apiKey: envKey, context: null };
+  if (envUrl && envKey && !options.context) return { url: envUrl, token: envKey, context: null };
 
   const path = configPath(env);
   const config = await readConfig(path);
@@ -27,13 +28,13 @@ export async function resolveConnection(options: { context?: string | undefined 
     throw new CliError(CliErrorCode.CONTEXT_NOT_FOUND, `No context named "${name}" in ${path}; attache context list shows the contexts.`, ExitCode.NOT_FOUND, { context: name });
   }
   const url = envUrl ?? context?.url;
-  const apiKey = envKey ?? context?.apiKey;
-  if (!url || !apiKey) {
+  const token = envKey ?? (context ? contextCredential(context) : undefined);
+  if (!url || !token) {
     throw new CliError(
       CliErrorCode.NOT_LOGGED_IN,
-      `Not logged in: run attache login --url URL --api-key KEY, or set ATTACHE_API_URL and ATTACHE_API_KEY.`,
+      `Not logged in: run attache login --url URL --api-key KEY (or --oidc --tenant NAME to sign in through the browser), or set ATTACHE_API_URL and ATTACHE_API_KEY.`,
       ExitCode.AUTH,
     );
   }
-  return { url, apiKey, context: name ?? null };
+  return { url, token, context: name ?? null };
 }

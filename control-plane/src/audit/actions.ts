@@ -33,6 +33,8 @@ export const AUDIT_ACTIONS = [
   'session.sign_in',
   'session.sign_in_failed',
   'session.sign_out',
+  'session.cli_sign_in',
+  'session.cli_sign_in_failed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

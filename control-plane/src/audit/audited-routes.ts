@@ -1,3 +1,4 @@
+import { CLI_SIGN_IN_EXCHANGE_PATH } from '@attache/proto';
 import type { ActorRecord, AuditEntry } from '../store/audit-records.js';
 import type { Role } from '../identity/roles.js';
 import type { AuditAction } from './actions.js';
@@ -41,6 +42,15 @@ export interface AuditRule {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {});
 const tenantInPath = (r: AuditedRequest) => r.params['id'];
+
+/** A sign-in's caller is anonymous until its answer names the user: then it is that user. */
+function signedInActor(r: AuditedRequest): ActorRecord {
+  const user = obj(r.response['user']);
+  const id = str(user['id']);
+  const email = str(user['email']);
+  if (!r.ok || !id || !email) return r.actor;
+  return { ...r.actor, who: { type: 'user', id, email }, tenantId: str(obj(r.response['tenant'])['id']), role: r.response['role'] as ActorRecord['role'] };
+}
 
 /**
  * THE table of what the audit trail records from the API, by the same keys as ROUTE_ACCESS. Every
@@ -103,13 +113,18 @@ export const AUDITED_ROUTES: Readonly<Record<string, AuditRule>> = {
     // A failed sign-in goes to the trail of each tenant where the email is a user (resolved by the hook).
     tenant: (r) => str(obj(r.response['tenant'])['id']),
     target: (r) => ({ id: str(obj(r.response['user'])['id']), name: str(obj(r.response['user'])['email']) ?? str(r.body['email']) }),
-    actor: (r) => {
-      const user = obj(r.response['user']);
-      const id = str(user['id']);
-      const email = str(user['email']);
-      if (!r.ok || !id || !email) return r.actor;
-      return { ...r.actor, who: { type: 'user', id, email }, tenantId: str(obj(r.response['tenant'])['id']), role: r.response['role'] as ActorRecord['role'] };
-    },
+    actor: signedInActor,
+  },
+  // The CLI's browser sign-in: the session it receives (as the user), or the refused code (in the
+  // code's tenant when it was found, which the route names through request.actor).
+  [`POST ${CLI_SIGN_IN_EXCHANGE_PATH}`]: {
+    action: 'session.cli_sign_in',
+    failedAction: 'session.cli_sign_in_failed',
+    targetType: 'user',
+    diff: false,
+    tenant: (r) => str(obj(r.response['tenant'])['id']),
+    target: (r) => ({ id: str(obj(r.response['user'])['id']), name: str(obj(r.response['user'])['email']) }),
+    actor: signedInActor,
   },
   // OIDC sign-in: the callback answers a redirect, so the route notes the tenant, the email and the user (SignInNote).
   'GET /v1/session/oidc/callback': {

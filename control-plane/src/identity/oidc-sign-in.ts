@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.js';
 import { hashSecret, newSecret, secretsEqual } from '../security/secrets.js';
 import type { Store } from '../store/store.js';
+import type { CliBinding, OidcLoginRecord } from '../store/oidc-store.js';
 import type { Tenant } from '../store/records.js';
 import type { UserRecord } from '../store/identity-records.js';
+import type { CliSignIn } from './cli-sign-in.js';
 import { personFromClaims, safeReturnTo, type Person } from './oidc-claims.js';
 import { notConfigured, type OidcConfigService } from './oidc-config-service.js';
 import { grantFailure, type OidcProviderClient } from './oidc-provider-client.js';
-import type { IssuedSession, SessionService } from './session-service.js';
+import type { AuthenticatedPerson, IssuedSession, SessionService } from './session-service.js';
 import { tenantActive } from './tenant-status.js';
 import { normaliseEmail, type UserService } from './user-service.js';
 
@@ -24,10 +26,11 @@ export interface StartedSignIn {
   expiresAt: Date;
 }
 
-export interface FinishedSignIn {
-  session: IssuedSession;
-  returnTo: string;
-}
+/**
+ * Where a finished sign-in goes: a console sign-in gets its session (cookies) and its returnTo; a
+ * CLI sign-in goes back to the CLI's loopback redirect, with a one-time code or with the refusal.
+ */
+export type FinishedSignIn = { kind: 'browser'; session: IssuedSession; returnTo: string } | { kind: 'cli'; redirect: string };
 
 /**
  * What a callback learned before it succeeded or failed, filled in by `finish` as it goes: the
@@ -57,6 +60,7 @@ export class OidcSignIn {
       provider: OidcProviderClient;
       users: UserService;
       sessions: SessionService;
+      cli: CliSignIn;
       /** ATTACHE_PUBLIC_URL: the callback is `${publicUrl}/v1/session/oidc/callback`. */
       publicUrl: string | undefined;
       loginTtlMs: number;
@@ -88,7 +92,8 @@ export class OidcSignIn {
     return (await this.deps.configs.get(tenant.id)) !== null;
   }
 
-  async start(tenantName: string, returnTo: string | undefined): Promise<StartedSignIn> {
+  /** `cli`: the CLI's binding (see CliSignIn.binding) when the CLI started this sign-in. */
+  async start(tenantName: string, returnTo: string | undefined, cli: CliBinding | null = null): Promise<StartedSignIn> {
     const target = safeReturnTo(returnTo);
     const tenant = await this.deps.store.oidc.findTenantByName(tenantName);
     // An unknown tenant and one without OIDC answer alike: which tenants exist is not told here.
@@ -115,6 +120,7 @@ export class OidcSignIn {
       nonce,
       codeVerifier,
       returnTo: target,
+      cli,
       createdAt: now,
       expiresAt,
     });
@@ -141,6 +147,20 @@ export class OidcSignIn {
         { reason: !state ? 'missing' : !login ? 'unknown-or-used' : 'expired' },
       );
     }
+    if (!login.cli) return { kind: 'browser', session: await this.deps.sessions.start(await this.signedIn(login, query, browserSecret, progress)), returnTo: login.returnTo };
+    // From here on the CLI waits on its loopback: a refusal goes there too, so it can say why.
+    const cli = login.cli;
+    try {
+      return { kind: 'cli', redirect: await this.deps.cli.issue(await this.signedIn(login, query, browserSecret, progress), cli) };
+    } catch (err) {
+      if (err instanceof AppError) return { kind: 'cli', redirect: this.deps.cli.refusal(cli, err) };
+      throw err;
+    }
+  }
+
+  /** The person the provider signed in for a taken sign-in: browser binding, code exchange, ID token, claim rules, user. */
+  private async signedIn(login: OidcLoginRecord, query: URLSearchParams, browserSecret: string | undefined, progress: SignInProgress): Promise<AuthenticatedPerson> {
+    const state = query.get('state')!;
     if (!browserSecret || !secretsEqual(hashSecret(browserSecret), login.browserHash)) {
       throw new AppError(ErrorCode.OIDC_STATE_INVALID, 'This sign-in was started in another browser; start again from /v1/session/oidc/start in this one.', {
         reason: 'other-browser',
@@ -155,7 +175,7 @@ export class OidcSignIn {
     try {
       const tokens = await client.authorizationCodeGrant(provider, callbackUrl, {
         pkceCodeVerifier: login.codeVerifier,
-        expectedState: state!,
+        expectedState: state,
         expectedNonce: login.nonce,
         idTokenExpected: true,
       });
@@ -174,8 +194,7 @@ export class OidcSignIn {
     }
     if (typeof claims['email'] === 'string') progress.email = normaliseEmail(claims['email']);
     const person = personFromClaims(claims, config);
-    const user = await this.upsertUser(tenant, person);
-    return { session: await this.deps.sessions.start({ tenant, user }), returnTo: login.returnTo };
+    return { tenant, user: await this.upsertUser(tenant, person) };
   }
 
   private async tenant(id: string): Promise<Tenant> {

@@ -90,6 +90,11 @@ export class SessionService {
     return this.start(person);
   }
 
+  /** How long a session of this control plane lives unused, and at most (answers name them). */
+  get limits(): Readonly<SessionTiming> {
+    return this.timing;
+  }
+
   /** Opens a session for a person a sign-in method has authenticated. */
   async start(person: AuthenticatedPerson): Promise<IssuedSession> {
     const now = new Date();
@@ -116,12 +121,12 @@ export class SessionService {
   async resolve(secret: string): Promise<ResolvedSession> {
     const found = await this.store.findSession(hashSecret(secret));
     if (!found || found.session.revokedAt) {
-      throw new AppError(ErrorCode.UNAUTHENTICATED, 'This session has ended (signed out or revoked): sign in again with POST /v1/session.');
+      throw new AppError(ErrorCode.UNAUTHENTICATED, 'This session has ended (signed out or revoked): sign in again (POST /v1/session, the console, or attache login).');
     }
     const now = Date.now();
     const { session, user, tenant } = found;
     if (now >= session.expiresAt.getTime() || now - session.lastSeenAt.getTime() >= this.timing.idleMs) {
-      throw new AppError(ErrorCode.SESSION_EXPIRED, 'This session expired (idle too long, or past its maximum age): sign in again with POST /v1/session.');
+      throw new AppError(ErrorCode.SESSION_EXPIRED, 'This session expired (idle too long, or past its maximum age): sign in again (POST /v1/session, the console, or attache login).');
     }
     if (user.status !== 'active') throw new AppError(ErrorCode.UNAUTHENTICATED, 'This user is disabled; ask a tenant admin.');
     tenantActive(tenant);

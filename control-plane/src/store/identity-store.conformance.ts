@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ApiKeyRecord, OidcConfigRecord, OidcLoginRecord, Role, Store, UserRecord } from './store.js';
+import type { ApiKeyRecord, CliCodeRecord, OidcConfigRecord, OidcLoginRecord, Role, Store, UserRecord } from './store.js';
 import { StoreConflictError } from './store-errors.js';
 
 /**
@@ -311,6 +311,7 @@ export function runIdentityStoreConformance(name: string, open: () => Promise<St
           nonce: `n-${stateHash}`,
           codeVerifier: `v-${stateHash}`,
           returnTo: '/console',
+          cli: null,
           createdAt: at(0),
           expiresAt: at(expires),
         });
@@ -327,6 +328,32 @@ export function runIdentityStoreConformance(name: string, open: () => Promise<St
         await store.oidc.pruneOidcLogins(at(300));
         expect(await store.oidc.takeOidcLogin(stale.stateHash)).toBeNull();
         expect(await store.oidc.takeOidcLogin(kept.stateHash)).toEqual(kept);
+      });
+
+      it('keeps the CLI binding of a sign-in, and hands a CLI code out once, pruning only expired ones', async () => {
+        const tenantId = await newTenant();
+        const cli = { redirectUri: 'http://127.0.0.1:53123/callback', codeChallenge: 'c'.repeat(43), state: 's'.repeat(32) };
+        const started: OidcLoginRecord = {
+          stateHash: uid('state'), tenantId, browserHash: 'b', nonce: 'n', codeVerifier: 'v', returnTo: '/console', cli, createdAt: at(0), expiresAt: at(600),
+        };
+        await store.oidc.createOidcLogin(started);
+        expect(await store.oidc.takeOidcLogin(started.stateHash)).toEqual(started);
+
+        const code = (codeHash: string, expires: number): CliCodeRecord => ({
+          codeHash, tenantId, userId: uid('user'), codeChallenge: cli.codeChallenge, redirectUri: cli.redirectUri, createdAt: at(0), expiresAt: at(expires),
+        });
+        const live = code(uid('code'), 600);
+        const stale = code(uid('code'), 60);
+        await store.oidc.createCliCode(live);
+        await store.oidc.createCliCode(stale);
+        const [a, b] = await Promise.all([store.oidc.takeCliCode(live.codeHash), store.oidc.takeCliCode(live.codeHash)]);
+        expect([a, b].filter((x) => x !== null)).toEqual([live]);
+        expect(await store.oidc.takeCliCode(live.codeHash)).toBeNull();
+        const kept = code(uid('code'), 600);
+        await store.oidc.createCliCode(kept);
+        await store.oidc.pruneCliCodes(at(300));
+        expect(await store.oidc.takeCliCode(stale.codeHash)).toBeNull();
+        expect(await store.oidc.takeCliCode(kept.codeHash)).toEqual(kept);
       });
     });
   });

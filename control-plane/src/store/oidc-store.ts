@@ -38,6 +38,33 @@ export interface OidcLoginRecord {
   nonce: string;
   codeVerifier: string;
   returnTo: string;
+  /** Set when the sign-in was started by the CLI (RFC 8252 native-app flow); null for the console. */
+  cli: CliBinding | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/**
+ * What a CLI sign-in binds its one-time code to: the loopback redirect it listens on, its PKCE S256
+ * challenge and its own state (echoed to the loopback, checked by the CLI).
+ */
+export interface CliBinding {
+  redirectUri: string;
+  codeChallenge: string;
+  state: string;
+}
+
+/**
+ * The one-time code a CLI sign-in hands to the loopback redirect: stored by its hash, for the
+ * person the provider signed in, bound to the CLI's challenge and redirect; taken (deleted) by the
+ * first exchange, whatever its outcome, and short-lived.
+ */
+export interface CliCodeRecord {
+  codeHash: string;
+  tenantId: string;
+  userId: string;
+  codeChallenge: string;
+  redirectUri: string;
   createdAt: Date;
   expiresAt: Date;
 }
@@ -57,4 +84,10 @@ export interface OidcStore {
   takeOidcLogin(stateHash: string): Promise<OidcLoginRecord | null>;
   /** Deletes logins that expired before `before` (abandoned sign-ins). */
   pruneOidcLogins(before: Date): Promise<void>;
+
+  createCliCode(code: CliCodeRecord): Promise<void>;
+  /** Deletes and returns the code in one step, whatever its expiry: a second take gets null. */
+  takeCliCode(codeHash: string): Promise<CliCodeRecord | null>;
+  /** Deletes codes that expired before `before` (never exchanged). */
+  pruneCliCodes(before: Date): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import type { ActorRecord, AuditEntry } from './audit-records.js';
 import type { ApiKeyRecord, Role, SessionRecord, TenantStatus, UserRecord, UserStatus } from './identity-records.js';
-import type { OidcConfigRecord, OidcLoginRecord } from './oidc-store.js';
+import type { CliBinding, CliCodeRecord, OidcConfigRecord, OidcLoginRecord } from './oidc-store.js';
 import type { AwsAccountRecord, DelegateIdentityRecord, DelegatePolicyRecord, DelegateRecord, DelegateStatus, DelegateToken, GroupKeyRecord, TaskError, TaskRecord, TaskState, Tenant } from './records.js';
 
 export type Row = Record<string, unknown>;
@@ -214,6 +214,19 @@ export function rowMappers(codec: ColumnCodec) {
       nonce: r.nonce as string,
       codeVerifier: r.code_verifier as string,
       returnTo: r.return_to as string,
+      cli: decodeOrNull<CliBinding>(r.cli),
+      createdAt: date(r.created_at),
+      expiresAt: date(r.expires_at),
+    };
+  }
+
+  function cliCodeFromRow(r: Row): CliCodeRecord {
+    return {
+      codeHash: r.code_hash as string,
+      tenantId: r.tenant_id as string,
+      userId: r.user_id as string,
+      codeChallenge: r.code_challenge as string,
+      redirectUri: r.redirect_uri as string,
       createdAt: date(r.created_at),
       expiresAt: date(r.expires_at),
     };
@@ -249,6 +262,7 @@ export function rowMappers(codec: ColumnCodec) {
     sessionFromRow,
     oidcConfigFromRow,
     oidcLoginFromRow,
+    cliCodeFromRow,
     auditFromRow,
   };
 }

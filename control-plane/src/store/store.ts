@@ -21,7 +21,7 @@ export * from './records.js';
 export * from './identity-records.js';
 export * from './audit-records.js';
 export type { IdentityStore, ListTenantsQuery } from './identity-store.js';
-export type { OidcConfigRecord, OidcLoginRecord, OidcStore } from './oidc-store.js';
+export type { CliBinding, CliCodeRecord, OidcConfigRecord, OidcLoginRecord, OidcStore } from './oidc-store.js';
 
 /** The delegate a claim is made for: what it carries decides which tasks it may take. */
 export interface ClaimingDelegate {

@@ -13,8 +13,8 @@ export interface CliRun {
 
 export interface CliProcess {
   readonly done: Promise<CliRun>;
-  /** Resolves once standard error so far matches `pattern` (the CLI's progress lines go there). */
-  stderrMatching(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Resolves with the match once standard error so far matches `pattern` (the CLI's progress lines go there). */
+  stderrMatching(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
 }
 
 /**
@@ -46,7 +46,9 @@ export function startCli(args: string[], options: { env?: Record<string, string>
     done,
     async stderrMatching(pattern, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(stderr)) {
+      for (;;) {
+        const match = new RegExp(pattern.source, pattern.flags.replace('g', '')).exec(stderr);
+        if (match) return match;
         if (ended || Date.now() > deadline) throw new Error(`attache ${args.join(' ')}: standard error never matched ${pattern}:\n${stderr}`);
         await sleep(50);
       }

@@ -68,7 +68,8 @@ export async function installAccessControl(app: FastifyInstance, sources: Creden
     // The actor before the checks: a refused attempt is recorded against who made it.
     request.actor = actorOf(principal, client);
     authorize(principal, access);
-    if (principal.kind === 'tenant' && principal.via.type === 'session') {
+    // CSRF guards what a browser sends on its own (cookies); a bearer token is only ever sent on purpose.
+    if (principal.kind === 'tenant' && principal.via.type === 'session' && principal.via.carrier === 'cookie') {
       checkCsrf(request.method, principal.via.secret, request.cookies[CSRF_COOKIE], request.headers[CSRF_HEADER]);
     }
     request.principal = principal;

@@ -20,7 +20,7 @@ describe('the actor of a request (what the audit trail records)', () => {
   it('names a user by id and email, the operator as operator, and no credentials as anonymous', () => {
     const user = { id: 'usr_1', email: 'ann@example.com', role: 'admin' } as UserRecord;
     const session = {} as SessionRecord;
-    expect(actorOf({ kind: 'tenant', tenant, role: 'admin', via: { type: 'session', user, session, secret: 's' } }, client).who).toEqual({
+    expect(actorOf({ kind: 'tenant', tenant, role: 'admin', via: { type: 'session', user, session, secret: 's', carrier: 'cookie' } }, client).who).toEqual({
       type: 'user',
       id: 'usr_1',
       email: 'ann@example.com',

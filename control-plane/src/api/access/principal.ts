@@ -9,7 +9,14 @@ export type Principal =
       kind: 'tenant';
       tenant: Tenant;
       role: Role;
-      via: { type: 'apiKey'; key: ApiKeyRecord } | { type: 'session'; user: UserRecord; session: SessionRecord; secret: string };
+      via: { type: 'apiKey'; key: ApiKeyRecord } | {
+            type: 'session';
+            user: UserRecord;
+            session: SessionRecord;
+            secret: string;
+            /** How the session came: the console's cookie (CSRF-checked) or a bearer token (the CLI's). */
+            carrier: 'cookie' | 'bearer';
+          };
     };
 
 /**

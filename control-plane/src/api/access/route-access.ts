@@ -1,5 +1,5 @@
 import type { Role } from '../../identity/roles.js';
-import { NATS_CREDENTIALS_PATH } from '@attache/proto';
+import { CLI_SIGN_IN_EXCHANGE_PATH, NATS_CREDENTIALS_PATH } from '@attache/proto';
 
 /**
  * Who may call a route. Roles are ordered (viewer < editor < admin); the other levels are not roles:
@@ -33,6 +33,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /v1/session/providers': 'sign-in',
   'GET /v1/session/oidc/start': 'sign-in',
   'GET /v1/session/oidc/callback': 'sign-in',
+  [`POST ${CLI_SIGN_IN_EXCHANGE_PATH}`]: 'sign-in',
   'GET /v1/oidc': 'admin',
   'PUT /v1/oidc': 'admin',
   'DELETE /v1/oidc': 'admin',

@@ -34,7 +34,7 @@ export const taskFailureBodySchema = z
 
 /** What each error status means on this API, for the document's response descriptions. */
 export const ERROR_STATUS_TEXT: Record<number, string> = {
-  400: 'The request is malformed or fails validation (BAD_REQUEST, VALIDATION_FAILED, LITERAL_SECRET_REJECTED, UNSUPPORTED_TASK_TYPE, OIDC_STATE_INVALID).',
+  400: 'The request is malformed or fails validation (BAD_REQUEST, VALIDATION_FAILED, LITERAL_SECRET_REJECTED, UNSUPPORTED_TASK_TYPE, OIDC_STATE_INVALID, OIDC_REDIRECT_NOT_LOOPBACK, OIDC_CODE_INVALID).',
   401: 'Missing, unknown or no longer valid credentials (UNAUTHENTICATED, SIGN_IN_FAILED, SESSION_EXPIRED, API_KEY_EXPIRED, API_KEY_REVOKED, OIDC_TOKEN_INVALID, OIDC_PROVIDER_ERROR).',
   403: "The credentials may not call this route: a role too low, a suspended tenant, a session request without its CSRF token, a person the tenant's OIDC rules refuse (FORBIDDEN, TENANT_SUSPENDED, CSRF_TOKEN_INVALID, OIDC_EMAIL_NOT_ALLOWED, OIDC_EMAIL_UNVERIFIED, OIDC_ROLE_UNMAPPED, OIDC_USER_DISABLED).",
   404: 'No such resource in this tenant (NOT_FOUND, OIDC_NOT_CONFIGURED).',

@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import type { OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
+import type { CliCodeRecord, OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 import { OIDC } from './queries.js';
 
-const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
+const { oidcConfigFromRow, oidcLoginFromRow, cliCodeFromRow, tenantFromRow } = rowMappers({
   date: (v) => v as Date,
   json: <T>(v: unknown) => v as T,
 });
@@ -51,7 +51,7 @@ export class PostgresOidcStore implements OidcStore {
   async createOidcLogin(l: OidcLoginRecord): Promise<void> {
     await this.pool.query(
       OIDC.createOidcLogin,
-      [l.stateHash, l.tenantId, l.browserHash, l.nonce, l.codeVerifier, l.returnTo, l.createdAt, l.expiresAt],
+      [l.stateHash, l.tenantId, l.browserHash, l.nonce, l.codeVerifier, l.returnTo, l.cli ? JSON.stringify(l.cli) : null, l.createdAt, l.expiresAt],
     );
   }
 
@@ -63,5 +63,19 @@ export class PostgresOidcStore implements OidcStore {
 
   async pruneOidcLogins(before: Date): Promise<void> {
     await this.pool.query(OIDC.pruneOidcLogins, [before]);
+  }
+
+  async createCliCode(c: CliCodeRecord): Promise<void> {
+    await this.pool.query(OIDC.createCliCode, [c.codeHash, c.tenantId, c.userId, c.codeChallenge, c.redirectUri, c.createdAt, c.expiresAt]);
+  }
+
+  async takeCliCode(codeHash: string): Promise<CliCodeRecord | null> {
+    // One statement: two exchanges racing with the same code cannot both get the row.
+    const { rows } = await this.pool.query<Row>(OIDC.takeCliCode, [codeHash]);
+    return rows[0] ? cliCodeFromRow(rows[0]) : null;
+  }
+
+  async pruneCliCodes(before: Date): Promise<void> {
+    await this.pool.query(OIDC.pruneCliCodes, [before]);
   }
 }

@@ -237,10 +237,14 @@ export const OIDC = {
        RETURNING *`,
   getOidcConfig: 'SELECT * FROM oidc_configs WHERE tenant_id = $1',
   deleteOidcConfig: 'DELETE FROM oidc_configs WHERE tenant_id = $1',
-  createOidcLogin: `INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  createOidcLogin: `INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, cli, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`,
   takeOidcLogin: 'DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING *',
   pruneOidcLogins: 'DELETE FROM oidc_logins WHERE expires_at < $1',
+  createCliCode: `INSERT INTO oidc_cli_codes (code_hash, tenant_id, user_id, code_challenge, redirect_uri, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+  takeCliCode: 'DELETE FROM oidc_cli_codes WHERE code_hash = $1 RETURNING *',
+  pruneCliCodes: 'DELETE FROM oidc_cli_codes WHERE expires_at < $1',
 } as const;
 
 /** Store.audit: append, list, retention's delete. */

@@ -329,6 +329,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oidc_logins_expires_at ON oidc_logins (expires_at);
     `,
   },
+  {
+    version: 12,
+    description: 'CLI sign-in through the browser: the CLI binding of a sign-in, one-time codes for the loopback redirect',
+    sql: `
+      ALTER TABLE oidc_logins ADD COLUMN cli jsonb;
+
+      CREATE TABLE oidc_cli_codes (
+        code_hash      text PRIMARY KEY,
+        tenant_id      text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id        text COLLATE "C" NOT NULL,
+        code_challenge text NOT NULL,
+        redirect_uri   text NOT NULL,
+        created_at     timestamptz NOT NULL,
+        expires_at     timestamptz NOT NULL
+      );
+      CREATE INDEX oidc_cli_codes_expires_at ON oidc_cli_codes (expires_at);
+    `,
+  },
 ];
 
 /**

@@ -279,10 +279,14 @@ export const OIDC_WRITES = {
       updated_at = excluded.updated_at
     RETURNING *`,
   deleteConfig: `DELETE FROM oidc_configs WHERE tenant_id = ?`,
-  insertLogin: `INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, created_at, expires_at)
-    VALUES (@stateHash, @tenantId, @browserHash, @nonce, @codeVerifier, @returnTo, @createdAt, @expiresAt)`,
+  insertLogin: `INSERT INTO oidc_logins (state_hash, tenant_id, browser_hash, nonce, code_verifier, return_to, cli, created_at, expires_at)
+    VALUES (@stateHash, @tenantId, @browserHash, @nonce, @codeVerifier, @returnTo, @cli, @createdAt, @expiresAt)`,
   takeLogin: `DELETE FROM oidc_logins WHERE state_hash = ? RETURNING *`,
   pruneLogins: `DELETE FROM oidc_logins WHERE expires_at < ?`,
+  insertCliCode: `INSERT INTO oidc_cli_codes (code_hash, tenant_id, user_id, code_challenge, redirect_uri, created_at, expires_at)
+    VALUES (@codeHash, @tenantId, @userId, @codeChallenge, @redirectUri, @createdAt, @expiresAt)`,
+  takeCliCode: `DELETE FROM oidc_cli_codes WHERE code_hash = ? RETURNING *`,
+  pruneCliCodes: `DELETE FROM oidc_cli_codes WHERE expires_at < ?`,
 } as const;
 
 /** Store.audit: append, list, retention's delete. */

@@ -349,6 +349,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oidc_logins_expires_at ON oidc_logins (expires_at);
     `,
   },
+  {
+    version: 12,
+    description: 'CLI sign-in through the browser: the CLI binding of a sign-in, one-time codes for the loopback redirect',
+    sql: `
+      ALTER TABLE oidc_logins ADD COLUMN cli TEXT;
+
+      CREATE TABLE oidc_cli_codes (
+        code_hash      TEXT PRIMARY KEY,
+        tenant_id      TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        user_id        TEXT NOT NULL,
+        code_challenge TEXT NOT NULL,
+        redirect_uri   TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL
+      );
+      CREATE INDEX oidc_cli_codes_expires_at ON oidc_cli_codes (expires_at);
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
-import type { OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
+import type { CliCodeRecord, OidcConfigRecord, OidcLoginRecord, OidcStore } from '../oidc-store.js';
 import type { Tenant } from '../records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 import { prepareEach, readStatements, type GroupCommit, type Writer } from './group-commit.js';
 import { OIDC_READS, OIDC_WRITES } from './queries.js';
 
-const { oidcConfigFromRow, oidcLoginFromRow, tenantFromRow } = rowMappers({
+const { oidcConfigFromRow, oidcLoginFromRow, cliCodeFromRow, tenantFromRow } = rowMappers({
   date: (v) => new Date(v as number),
   json: <T>(v: unknown) => JSON.parse(v as string) as T,
 });
@@ -56,7 +56,7 @@ export class SqliteOidcStore implements OidcStore {
 
   createOidcLogin(login: OidcLoginRecord): Promise<void> {
     return this.writer.run((w) => {
-      w.insertLogin.run({ ...login, createdAt: login.createdAt.getTime(), expiresAt: login.expiresAt.getTime() });
+      w.insertLogin.run({ ...login, cli: login.cli ? JSON.stringify(login.cli) : null, createdAt: login.createdAt.getTime(), expiresAt: login.expiresAt.getTime() });
     });
   }
 
@@ -70,6 +70,25 @@ export class SqliteOidcStore implements OidcStore {
   pruneOidcLogins(before: Date): Promise<void> {
     return this.writer.run((w) => {
       w.pruneLogins.run(before.getTime());
+    });
+  }
+
+  createCliCode(code: CliCodeRecord): Promise<void> {
+    return this.writer.run((w) => {
+      w.insertCliCode.run({ ...code, createdAt: code.createdAt.getTime(), expiresAt: code.expiresAt.getTime() });
+    });
+  }
+
+  takeCliCode(codeHash: string): Promise<CliCodeRecord | null> {
+    return this.writer.run((w) => {
+      const row = w.takeCliCode.get(codeHash) as Row | undefined;
+      return row ? cliCodeFromRow(row) : null;
+    });
+  }
+
+  pruneCliCodes(before: Date): Promise<void> {
+    return this.writer.run((w) => {
+      w.pruneCliCodes.run(before.getTime());
     });
   }
 }
