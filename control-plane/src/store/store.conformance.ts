@@ -616,6 +616,18 @@ export function runStoreConformance(
         const failed = await store.completeTask({ taskId: t2.id, attempt: 1, delegateId: d.id, outcome: { state: 'failed', error: ERR }, now: at(4) });
         expect(failed).toMatchObject({ state: 'failed', error: ERR, result: null, endedAt: at(4) });
 
+        // From assigned with the time the delegate accepted it: kept as started_at, unless the row has one.
+        const t4 = await newTask(a);
+        await store.claimTask({ taskId: t4.id, delegate: d, now: at(1), leaseExpiresAt: at(31) });
+        const quick = await store.completeTask({ taskId: t4.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(4), startedAt: at(2) });
+        expect(quick).toMatchObject({ state: 'succeeded', assignedAt: at(1), startedAt: at(2), endedAt: at(4) });
+        expect((await store.completeTask({ taskId: t.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(9), startedAt: at(8) }))).toBeNull();
+        const t5 = await newTask(a);
+        await running(t5, d);
+        const startedBefore = (await store.getTask(a, t5.id))?.startedAt;
+        const late = await store.completeTask({ taskId: t5.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(9), startedAt: at(8) });
+        expect(late?.startedAt).toEqual(startedBefore);
+
         // Queued tasks cannot be completed at all.
         const t3 = await newTask(a);
         expect(await store.completeTask({ taskId: t3.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(4) })).toBeNull();

@@ -61,6 +61,12 @@ export interface MarkRunning extends HeldAttempt {
 export interface CompleteTask extends HeldAttempt {
   outcome: TaskOutcome;
   now: Date;
+  /**
+   * When the delegate accepted the attempt, for a task that ends before its `running` was written
+   * (the dispatcher writes it only for attempts that outlast a short delay): kept as started_at
+   * unless the row already has one.
+   */
+  startedAt?: Date | undefined;
 }
 
 /** An attempt was lost (no Accepted, lease passed, connection gone): fenced by attempt alone. */

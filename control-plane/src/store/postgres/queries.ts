@@ -102,7 +102,8 @@ export const Q = {
   markRunning: `UPDATE tasks SET state = 'running', started_at = $4, lease_expires_at = $5
        WHERE id = $1 AND attempt = $2 AND delegate_id = $3 AND state = 'assigned'
        RETURNING *`,
-  completeTask: `UPDATE tasks SET state = $4, result = $5::jsonb, error = $6::jsonb, ended_at = $7, lease_expires_at = NULL
+  completeTask: `UPDATE tasks SET state = $4, result = $5::jsonb, error = $6::jsonb, ended_at = $7,
+         started_at = COALESCE(started_at, $8::timestamptz), lease_expires_at = NULL
        WHERE id = $1 AND attempt = $2 AND delegate_id = $3 AND state IN ${ACTIVE}
        RETURNING *`,
   extendLeases: `UPDATE tasks SET lease_expires_at = $3 WHERE id = ANY($2::text[]) AND delegate_id = $1 AND state IN ${ACTIVE}`,

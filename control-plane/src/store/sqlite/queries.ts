@@ -135,7 +135,7 @@ export const WRITES = {
     WHERE id = @taskId AND attempt = @attempt AND delegate_id = @delegateId AND state = 'assigned'
     RETURNING *`,
   completeTask: `UPDATE tasks SET state = @state, result = @result, error = @error, ended_at = @now,
-      lease_expires_at = NULL
+      started_at = COALESCE(started_at, @startedAt), lease_expires_at = NULL
     WHERE id = @taskId AND attempt = @attempt AND delegate_id = @delegateId AND state IN ${ACTIVE}
     RETURNING *`,
   // One statement for both outcomes (requeue, or fail once the attempts are used up), as in the
