@@ -162,9 +162,16 @@ export class DelegateSession {
     return true;
   }
 
-  /** The claim settled: the slot is either held (assigned) or free again. */
-  unreserve(): void {
-    this.claiming = Math.max(0, this.claiming - 1);
+  /** Takes up to `count` free slots for one claim of several tasks; how many it took. */
+  reserveUpTo(count: number): number {
+    const taken = Math.max(0, Math.min(count, this.free));
+    this.claiming += taken;
+    return taken;
+  }
+
+  /** The claim settled: the slots are either held (assigned) or free again. */
+  unreserve(count = 1): void {
+    this.claiming = Math.max(0, this.claiming - count);
   }
 
   claimant(): ClaimingDelegate {

@@ -221,6 +221,11 @@ export interface Store {
    * (highest priority, then oldest queuedAt). One atomic step.
    */
   claimNext(claim: Claim): Promise<TaskRecord | null>;
+  /**
+   * claimNext for up to `limit` tasks at once (a delegate's free slots), in queue order: best
+   * priority, then oldest. Each is claimed as claimNext claims one; fewer (or none) when fewer qualify.
+   */
+  claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]>;
   /** assigned → running, fenced by attempt and delegate. */
   markRunning(step: MarkRunning): Promise<TaskRecord | null>;
   /** assigned|running → succeeded|failed, fenced by attempt and delegate. */

@@ -135,4 +135,19 @@ describe('Dispatcher', () => {
     await expect.poll(() => connection.sent.filter((f) => f.frame.case === 'cancel').length, { timeout: 2_000 }).toBe(1);
     expect(s.holds('tsk_1', 1)).toBe(false);
   });
+
+  it('fills every idle delegate of the tenant from the queue on one batch wake-up, up to the room each has', async () => {
+    const { store, tenant, bus, connect } = await setup();
+    const a = connect('dlg_a', [], 3);
+    const b = connect('dlg_b', [], 2);
+    const tasks = Array.from({ length: 8 }, (_, i) => queuedTask(tenant.id, `tsk_${i}`));
+    await store.createTasks(tasks);
+    await bus.publish('tasks.queued', { tenantId: tenant.id, count: tasks.length });
+    await expect.poll(() => assigned(a.connection).length + assigned(b.connection).length).toBe(5);
+    expect(assigned(a.connection)).toHaveLength(3);
+    expect(assigned(b.connection)).toHaveLength(2);
+    const all = [...assigned(a.connection), ...assigned(b.connection)];
+    expect(new Set(all).size).toBe(5);
+    expect((await store.listTasks(tenant.id, { limit: 20 })).filter((t) => t.state === 'queued')).toHaveLength(3);
+  });
 });

@@ -10,6 +10,9 @@ import type { TaskLifecycle } from './lifecycle.js';
 import type { Requeue } from './requeue.js';
 import { encodePayload, taskType } from './task-types.js';
 
+/** Tasks one claim of a pump takes at most. */
+const MAX_CLAIM = 16;
+
 type Timing = Pick<Config, 'ackTimeoutMs' | 'heartbeatTimeoutMs'> & Partial<Pick<Config, 'runningWriteDelayMs'>>;
 
 /** This replica's sessions of a tenant (the session registry). */
@@ -18,7 +21,7 @@ export interface LocalSessions {
 }
 
 export interface DispatcherOptions {
-  store: Pick<Store, 'claimTask' | 'claimNext' | 'markRunning' | 'completeTask' | 'getTask'>;
+  store: Pick<Store, 'claimTask' | 'claimQueued' | 'markRunning' | 'completeTask' | 'getTask'>;
   bus: Pick<Bus, 'subscribe'>;
   sessions: LocalSessions;
   requeue: Requeue;
@@ -53,6 +56,7 @@ export class Dispatcher {
 
   start(): void {
     this.unsubscribe.push(this.options.bus.subscribe('task.queued', (m) => void this.place(m.tenantId, m.taskId, m.type, m.selectors)));
+    this.unsubscribe.push(this.options.bus.subscribe('tasks.queued', (m) => this.fill(m.tenantId)));
   }
 
   stop(): void {
@@ -86,6 +90,11 @@ export class Dispatcher {
     }
   }
 
+  /** Many tasks entered the queue at once (a batch): every local delegate of the tenant with room fills its slots. */
+  fill(tenantId: string): void {
+    for (const session of this.options.sessions.local(tenantId).filter((s) => s.free > 0).sort((a, b) => a.load - b.load)) this.pump(session);
+  }
+
   /** Fills a delegate's free slots from the queue. Re-entrant calls collapse into one more pass. */
   pump(session: DelegateSession): void {
     if (this.pumping.has(session.id)) {
@@ -103,16 +112,20 @@ export class Dispatcher {
   private async pumpLoop(session: DelegateSession): Promise<void> {
     const { store, timing } = this.options;
     try {
-      while (!session.closed && session.reserve()) {
+      for (;;) {
+        if (session.closed) return;
+        // Several free slots in one claim; a bounded number, so the delegates of a tenant take turns.
+        const slots = session.reserveUpTo(MAX_CLAIM);
+        if (slots === 0) return;
         const now = new Date();
-        let task: TaskRecord | null;
+        let tasks: TaskRecord[];
         try {
-          task = await store.claimNext({ delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + timing.ackTimeoutMs) });
+          tasks = await store.claimQueued({ delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + timing.ackTimeoutMs) }, slots);
         } finally {
-          session.unreserve();
+          session.unreserve(slots);
         }
-        if (!task) return;
-        this.assign(session, task);
+        for (const task of tasks) this.assign(session, task);
+        if (tasks.length < slots) return;
       }
     } catch (err) {
       this.options.log.error({ err, delegateId: session.id }, 'claiming work for a delegate failed');

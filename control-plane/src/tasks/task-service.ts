@@ -88,7 +88,12 @@ export class TaskService {
     if (tasks.length === 0 || (options.atomic && tasks.length < results.length)) return results;
     await this.failUnplaceable(tasks);
     await this.store.createTasks(tasks);
-    for (const task of tasks) await this.announce(task);
+    // One wake-up for the queued ones: each idle delegate then claims several at once.
+    for (const task of tasks) {
+      this.metrics.taskCreated(task);
+      if (task.state === 'failed') await this.lifecycle.ended(task);
+    }
+    await this.lifecycle.queuedMany(tenantId, tasks.filter((t) => t.state === 'queued'));
     return results;
   }
 

@@ -31,7 +31,7 @@ import { payloadBytes } from '../store.js';
 import { conflicting } from './conflicts.js';
 import { IDENTITY, Q, insertTasks } from './queries.js';
 import { DelegateNameCache } from '../delegate-name-cache.js';
-import { normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
+import { inQueueOrder, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
 import { migrate } from './schema.js';
 import { PostgresIdentityStore, userParams } from './postgres-identity-store.js';
 import { PostgresOidcStore } from './postgres-oidc-store.js';
@@ -402,6 +402,19 @@ export class PostgresStore implements Store {
       claim.leaseExpiresAt,
     ]);
     return row ? taskFromRow(row) : null;
+  }
+
+  async claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
+    const rows = await this.all(Q.claimQueued, [
+      claim.delegate.tenantId,
+      claim.delegate.id,
+      [...claim.delegate.tags],
+      [...claim.delegate.taskTypes],
+      claim.now,
+      claim.leaseExpiresAt,
+      Math.max(1, Math.trunc(limit)),
+    ]);
+    return inQueueOrder(rows.map(taskFromRow));
   }
 
   async markRunning(step: MarkRunning): Promise<TaskRecord | null> {

@@ -38,6 +38,15 @@ export const Q = {
       FOR UPDATE SKIP LOCKED
       LIMIT 1)
     RETURNING *`,
+  // claimNext for up to $7 tasks: the same locking subquery with a larger LIMIT.
+  claimQueued: `UPDATE tasks SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
+    WHERE state = 'queued' AND id IN (
+      SELECT t.id FROM tasks t
+      WHERE t.tenant_id = $1 AND t.state = 'queued' AND ${eligible('$3', '$4')}
+      ORDER BY t.priority DESC, t.queued_at, t.id
+      FOR UPDATE SKIP LOCKED
+      LIMIT $7)
+    RETURNING *`,
   // One statement for both outcomes, so there is no read-then-write window between replicas.
   requeue: `UPDATE tasks SET
       state            = CASE WHEN ${EXHAUSTED} THEN 'failed' ELSE 'queued' END,

@@ -31,7 +31,7 @@ import { payloadBytes } from '../store.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { conflicting } from './conflicts.js';
 import { DelegateNameCache } from '../delegate-name-cache.js';
-import { normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
+import { inQueueOrder, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
 import { GroupCommit, prepareEach, readStatements, type Writer } from './group-commit.js';
 import { READS, WRITES } from './queries.js';
 
@@ -333,6 +333,14 @@ export class SqliteStore implements Store {
       const row = w.claimTask.get({ taskId: next.id, ...params }) as Row | undefined;
       return row ? taskFromRow(row) : null;
     });
+  }
+
+  claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
+    const params = claimParams(claim);
+    // As claimNext: the read answers "nothing queued" without a write; the UPDATE re-checks each row.
+    const ids = (this.q.nextEligibleMany.all({ ...params, limit: Math.max(1, Math.trunc(limit)) }) as Array<{ id: string }>).map((r) => r.id);
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.writer.run((w) => inQueueOrder((w.claimTasks.all({ taskIds: json(ids), ...params }) as Row[]).map(taskFromRow)));
   }
 
   markRunning(step: MarkRunning): Promise<TaskRecord | null> {
