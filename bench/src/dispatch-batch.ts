@@ -28,7 +28,9 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
 export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: string) => void): Promise<DispatchRow> {
   // A consumer of every task's end at this rate may fall a few MB behind in a burst; the default
   // (1 MiB) is sized for consoles.
-  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024) });
+  // The load keeps up to batchSize × inFlight tasks open at once; the default per-tenant queue quota is
+  // not what this row measures.
+  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024), ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: '1000000' });
   const { apiKey, token } = await tenantWithToken(cp, `dispatch-batch-${opts.delegates}`);
   const api = new JsonClient(cp.httpUrl, apiKey, opts.inFlight + 4);
   let fleet: Fleet | undefined;

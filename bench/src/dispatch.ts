@@ -16,10 +16,10 @@ export interface DispatchRow extends LoadResult {
 }
 
 /**
- * The public path end to end: POST /v1/tasks → routing → Assign over gRPC → in-process delegate →
- * Result → stored → GET /v1/tasks/{id}?waitSeconds returns it. Times are taken with
+ * The public path end to end: POST /v1/tasks?waitSeconds → routing → Assign over gRPC → in-process
+ * delegate → Result → stored → the same request answers with the ended task. Times are taken with
  * performance.now() in this one process: create→assigned ends at the delegate's taskStarted,
- * create→result when the waiting GET answers with the finished task. A fresh control plane per
+ * create→result when that request answers. A fresh control plane per
  * delegate count, so one run's queue and database do not weigh on the next.
  */
 export async function runDispatch(opts: DispatchOptions, log: (s: string) => void): Promise<DispatchRow[]> {
@@ -36,21 +36,16 @@ export async function runDispatch(opts: DispatchOptions, log: (s: string) => voi
       const started = new Map<string, number>();
       for (const a of fleet.agents) a.on('taskStarted', (t) => started.set(t.taskId, performance.now()));
 
+      // One request per task: create and wait for the end in the same call (POST ?waitSeconds).
       const submit = async () => {
         const t0 = performance.now();
-        const created = await api.send<{ id: string; state: string }>('POST', '/v1/tasks', { type: 'echo', payload: ECHO_PAYLOAD, selectors: ['bench'] });
-        if (created.status !== 201) return undefined;
-        const id = created.body.id;
-        let state = created.body.state;
-        if (state !== 'succeeded') {
-          const got = await api.send<{ state: string }>('GET', `/v1/tasks/${id}?waitSeconds=30`);
-          if (got.status !== 200) return undefined;
-          state = got.body.state;
-        }
+        const done = await api.send<{ id: string; state: string }>('POST', '/v1/tasks?waitSeconds=30', { type: 'echo', payload: ECHO_PAYLOAD, selectors: ['bench'] });
         const t1 = performance.now();
+        if (done.status !== 200) return undefined;
+        const id = done.body.id;
         const s = started.get(id);
         started.delete(id);
-        if (state !== 'succeeded' || s === undefined) return undefined;
+        if (done.body.state !== 'succeeded' || s === undefined) return undefined;
         return { assigned: s - t0, result: t1 - t0 };
       };
       const r = await runLoad(submit, opts);

@@ -40,6 +40,7 @@ const schema = z.object({
   ATTACHE_HEARTBEAT_TIMEOUT_MS: intFrom(300, 300_000).default(15_000),
   /** An assignment not Accepted within this window goes back to the queue. */
   ATTACHE_ACK_TIMEOUT_MS: intFrom(100, 300_000).default(10_000),
+  ATTACHE_RUNNING_WRITE_DELAY_MS: intFrom(0, 60_000).default(250),
   /** Attempts per task before it fails for good (a lost delegate costs one attempt). */
   ATTACHE_MAX_ATTEMPTS: intFrom(1, 20).default(3),
   ATTACHE_DEFAULT_QUEUE_TIMEOUT_SECONDS: intFrom(1, 86_400).default(60),
@@ -193,6 +194,8 @@ export interface Config {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   ackTimeoutMs: number;
+  /** An accepted attempt is written as running only once it has run this long (0: at once); see Dispatcher. */
+  runningWriteDelayMs: number;
   maxAttempts: number;
   defaultQueueTimeoutSeconds: number;
   defaultRunTimeoutSeconds: number;
@@ -292,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatIntervalMs: c.ATTACHE_HEARTBEAT_INTERVAL_MS,
     heartbeatTimeoutMs: c.ATTACHE_HEARTBEAT_TIMEOUT_MS,
     ackTimeoutMs: c.ATTACHE_ACK_TIMEOUT_MS,
+    runningWriteDelayMs: c.ATTACHE_RUNNING_WRITE_DELAY_MS,
     maxAttempts: c.ATTACHE_MAX_ATTEMPTS,
     defaultQueueTimeoutSeconds: c.ATTACHE_DEFAULT_QUEUE_TIMEOUT_SECONDS,
     defaultRunTimeoutSeconds: c.ATTACHE_DEFAULT_RUN_TIMEOUT_SECONDS,

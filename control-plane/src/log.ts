@@ -11,7 +11,11 @@ const SECRET_PATTERNS: RegExp[] = [
   /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
 ];
 
+/** Every pattern needs at least this many characters: shorter strings (ids, states, codes) pass as they are. */
+const SHORTEST_SECRET = 20;
+
 export function scrub(value: string): string {
+  if (value.length < SHORTEST_SECRET) return value;
   let out = value;
   for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '[REDACTED]');
   return out;

@@ -183,6 +183,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   lifecycle.onEnded((task) => identities.taskEnded(task));
   const audit = new AuditLog(store.audit, log.child({ component: 'audit' }));
   lifecycle.onEnded(taskAuditListener(store, audit));
+  // Last, so an answer to a waiting request goes out after the end is audited.
+  lifecycle.onEnded(async (task) => waiters.ended(task));
   const sweeper = new Sweeper({
     store,
     bus,

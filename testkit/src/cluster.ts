@@ -40,6 +40,15 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
 }
 
+/**
+ * With ATTACHE_PROFILE_DIR set in the launcher's environment, each control plane writes a V8 CPU
+ * profile there when it exits (open it in Chrome DevTools or speedscope): how the bench explains a miss.
+ */
+function profileArgs(): string[] {
+  const dir = process.env['ATTACHE_PROFILE_DIR'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 export async function startControlPlane(env: Record<string, string> = {}, options: ControlPlaneOptions = {}): Promise<ControlPlaneHandle> {
   const dataDir = await mkdtemp(join(tmpdir(), 'attache-cp-'));
   const httpPort = options.httpPort ?? (await freePort());
@@ -58,7 +67,7 @@ export async function startControlPlane(env: Record<string, string> = {}, option
   const launch = async (): Promise<Proc> => {
     const proc =
       options.fdLimit === undefined
-        ? Proc.spawn('control-plane', [CONTROL_PLANE_CLI], fullEnv)
+        ? Proc.spawn('control-plane', [...profileArgs(), CONTROL_PLANE_CLI], fullEnv)
         : new Proc(
             spawn('/bin/sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, process.execPath, CONTROL_PLANE_CLI], {
               env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...fullEnv },

@@ -8,6 +8,8 @@ import type { TenantEvent } from '../events/event-types.js';
 export interface BusEvents {
   /** A task entered the queue (new or requeued): replicas with idle eligible delegates claim it. */
   'task.queued': { tenantId: string; taskId: string; type: string; selectors: string[] };
+  /** Many tasks entered the queue at once (a batch): replicas fill the tenant's idle delegates from the queue. */
+  'tasks.queued': { tenantId: string; count: number };
   /** A task reached a terminal state: wake waiters (GET ?waitSeconds) and account recorders. */
   'task.ended': { tenantId: string; taskId: string; state: string };
   /** Stop the attempt on whichever replica holds the delegate's connection. */

@@ -2,7 +2,7 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { ControlFrameSchema, type ControlFrame } from '@attache/proto';
 import type { DelegateConnection } from '../carriers/carrier.js';
 import { newId } from '../ids.js';
-import type { ClaimingDelegate } from '../store/store.js';
+import type { ClaimingDelegate, TaskRecord } from '../store/store.js';
 import type { DelegateView } from '../tasks/eligibility.js';
 
 export interface HeldTask {
@@ -12,6 +12,12 @@ export interface HeldTask {
   accepted: boolean;
   /** Fires when an Assign is not Accepted in time. */
   ackTimer: NodeJS.Timeout | null;
+  /** The task as it was assigned (for the running event when its write is deferred). */
+  task?: TaskRecord;
+  /** When the delegate accepted the attempt. */
+  startedAt?: Date;
+  /** Fires when an accepted attempt has run long enough to be written as running. */
+  runningTimer?: NodeJS.Timeout | null;
   /**
    * The delegate's Result arrived but the store could not record it yet (an outage): the control
    * plane keeps it and retries, and the delegate, which has let go of the task, no longer lists it.
@@ -156,9 +162,16 @@ export class DelegateSession {
     return true;
   }
 
-  /** The claim settled: the slot is either held (assigned) or free again. */
-  unreserve(): void {
-    this.claiming = Math.max(0, this.claiming - 1);
+  /** Takes up to `count` free slots for one claim of several tasks; how many it took. */
+  reserveUpTo(count: number): number {
+    const taken = Math.max(0, Math.min(count, this.free));
+    this.claiming += taken;
+    return taken;
+  }
+
+  /** The claim settled: the slots are either held (assigned) or free again. */
+  unreserve(count = 1): void {
+    this.claiming = Math.max(0, this.claiming - count);
   }
 
   claimant(): ClaimingDelegate {
@@ -188,6 +201,7 @@ export class DelegateSession {
   release(taskId: string): HeldTask | undefined {
     const held = this.held.get(taskId);
     if (held?.ackTimer) clearTimeout(held.ackTimer);
+    if (held?.runningTimer) clearTimeout(held.runningTimer);
     this.held.delete(taskId);
     return held;
   }

@@ -94,8 +94,14 @@ describe.each(backends)('eligibility: tasks/eligibility.ts and the $name claim a
     const claimed = await store.claimTask({ taskId: `one-${c.i}`, delegate, now: at, leaseExpiresAt: lease });
     await store.insertTask(task(tenantId, `next-${c.i}`, c));
     const next = await store.claimNext({ delegate, now: at, leaseExpiresAt: lease });
+    await store.insertTask(task(tenantId, `many-${c.i}`, c));
+    const many = await store.claimQueued({ delegate, now: at, leaseExpiresAt: lease }, 5);
 
-    expect({ claimTask: claimed !== null, claimNext: next?.id === `next-${c.i}` }).toEqual({ claimTask: expected, claimNext: expected });
+    expect({ claimTask: claimed !== null, claimNext: next?.id === `next-${c.i}`, claimQueued: many.some((t) => t.id === `many-${c.i}`) }).toEqual({
+      claimTask: expected,
+      claimNext: expected,
+      claimQueued: expected,
+    });
   });
 
   it('the table has both outcomes, so agreement is not vacuous', () => {

@@ -1,5 +1,5 @@
 import type { TaskError } from './records.js';
-import type { TaskOutcome } from './store.js';
+import type { TaskOutcome, TaskRecord } from './store.js';
 import { StoreConflictError } from './store-errors.js';
 
 /**
@@ -70,4 +70,12 @@ export function conflicting<T>(isUniqueViolation: (err: unknown) => boolean, wha
   }
   if (out instanceof Promise) return out.catch(map) as T;
   return out;
+}
+
+/**
+ * Queue order, as the claim statements' ORDER BY says it: higher priority first, then the task
+ * queued first, then the id. For rows a statement returns in no particular order (RETURNING).
+ */
+export function inQueueOrder(tasks: TaskRecord[]): TaskRecord[] {
+  return tasks.sort((a, b) => b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

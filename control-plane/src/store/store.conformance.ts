@@ -493,6 +493,37 @@ export function runStoreConformance(
         expect(await store.getTask(a, low.id)).toMatchObject({ state: 'assigned', attempt: 1, delegateId: d.id });
       });
 
+      it('claimQueued takes up to its limit in queue order, only eligible tasks, and never one twice', async () => {
+        const a = await newTenant();
+        const low = await newTask(a, { priority: 1, queuedAt: at(1) });
+        const high = await newTask(a, { priority: 9, queuedAt: at(3) });
+        const mid = await newTask(a, { priority: 5, queuedAt: at(2) });
+        const other = await newTask(a, { priority: 9, selectors: ['gpu'] });
+        await newTask(a, { priority: 99, state: 'running', attempt: 1, delegateId: 'x', assignedAt: at(0), startedAt: at(0) });
+        const d = claimer(a);
+
+        const two = await store.claimQueued({ delegate: d, now: at(10), leaseExpiresAt: at(40) }, 2);
+        expect(two.map((t) => t.id)).toEqual([high.id, mid.id]);
+        expect(two[0]).toEqual({ ...high, state: 'assigned', delegateId: d.id, assignedAt: at(10), leaseExpiresAt: at(40) });
+        const rest = await store.claimQueued({ delegate: d, now: at(11), leaseExpiresAt: at(41) }, 10);
+        expect(rest.map((t) => t.id)).toEqual([low.id]);
+        expect(await store.claimQueued({ delegate: d, now: at(12), leaseExpiresAt: at(42) }, 10)).toEqual([]);
+        expect((await store.getTask(a, other.id))?.state).toBe('queued');
+        expect((await store.claimQueued({ delegate: claimer(a, ['gpu']), now: at(12), leaseExpiresAt: at(42) }, 10)).map((t) => t.id)).toEqual([other.id]);
+      });
+
+      it('concurrent claimQueued calls never hand out one task twice', async () => {
+        const a = await newTenant();
+        const ids = new Set<string>();
+        for (let i = 0; i < 12; i++) ids.add((await newTask(a)).id);
+        const claims = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => store.claimQueued({ delegate: claimer(a), now: at(20 + i), leaseExpiresAt: at(50) }, 3)),
+        );
+        const taken = claims.flat().map((t) => t.id);
+        expect(new Set(taken).size).toBe(taken.length);
+        expect(new Set(taken)).toEqual(ids);
+      });
+
       it('claims only tasks whose every selector the delegate carries', async () => {
         const a = await newTenant();
         const ab = await newTask(a, { selectors: ['a', 'b'] });
@@ -615,6 +646,18 @@ export function runStoreConformance(
         await store.claimTask({ taskId: t2.id, delegate: d, now: at(1), leaseExpiresAt: at(31) });
         const failed = await store.completeTask({ taskId: t2.id, attempt: 1, delegateId: d.id, outcome: { state: 'failed', error: ERR }, now: at(4) });
         expect(failed).toMatchObject({ state: 'failed', error: ERR, result: null, endedAt: at(4) });
+
+        // From assigned with the time the delegate accepted it: kept as started_at, unless the row has one.
+        const t4 = await newTask(a);
+        await store.claimTask({ taskId: t4.id, delegate: d, now: at(1), leaseExpiresAt: at(31) });
+        const quick = await store.completeTask({ taskId: t4.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(4), startedAt: at(2) });
+        expect(quick).toMatchObject({ state: 'succeeded', assignedAt: at(1), startedAt: at(2), endedAt: at(4) });
+        expect((await store.completeTask({ taskId: t.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(9), startedAt: at(8) }))).toBeNull();
+        const t5 = await newTask(a);
+        await running(t5, d);
+        const startedBefore = (await store.getTask(a, t5.id))?.startedAt;
+        const late = await store.completeTask({ taskId: t5.id, attempt: 1, delegateId: d.id, outcome: ok, now: at(9), startedAt: at(8) });
+        expect(late?.startedAt).toEqual(startedBefore);
 
         // Queued tasks cannot be completed at all.
         const t3 = await newTask(a);

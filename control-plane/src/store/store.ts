@@ -61,6 +61,12 @@ export interface MarkRunning extends HeldAttempt {
 export interface CompleteTask extends HeldAttempt {
   outcome: TaskOutcome;
   now: Date;
+  /**
+   * When the delegate accepted the attempt, for a task that ends before its `running` was written
+   * (the dispatcher writes it only for attempts that outlast a short delay): kept as started_at
+   * unless the row already has one.
+   */
+  startedAt?: Date | undefined;
 }
 
 /** An attempt was lost (no Accepted, lease passed, connection gone): fenced by attempt alone. */
@@ -215,6 +221,11 @@ export interface Store {
    * (highest priority, then oldest queuedAt). One atomic step.
    */
   claimNext(claim: Claim): Promise<TaskRecord | null>;
+  /**
+   * claimNext for up to `limit` tasks at once (a delegate's free slots), in queue order: best
+   * priority, then oldest. Each is claimed as claimNext claims one; fewer (or none) when fewer qualify.
+   */
+  claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]>;
   /** assigned → running, fenced by attempt and delegate. */
   markRunning(step: MarkRunning): Promise<TaskRecord | null>;
   /** assigned|running → succeeded|failed, fenced by attempt and delegate. */

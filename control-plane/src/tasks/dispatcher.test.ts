@@ -8,13 +8,13 @@ const timing = { ackTimeoutMs: 200, heartbeatTimeoutMs: 5_000 };
 const stops: Array<() => void> = [];
 afterEach(() => stops.splice(0).forEach((stop) => stop()));
 
-async function setup() {
+async function setup(timingOverride: Partial<typeof timing & { runningWriteDelayMs: number }> = {}) {
   const store = await realStore();
   const tenant = await seedTenant(store, 'acme');
   const { bus, lifecycle, metrics } = realLifecycle(store);
   const registry = new SessionRegistry();
   const requeue = new Requeuer(store, lifecycle, metrics, silentLog);
-  const dispatcher = new Dispatcher({ store, bus, sessions: registry, requeue, lifecycle, metrics, timing, log: silentLog });
+  const dispatcher = new Dispatcher({ store, bus, sessions: registry, requeue, lifecycle, metrics, timing: { ...timing, ...timingOverride }, log: silentLog });
   dispatcher.start();
   stops.push(() => dispatcher.stop());
   const connect = (id: string, tags: string[], maxConcurrency = 2) => {
@@ -86,5 +86,68 @@ describe('Dispatcher', () => {
     await new Promise((r) => setTimeout(r, timing.ackTimeoutMs * 2));
     expect(await store.getTask(tenant.id, 'tsk_1')).toMatchObject({ state: 'running', attempt: 1, delegateId: 'dlg_a' });
     expect(s.holds('tsk_1', 1)).toBe(true);
+  });
+
+  it('announces an accepted attempt as running at once and writes it only once it has run for the delay', async () => {
+    const { store, tenant, dispatcher, connect, lifecycle } = await setup({ runningWriteDelayMs: 40 });
+    const seen: string[] = [];
+    lifecycle.observe({ taskChanged: (t) => void seen.push(`${t.id}:${t.state}`) });
+    const { s } = connect('dlg_a', []);
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
+    await dispatcher.place(tenant.id, 'tsk_1', 'echo', []);
+    const before = Date.now();
+    await dispatcher.accepted(s, 'tsk_1', 1);
+    expect(seen).toContain('tsk_1:running');
+    // Not yet durable: a task that ended now would be written once, at its end.
+    expect((await store.getTask(tenant.id, 'tsk_1'))?.state).toBe('assigned');
+    await expect.poll(async () => (await store.getTask(tenant.id, 'tsk_1'))?.state, { timeout: 2_000 }).toBe('running');
+    const row = await store.getTask(tenant.id, 'tsk_1');
+    expect(row?.startedAt?.getTime()).toBeGreaterThanOrEqual(before);
+    expect(row?.startedAt?.getTime()).toBeLessThan(before + 40);
+    // Past the ack timeout it stays this delegate's, as with an immediate write.
+    await new Promise((r) => setTimeout(r, timing.ackTimeoutMs * 2));
+    expect(await store.getTask(tenant.id, 'tsk_1')).toMatchObject({ state: 'running', attempt: 1, delegateId: 'dlg_a' });
+  });
+
+  it('writes nothing for an attempt released before the delay, and a duplicate Accepted changes nothing', async () => {
+    const { store, tenant, dispatcher, connect } = await setup({ runningWriteDelayMs: 40 });
+    const { s, connection } = connect('dlg_a', []);
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
+    await dispatcher.place(tenant.id, 'tsk_1', 'echo', []);
+    await dispatcher.accepted(s, 'tsk_1', 1);
+    await dispatcher.accepted(s, 'tsk_1', 1);
+    const startedAt = s.held.get('tsk_1')?.startedAt;
+    s.release('tsk_1');
+    const done = await store.completeTask({ taskId: 'tsk_1', attempt: 1, delegateId: 'dlg_a', outcome: { state: 'succeeded', result: {} }, now: new Date(), startedAt });
+    expect(done).toMatchObject({ state: 'succeeded', startedAt });
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await store.getTask(tenant.id, 'tsk_1'))?.state).toBe('succeeded');
+    expect(connection.sent.filter((f) => f.frame.case === 'cancel')).toHaveLength(0);
+  });
+
+  it('stops the attempt on the delegate when its deferred write finds the task no longer assigned to it', async () => {
+    const { store, tenant, dispatcher, connect } = await setup({ runningWriteDelayMs: 40 });
+    const { s, connection } = connect('dlg_a', []);
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
+    await dispatcher.place(tenant.id, 'tsk_1', 'echo', []);
+    await dispatcher.accepted(s, 'tsk_1', 1);
+    await store.finishTask({ tenantId: tenant.id, taskId: 'tsk_1', fromStates: ['assigned', 'running'], state: 'cancelled', error: { code: 'CANCELLED', message: 'x', details: {} }, now: new Date() });
+    await expect.poll(() => connection.sent.filter((f) => f.frame.case === 'cancel').length, { timeout: 2_000 }).toBe(1);
+    expect(s.holds('tsk_1', 1)).toBe(false);
+  });
+
+  it('fills every idle delegate of the tenant from the queue on one batch wake-up, up to the room each has', async () => {
+    const { store, tenant, bus, connect } = await setup();
+    const a = connect('dlg_a', [], 3);
+    const b = connect('dlg_b', [], 2);
+    const tasks = Array.from({ length: 8 }, (_, i) => queuedTask(tenant.id, `tsk_${i}`));
+    await store.createTasks(tasks);
+    await bus.publish('tasks.queued', { tenantId: tenant.id, count: tasks.length });
+    await expect.poll(() => assigned(a.connection).length + assigned(b.connection).length).toBe(5);
+    expect(assigned(a.connection)).toHaveLength(3);
+    expect(assigned(b.connection)).toHaveLength(2);
+    const all = [...assigned(a.connection), ...assigned(b.connection)];
+    expect(new Set(all).size).toBe(5);
+    expect((await store.listTasks(tenant.id, { limit: 20 })).filter((t) => t.state === 'queued')).toHaveLength(3);
   });
 });

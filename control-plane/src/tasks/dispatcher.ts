@@ -10,7 +10,10 @@ import type { TaskLifecycle } from './lifecycle.js';
 import type { Requeue } from './requeue.js';
 import { encodePayload, taskType } from './task-types.js';
 
-type Timing = Pick<Config, 'ackTimeoutMs' | 'heartbeatTimeoutMs'>;
+/** Tasks one claim of a pump takes at most. */
+const MAX_CLAIM = 16;
+
+type Timing = Pick<Config, 'ackTimeoutMs' | 'heartbeatTimeoutMs'> & Partial<Pick<Config, 'runningWriteDelayMs'>>;
 
 /** This replica's sessions of a tenant (the session registry). */
 export interface LocalSessions {
@@ -18,7 +21,7 @@ export interface LocalSessions {
 }
 
 export interface DispatcherOptions {
-  store: Pick<Store, 'claimTask' | 'claimNext' | 'markRunning' | 'completeTask' | 'getTask'>;
+  store: Pick<Store, 'claimTask' | 'claimQueued' | 'markRunning' | 'completeTask' | 'getTask'>;
   bus: Pick<Bus, 'subscribe'>;
   sessions: LocalSessions;
   requeue: Requeue;
@@ -39,10 +42,21 @@ export class Dispatcher {
   private readonly pumping = new Map<string, boolean>();
   private readonly unsubscribe: Array<() => void> = [];
 
-  constructor(private readonly options: DispatcherOptions) {}
+  /**
+   * How long an accepted attempt runs before `running` is written. A task that ends sooner is
+   * written once, at its end (with the time it started): `running` is not a durable fact on its own —
+   * after a crash the attempt is assigned either way, its lease (the ack timeout) expires and it is
+   * requeued. At most a quarter of the ack timeout, so the lease never runs out before the write.
+   */
+  private readonly runningWriteDelayMs: number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.runningWriteDelayMs = Math.min(options.timing.runningWriteDelayMs ?? 0, Math.floor(options.timing.ackTimeoutMs / 4));
+  }
 
   start(): void {
     this.unsubscribe.push(this.options.bus.subscribe('task.queued', (m) => void this.place(m.tenantId, m.taskId, m.type, m.selectors)));
+    this.unsubscribe.push(this.options.bus.subscribe('tasks.queued', (m) => this.fill(m.tenantId)));
   }
 
   stop(): void {
@@ -76,6 +90,11 @@ export class Dispatcher {
     }
   }
 
+  /** Many tasks entered the queue at once (a batch): every local delegate of the tenant with room fills its slots. */
+  fill(tenantId: string): void {
+    for (const session of this.options.sessions.local(tenantId).filter((s) => s.free > 0).sort((a, b) => a.load - b.load)) this.pump(session);
+  }
+
   /** Fills a delegate's free slots from the queue. Re-entrant calls collapse into one more pass. */
   pump(session: DelegateSession): void {
     if (this.pumping.has(session.id)) {
@@ -93,16 +112,20 @@ export class Dispatcher {
   private async pumpLoop(session: DelegateSession): Promise<void> {
     const { store, timing } = this.options;
     try {
-      while (!session.closed && session.reserve()) {
+      for (;;) {
+        if (session.closed) return;
+        // Several free slots in one claim; a bounded number, so the delegates of a tenant take turns.
+        const slots = session.reserveUpTo(MAX_CLAIM);
+        if (slots === 0) return;
         const now = new Date();
-        let task: TaskRecord | null;
+        let tasks: TaskRecord[];
         try {
-          task = await store.claimNext({ delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + timing.ackTimeoutMs) });
+          tasks = await store.claimQueued({ delegate: session.claimant(), now, leaseExpiresAt: new Date(now.getTime() + timing.ackTimeoutMs) }, slots);
         } finally {
-          session.unreserve();
+          session.unreserve(slots);
         }
-        if (!task) return;
-        this.assign(session, task);
+        for (const task of tasks) this.assign(session, task);
+        if (tasks.length < slots) return;
       }
     } catch (err) {
       this.options.log.error({ err, delegateId: session.id }, 'claiming work for a delegate failed');
@@ -123,7 +146,7 @@ export class Dispatcher {
     }
     const ackTimer = setTimeout(() => this.ackTimedOut(session, task.id, task.attempt), this.options.timing.ackTimeoutMs);
     ackTimer.unref();
-    session.held.set(task.id, { attempt: task.attempt, type: task.type, accepted: false, ackTimer });
+    session.held.set(task.id, { attempt: task.attempt, type: task.type, accepted: false, ackTimer, task });
     const deadline = Date.now() + task.runTimeoutSeconds * 1000;
     const sent = session.send({
       case: 'assign',
@@ -165,19 +188,50 @@ export class Dispatcher {
   /** The delegate took the assignment: the task runs, on a lease its heartbeats extend. */
   async accepted(session: DelegateSession, taskId: string, attempt: number): Promise<void> {
     const held = session.held.get(taskId);
-    if (!held || held.attempt !== attempt) return;
+    if (!held || held.attempt !== attempt || held.accepted) return;
     held.accepted = true;
     if (held.ackTimer) clearTimeout(held.ackTimer);
     held.ackTimer = null;
-    const now = new Date();
-    const running = await this.options.store.markRunning({ taskId, attempt, delegateId: session.id, now, leaseExpiresAt: new Date(now.getTime() + this.options.timing.heartbeatTimeoutMs) });
+    const startedAt = new Date();
+    held.startedAt = startedAt;
+    if (this.runningWriteDelayMs <= 0 || !held.task) {
+      const running = await this.markRunning(session, taskId, attempt, startedAt);
+      if (running) this.options.lifecycle.running(running);
+      return;
+    }
+    // Announced now, written only if the attempt is still running after the delay (see runningWriteDelayMs).
+    this.options.lifecycle.running({ ...held.task, state: 'running', startedAt });
+    held.runningTimer = setTimeout(() => {
+      held.runningTimer = null;
+      if (session.holds(taskId, attempt)) void this.markRunning(session, taskId, attempt, startedAt);
+    }, this.runningWriteDelayMs);
+    held.runningTimer.unref();
+  }
+
+  /** Writes the attempt as running; when it is no longer this delegate's (cancelled, requeued), stops it there. */
+  private async markRunning(session: DelegateSession, taskId: string, attempt: number, startedAt: Date): Promise<TaskRecord | null> {
+    let running: TaskRecord | null;
+    try {
+      running = await this.options.store.markRunning({
+        taskId,
+        attempt,
+        delegateId: session.id,
+        now: startedAt,
+        leaseExpiresAt: new Date(Date.now() + this.options.timing.heartbeatTimeoutMs),
+      });
+    } catch (err) {
+      // The lease (the ack timeout) runs on; heartbeats extend it while the store is reachable again.
+      this.options.log.warn({ err, taskId, attempt }, 'could not write an accepted attempt as running');
+      return null;
+    }
+    // Ended meanwhile (its result was recorded first): nothing to stop.
+    if (!running && !session.holds(taskId, attempt)) return null;
     if (!running) {
       // Cancelled or requeued meanwhile: tell the delegate to stop.
       session.release(taskId);
       session.send({ case: 'cancel', value: { taskId, attempt, reason: 'task is no longer assigned to this delegate' } });
       this.pump(session);
-      return;
     }
-    this.options.lifecycle.running(running);
+    return running;
   }
 }

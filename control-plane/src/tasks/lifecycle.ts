@@ -59,6 +59,13 @@ export class TaskLifecycle {
     await this.bus.publish('task.queued', { tenantId: task.tenantId, taskId: task.id, type: task.type, selectors: task.selectors });
   }
 
+  /** Many tasks of one tenant entered the queue together: one wake-up for all of them. */
+  async queuedMany(tenantId: string, tasks: readonly TaskRecord[]): Promise<void> {
+    if (tasks.length === 0) return;
+    for (const task of tasks) this.observer?.taskChanged(task);
+    await this.bus.publish('tasks.queued', { tenantId, count: tasks.length });
+  }
+
   /** The delegate accepted the attempt (assigned → running); the store has recorded it. */
   running(task: TaskRecord): void {
     this.observer?.taskChanged(task);

@@ -60,7 +60,8 @@ export class ResultRecorder {
     }
     const outcome = outcomeOf(held.type, frame);
     const endedAt = new Date();
-    const write = () => this.options.store.completeTask({ taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id, outcome, now: endedAt });
+    const startedAt = held.startedAt;
+    const write = () => this.options.store.completeTask({ taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id, outcome, now: endedAt, startedAt });
     let ended: TaskRecord | null;
     try {
       ended = await write();

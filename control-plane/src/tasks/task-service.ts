@@ -88,7 +88,12 @@ export class TaskService {
     if (tasks.length === 0 || (options.atomic && tasks.length < results.length)) return results;
     await this.failUnplaceable(tasks);
     await this.store.createTasks(tasks);
-    for (const task of tasks) await this.announce(task);
+    // One wake-up for the queued ones: each idle delegate then claims several at once.
+    for (const task of tasks) {
+      this.metrics.taskCreated(task);
+      if (task.state === 'failed') await this.lifecycle.ended(task);
+    }
+    await this.lifecycle.queuedMany(tenantId, tasks.filter((t) => t.state === 'queued'));
     return results;
   }
 
@@ -163,15 +168,19 @@ export class TaskService {
     return task;
   }
 
-  /** The task once it has ended, or as it is after `waitSeconds`. */
-  async getAfterWait(tenantId: string, id: string, waitSeconds: number): Promise<TaskRecord> {
-    let task = await this.get(tenantId, id);
+  /**
+   * The task once it has ended, or as it is after `waitSeconds`. `known` is the task as the caller
+   * already has it (just created), which saves the first read.
+   */
+  async getAfterWait(tenantId: string, id: string, waitSeconds: number, known?: TaskRecord): Promise<TaskRecord> {
+    let task = known ?? (await this.get(tenantId, id));
     if (waitSeconds <= 0 || isTerminal(task.state)) return task;
-    await this.waiters.wait(id, waitSeconds * 1000, async () => {
+    const ended = await this.waiters.wait(id, waitSeconds * 1000, async () => {
       task = await this.get(tenantId, id);
       return isTerminal(task.state);
     });
-    return this.get(tenantId, id);
+    if (ended && ended.tenantId === tenantId) return ended;
+    return isTerminal(task.state) ? task : this.get(tenantId, id);
   }
 
   list(tenantId: string, query: ListTasksQuery): Promise<TaskRecord[]> {

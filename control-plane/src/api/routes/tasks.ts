@@ -94,7 +94,7 @@ export function taskRoutes(app: FastifyInstance, deps: { tasks: TaskService; sto
     const created = await deps.tasks.create(tenant.id, body, { requestedBy: request.actor });
     if (waitSeconds <= 0) return reply.code(201).send(await taskViewOf(deps.store, created));
     // Create and wait in one request: the ended task as GET answers it, or 202 while it still runs.
-    const task = await deps.tasks.getAfterWait(tenant.id, created.id, waitSeconds);
+    const task = await deps.tasks.getAfterWait(tenant.id, created.id, waitSeconds, created);
     return reply.code(isTerminal(task.state) ? 200 : 202).send(await taskViewOf(deps.store, task));
   });
 

@@ -30,7 +30,8 @@ import type {
 import { payloadBytes } from '../store.js';
 import { conflicting } from './conflicts.js';
 import { IDENTITY, Q, insertTasks } from './queries.js';
-import { distinctIds, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
+import { DelegateNameCache } from '../delegate-name-cache.js';
+import { inQueueOrder, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
 import { migrate } from './schema.js';
 import { PostgresIdentityStore, userParams } from './postgres-identity-store.js';
 import { PostgresOidcStore } from './postgres-oidc-store.js';
@@ -92,6 +93,11 @@ export class PostgresStore implements Store {
   readonly identity: PostgresIdentityStore;
   readonly oidc: PostgresOidcStore;
   readonly audit: PostgresAuditStore;
+
+  private readonly names = new DelegateNameCache(async (tenantId, ids) => {
+    const rows = await this.all(Q.delegateNames, [tenantId, ids]);
+    return new Map(rows.map((r) => [String(r['id']), String(r['name'])]));
+  });
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -309,11 +315,8 @@ export class PostgresStore implements Store {
     return rows.map(delegateFromRow);
   }
 
-  async delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
-    const unique = distinctIds(ids);
-    if (unique.length === 0) return new Map();
-    const rows = await this.all(Q.delegateNames, [tenantId, unique]);
-    return new Map(rows.map((r) => [String(r['id']), String(r['name'])]));
+  delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    return this.names.get(tenantId, ids);
   }
 
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
@@ -401,6 +404,19 @@ export class PostgresStore implements Store {
     return row ? taskFromRow(row) : null;
   }
 
+  async claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
+    const rows = await this.all(Q.claimQueued, [
+      claim.delegate.tenantId,
+      claim.delegate.id,
+      [...claim.delegate.tags],
+      [...claim.delegate.taskTypes],
+      claim.now,
+      claim.leaseExpiresAt,
+      Math.max(1, Math.trunc(limit)),
+    ]);
+    return inQueueOrder(rows.map(taskFromRow));
+  }
+
   async markRunning(step: MarkRunning): Promise<TaskRecord | null> {
     const row = await this.one(Q.markRunning, [step.taskId, step.attempt, step.delegateId, step.now, step.leaseExpiresAt]);
     return row ? taskFromRow(row) : null;
@@ -416,6 +432,7 @@ export class PostgresStore implements Store {
       jsonOrNull(result),
       jsonOrNull(error),
       step.now,
+      step.startedAt ?? null,
     ]);
     return row ? taskFromRow(row) : null;
   }

@@ -38,6 +38,15 @@ export const Q = {
       FOR UPDATE SKIP LOCKED
       LIMIT 1)
     RETURNING *`,
+  // claimNext for up to $7 tasks: the same locking subquery with a larger LIMIT.
+  claimQueued: `UPDATE tasks SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
+    WHERE state = 'queued' AND id IN (
+      SELECT t.id FROM tasks t
+      WHERE t.tenant_id = $1 AND t.state = 'queued' AND ${eligible('$3', '$4')}
+      ORDER BY t.priority DESC, t.queued_at, t.id
+      FOR UPDATE SKIP LOCKED
+      LIMIT $7)
+    RETURNING *`,
   // One statement for both outcomes, so there is no read-then-write window between replicas.
   requeue: `UPDATE tasks SET
       state            = CASE WHEN ${EXHAUSTED} THEN 'failed' ELSE 'queued' END,
@@ -102,7 +111,8 @@ export const Q = {
   markRunning: `UPDATE tasks SET state = 'running', started_at = $4, lease_expires_at = $5
        WHERE id = $1 AND attempt = $2 AND delegate_id = $3 AND state = 'assigned'
        RETURNING *`,
-  completeTask: `UPDATE tasks SET state = $4, result = $5::jsonb, error = $6::jsonb, ended_at = $7, lease_expires_at = NULL
+  completeTask: `UPDATE tasks SET state = $4, result = $5::jsonb, error = $6::jsonb, ended_at = $7,
+         started_at = COALESCE(started_at, $8::timestamptz), lease_expires_at = NULL
        WHERE id = $1 AND attempt = $2 AND delegate_id = $3 AND state IN ${ACTIVE}
        RETURNING *`,
   extendLeases: `UPDATE tasks SET lease_expires_at = $3 WHERE id = ANY($2::text[]) AND delegate_id = $1 AND state IN ${ACTIVE}`,

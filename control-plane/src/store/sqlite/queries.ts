@@ -22,13 +22,19 @@ const ELIGIBLE = `
     WHERE s.value NOT IN (SELECT value FROM json_each(@tags))
   )`;
 
+// The partial indexes of SQLite migration 13 serve a query only when its WHERE repeats theirs (state =
+// 'queued', state IN ACTIVE); INDEXED BY makes a statement that stopped matching fail at prepare.
 export const READS = {
   // The task claimNext takes: the best queued task of the tenant the delegate is eligible for.
   // A read, so that the common answer after a result ("nothing queued") takes no write lock and
   // joins no commit; the claim itself is claimTask's fenced UPDATE of this id.
-  nextEligible: `SELECT t.id FROM tasks t
+  nextEligible: `SELECT t.id FROM tasks t INDEXED BY tasks_queue
     WHERE t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
     ORDER BY t.priority DESC, t.queued_at ASC, t.id ASC LIMIT 1`,
+  // The same, up to @limit of them (claimQueued: a delegate's free slots in one claim).
+  nextEligibleMany: `SELECT t.id FROM tasks t INDEXED BY tasks_queue
+    WHERE t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
+    ORDER BY t.priority DESC, t.queued_at ASC, t.id ASC LIMIT @limit`,
   getTenant: `SELECT * FROM tenants WHERE id = ?`,
 
   groupBound: `SELECT 1 FROM delegate_tokens
@@ -56,8 +62,8 @@ export const READS = {
       AND (@type IS NULL OR type = @type)
       AND (@beforeId IS NULL OR id < @beforeId)
     ORDER BY id DESC LIMIT @limit`,
-  activeOfDelegate: `SELECT * FROM tasks WHERE delegate_id = ? AND state IN ${ACTIVE} ORDER BY assigned_at, id`,
-  expiredLeases: `SELECT * FROM tasks WHERE state IN ${ACTIVE} AND lease_expires_at < ?
+  activeOfDelegate: `SELECT * FROM tasks INDEXED BY tasks_delegate_active WHERE delegate_id = ? AND state IN ${ACTIVE} ORDER BY assigned_at, id`,
+  expiredLeases: `SELECT * FROM tasks INDEXED BY tasks_active_lease WHERE state IN ${ACTIVE} AND lease_expires_at < ?
     ORDER BY lease_expires_at, id LIMIT ?`,
   queueTimedOut: `SELECT * FROM tasks WHERE state = 'queued'
       AND queued_at + queue_timeout_seconds * 1000 < ?
@@ -131,11 +137,16 @@ export const WRITES = {
       lease_expires_at = @lease
     WHERE t.id = @taskId AND t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
     RETURNING *`,
+  // claimTask for several ids in one statement (the ids nextEligibleMany read), fenced the same way.
+  claimTasks: `UPDATE tasks AS t SET state = 'assigned', delegate_id = @delegateId, assigned_at = @now,
+      lease_expires_at = @lease
+    WHERE t.id IN (SELECT value FROM json_each(@taskIds)) AND t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
+    RETURNING *`,
   markRunning: `UPDATE tasks SET state = 'running', started_at = @now, lease_expires_at = @lease
     WHERE id = @taskId AND attempt = @attempt AND delegate_id = @delegateId AND state = 'assigned'
     RETURNING *`,
   completeTask: `UPDATE tasks SET state = @state, result = @result, error = @error, ended_at = @now,
-      lease_expires_at = NULL
+      started_at = COALESCE(started_at, @startedAt), lease_expires_at = NULL
     WHERE id = @taskId AND attempt = @attempt AND delegate_id = @delegateId AND state IN ${ACTIVE}
     RETURNING *`,
   // One statement for both outcomes (requeue, or fail once the attempts are used up), as in the

@@ -367,6 +367,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oidc_cli_codes_expires_at ON oidc_cli_codes (expires_at);
     `,
   },
+  {
+    version: 13,
+    description: 'task indexes that hold only the states they serve, so fewer entries move on each transition',
+    sql: `
+      -- The claim reads only queued tasks; lease, timeout and delegate scans only active ones. As
+      -- partial indexes, a task's transitions touch an index only when it enters or leaves its states.
+      DROP INDEX tasks_queue;
+      CREATE INDEX tasks_queue ON tasks (tenant_id, priority DESC, queued_at, id) WHERE state = 'queued';
+      DROP INDEX tasks_state_lease;
+      CREATE INDEX tasks_active_lease ON tasks (lease_expires_at) WHERE state IN ('assigned', 'running');
+      DROP INDEX tasks_delegate;
+      CREATE INDEX tasks_delegate_active ON tasks (delegate_id) WHERE state IN ('assigned', 'running');
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

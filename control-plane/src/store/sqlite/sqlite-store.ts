@@ -30,7 +30,8 @@ import type {
 import { payloadBytes } from '../store.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { conflicting } from './conflicts.js';
-import { distinctIds, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
+import { DelegateNameCache } from '../delegate-name-cache.js';
+import { inQueueOrder, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
 import { GroupCommit, prepareEach, readStatements, type Writer } from './group-commit.js';
 import { READS, WRITES } from './queries.js';
 
@@ -99,6 +100,11 @@ export class SqliteStore implements Store {
   private readonly writer: Writer<Writes>;
   /** Statements need the tables, so they are prepared on first use rather than in open(). */
   private readonly reads: () => Reads;
+
+  private readonly names = new DelegateNameCache((tenantId, ids) => {
+    const rows = this.q.delegateNames.all(tenantId, JSON.stringify(ids)) as Array<{ id: string; name: string }>;
+    return new Map(rows.map((r) => [r.id, r.name]));
+  });
 
   private constructor(private readonly db: Database.Database) {
     this.commit = new GroupCommit(db);
@@ -253,11 +259,8 @@ export class SqliteStore implements Store {
     return (this.q.listDelegates.all({ tenantId, since: ms(disconnectedSince), ...pageParams(page, String) }) as Row[]).map(delegateFromRow);
   }
 
-  async delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
-    const unique = distinctIds(ids);
-    if (unique.length === 0) return new Map();
-    const rows = this.q.delegateNames.all(tenantId, JSON.stringify(unique)) as Array<{ id: string; name: string }>;
-    return new Map(rows.map((r) => [r.id, r.name]));
+  delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    return this.names.get(tenantId, ids);
   }
 
   disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {
@@ -332,6 +335,14 @@ export class SqliteStore implements Store {
     });
   }
 
+  claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
+    const params = claimParams(claim);
+    // As claimNext: the read answers "nothing queued" without a write; the UPDATE re-checks each row.
+    const ids = (this.q.nextEligibleMany.all({ ...params, limit: Math.max(1, Math.trunc(limit)) }) as Array<{ id: string }>).map((r) => r.id);
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.writer.run((w) => inQueueOrder((w.claimTasks.all({ taskIds: json(ids), ...params }) as Row[]).map(taskFromRow)));
+  }
+
   markRunning(step: MarkRunning): Promise<TaskRecord | null> {
     return this.writer.run((w) => {
       const { taskId, attempt, delegateId } = step;
@@ -351,6 +362,7 @@ export class SqliteStore implements Store {
         result: jsonOrNull(result),
         error: jsonOrNull(error),
         now: ms(step.now),
+        startedAt: step.startedAt ? ms(step.startedAt) : null,
       }) as Row | undefined;
       return row ? taskFromRow(row) : null;
     });
