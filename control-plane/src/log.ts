@@ -52,6 +52,15 @@ const REDACT_PATHS = [
   '*.clientSecret',
 ];
 
+/**
+ * Lines go to stdout asynchronously: a full pipe (a slow log collector) queues them instead of
+ * spinning the event loop, which a synchronous write does until the reader catches up. They are
+ * flushed at exit; a SIGKILL can lose the last lines not yet written, never state (the store and the
+ * audit trail are the record).
+ */
+/** Past this much not yet written (a collector that stopped reading), new lines are dropped rather than held. */
+const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024;
+
 export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
   return pino({
     level,
@@ -65,5 +74,5 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
       },
     },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  }, pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES }));
 }
