@@ -7,6 +7,7 @@
  *   npm run bench -- --quick                        # small sizes, seconds per section
  *   npm run bench -- --only dispatch,floor --delegates 1,10 --tasks 5000
  *   npm run bench -- --only connections --connections 10000
+ *   npm run bench -- --only dispatch --stores postgres --pg-delegates 10 --pg-replicas 1,2 --tasks 2000
  *   npm run bench -- --only transports --connections 1000    # idle cost of TCP, node:http2, grpc-js variants
  *   npm run bench -- --only masking --no-write      # print the tables, write nothing
  *   npm run bench -- --only masking --merge         # replace only this section in latest.json
@@ -18,7 +19,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runConnections } from './connections.js';
-import { runDispatch } from './dispatch.js';
+import { runDispatch, type DispatchRow } from './dispatch.js';
+import { runPostgresDispatch } from './dispatch-postgres.js';
 import { runBatchDispatch } from './dispatch-batch.js';
 import { runFloor } from './floor.js';
 import { runIdleCost } from './idle-cost.js';
@@ -38,6 +40,10 @@ const { values } = parseArgs({
     delegates: { type: 'string' },
     concurrency: { type: 'string' },
     tasks: { type: 'string' },
+    stores: { type: 'string' },
+    'pg-delegates': { type: 'string' },
+    'pg-replicas': { type: 'string' },
+    'cpu-prof-dir': { type: 'string' },
     'latency-rate': { type: 'string' },
     'latency-tasks': { type: 'string' },
     'floor-pings': { type: 'string' },
@@ -54,7 +60,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SECTIONS.join(',')}] [--delegates 1,10,100] [--concurrency N]
-  [--tasks N] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--carriers grpc,websocket,nats] [--idle-seconds N]
+  [--tasks N] [--stores sqlite,postgres] [--pg-delegates 10,100] [--pg-replicas 1,2] [--cpu-prof-dir DIR] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--carriers grpc,websocket,nats] [--idle-seconds N]
   [--validation-runs N] [--masking-validations 10,100,1000,10000] [--no-write] [--merge]   (each flag also as BENCH_<NAME> in the environment)\n`);
   process.exit(0);
 }
@@ -80,6 +86,9 @@ function counts(name: keyof typeof values, full: string, small: string): number[
 const only = new Set(opt('only', SECTIONS.join(','), SECTIONS.join(',')).split(',').map((s) => s.trim()) as Section[]);
 const options = {
   delegates: opt('delegates', '1,10,100', '1,10').split(',').map(Number),
+  stores: opt('stores', 'sqlite,postgres', 'sqlite,postgres').split(',').map((s) => s.trim()),
+  pgDelegates: counts('pg-delegates', '10,100', '10'),
+  pgReplicas: counts('pg-replicas', '1,2', '1,2'),
   concurrency: num('concurrency', 64, 16),
   tasks: num('tasks', 20_000, 1_000),
   latencyRate: num('latency-rate', 200, 100),
@@ -112,9 +121,17 @@ async function section<T>(name: Section, run: () => Promise<T>): Promise<T | und
 
 results.floor = await section('floor', () => runFloor({ pings: options.floorPings, concurrency: options.concurrency, streams: 4, messages: options.tasks }));
 results.dispatch = await section('dispatch', async () => {
-  const rows = await runDispatch({ ...load, delegateCounts: options.delegates }, log);
-  const delegates = Math.max(...options.delegates);
-  rows.push(await runBatchDispatch({ delegates, tasks: Math.max(options.tasks, 10_000), batchSize: 1_000, inFlight: 4 }, log));
+  const rows: DispatchRow[] = [];
+  if (options.stores.includes('sqlite')) {
+    rows.push(...(await runDispatch({ ...load, delegateCounts: options.delegates }, log)));
+    const delegates = Math.max(...options.delegates);
+    rows.push({ ...(await runBatchDispatch({ delegates, tasks: Math.max(options.tasks, 10_000), batchSize: 1_000, inFlight: 4 }, log)), store: 'sqlite', replicas: 1 });
+  }
+  if (options.stores.includes('postgres')) {
+    // A profile per control plane (node --cpu-prof), written when it exits: `--cpu-prof-dir DIR`.
+    const cpuProfileDir = opt('cpu-prof-dir', '', '') || undefined;
+    rows.push(...(await runPostgresDispatch({ ...load, delegateCounts: options.pgDelegates, replicaCounts: options.pgReplicas, ...(cpuProfileDir ? { cpuProfileDir } : {}) }, log)));
+  }
   return rows;
 });
 const slots = options.concurrency * 2;
