@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startNats, type NatsHandle } from '@attache/testkit/nats';
 import { startPostgres, type PostgresServer } from '@attache/testkit/postgres';
-import { benchControlPlane, tenantWithToken, type ControlPlaneHandle } from './cluster.js';
+import { benchControlPlane, processUsage, tenantWithToken, type ControlPlaneHandle } from './cluster.js';
 import { measureDispatch, summary, type DispatchRow } from './dispatch.js';
 import type { LoadOptions } from './load.js';
 
@@ -75,9 +75,15 @@ async function runOne(
     await stats.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await stats.query('SELECT pg_stat_statements_reset()');
     let created = 0;
+    const cpBefore = await cpuSeconds(cps.map((c) => c.proc.child.pid!));
     const r = await measureDispatch({ httpUrls: cps.map((c) => c.httpUrl), grpcUrls: cps.map((c) => c.grpcUrl), apiKey, token }, delegates, opts, () => created++);
+    const cpAfter = await cpuSeconds(cps.map((c) => c.proc.child.pid!));
+    // The server's backends serving the control planes (their pools stay open through the run).
+    const backends = await stats.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'attache-control-plane'`);
+    const pgSeconds = await cpuSeconds(backends.rows.map((b) => b.pid));
     const statements = await statementsPerTask(stats, created);
-    log(`  attache (postgres, ${replicas} replica(s)), ${delegates} delegate(s): ${summary(r, opts)}; ${statements.perTask.toFixed(1)} statements per task`);
+    const cpuMsPerTask = { controlPlane: ((cpAfter - cpBefore) * 1000) / created, postgres: (pgSeconds * 1000) / created };
+    log(`  attache (postgres, ${replicas} replica(s)), ${delegates} delegate(s): ${summary(r, opts)}; ${statements.perTask.toFixed(1)} statements per task; CPU per task ${cpuMsPerTask.controlPlane.toFixed(2)} ms control plane, ${cpuMsPerTask.postgres.toFixed(2)} ms PostgreSQL`);
     for (const s of statements.top.slice(0, 8)) log(`      ${s.perTask.toFixed(2)}/task  ${s.meanMs.toFixed(3)} ms  ${s.query}`);
     return {
       delegates,
@@ -85,12 +91,19 @@ async function runOne(
       store: 'postgres',
       replicas,
       statements,
+      cpuMsPerTask,
       notes: `PostgreSQL 15 (fsync off), ${replicas === 1 ? 'one replica' : `${replicas} replicas behind nats-server, clients and delegates alternating between them`}`,
     };
   } finally {
     await stats.end().catch(() => undefined);
     await Promise.all(cps.map((c) => c.stop()));
   }
+}
+
+/** User + system CPU seconds of these processes so far, from /proc; a process gone counts 0. */
+async function cpuSeconds(pids: number[]): Promise<number> {
+  const each = await Promise.all(pids.map((pid) => processUsage(pid).then((u) => u.cpuSeconds, () => 0)));
+  return each.reduce((a, b) => a + b, 0);
 }
 
 async function statementsPerTask(client: pg.Client, tasks: number): Promise<NonNullable<DispatchRow['statements']>> {

@@ -19,6 +19,8 @@ export interface DispatchRow extends LoadResult {
   replicas?: number;
   /** PostgreSQL rows: statements the server ran per task (pg_stat_statements), by statement. */
   statements?: { perTask: number; top: Array<{ query: string; perTask: number; meanMs: number }> };
+  /** PostgreSQL rows: CPU milliseconds per task created, of the control plane(s) and of their PostgreSQL backends. */
+  cpuMsPerTask?: { controlPlane: number; postgres: number };
   notes?: string;
 }
 

@@ -11,6 +11,8 @@ import { runStoreConformance } from '../store.conformance.js';
 import type { ClaimingDelegate, TaskRecord } from '../store.js';
 import { migrate, MIGRATIONS } from './schema.js';
 import { PostgresStore } from './postgres-store.js';
+import { BATCH } from './queries.js';
+import { StoreConflictError } from '../store-errors.js';
 import { queuedTask } from '../../delegates/test-support.js';
 
 // One real server for the file; each group of tests gets its own database so the migration race
@@ -282,6 +284,84 @@ describe('PostgresStore (PostgreSQL only)', () => {
     } finally {
       await raw.end();
       await store.close();
+    }
+  });
+
+  it('answers every call of one turn on its own when they share a statement: fences per task, a duplicate fails alone', async () => {
+    const url = await freshDatabase('turn_batches');
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      await seedTenant(store, 'tenant-b1');
+      await seedTenant(store, 'tenant-b2');
+      const tasks = Array.from({ length: 40 }, (_, i) => task(i % 4 === 3 ? 'tenant-b2' : 'tenant-b1', i));
+      await store.insertTask(tasks[0]!);
+      // All in one turn: the already stored one is a conflict, the rest are stored.
+      const inserted = await Promise.allSettled(tasks.map((t) => store.insertTask(t)));
+      expect(inserted[0]).toMatchObject({ status: 'rejected', reason: expect.any(StoreConflictError) });
+      expect(inserted.slice(1).every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(await store.openTaskUsage('tenant-b1')).toMatchObject({ tasks: 30 });
+      const usage = await Promise.all([store.openTaskUsage('tenant-b1'), store.openTaskUsage('tenant-b2'), store.openTaskUsage('nobody')]);
+      expect(usage.map((u) => u.tasks)).toEqual([30, 10, 0]);
+
+      const linux = (i: number, tenantId = 'tenant-b1'): ClaimingDelegate => ({ id: `d-${i}`, tenantId, tags: ['linux'], taskTypes: ['echo'] });
+      const windows: ClaimingDelegate = { id: 'd-win', tenantId: 'tenant-b1', tags: ['windows'], taskTypes: ['echo'] };
+      const b1 = tasks.filter((t) => t.tenantId === 'tenant-b1');
+      // Each tenant-b1 task claimed twice in the same turn (two delegates), plus claims that must
+      // fail: wrong tags, and the other tenant's delegate.
+      const claims = await Promise.all([
+        ...b1.flatMap((t, i) => [
+          store.claimTask({ taskId: t.id, delegate: linux(i % 3), now: at(100), leaseExpiresAt: at(130) }),
+          store.claimTask({ taskId: t.id, delegate: linux(3 + (i % 3)), now: at(100), leaseExpiresAt: at(130) }),
+        ]),
+        store.claimTask({ taskId: tasks[3]!.id, delegate: windows, now: at(100), leaseExpiresAt: at(130) }),
+        store.claimTask({ taskId: tasks[7]!.id, delegate: linux(9), now: at(100), leaseExpiresAt: at(130) }),
+      ]);
+      const won = claims.filter((c): c is TaskRecord => c !== null);
+      expect(won).toHaveLength(b1.length);
+      expect(new Set(won.map((c) => c.id)).size).toBe(b1.length);
+      expect(claims.slice(-2)).toEqual([null, null]);
+
+      // Mark running: the holder with the right attempt wins; a wrong attempt or delegate does not.
+      const running = await Promise.all(
+        won.flatMap((c) => [
+          store.markRunning({ taskId: c.id, attempt: c.attempt, delegateId: c.delegateId!, now: at(101), leaseExpiresAt: at(160) }),
+          store.markRunning({ taskId: c.id, attempt: c.attempt + 1, delegateId: c.delegateId!, now: at(101), leaseExpiresAt: at(160) }),
+          store.markRunning({ taskId: c.id, attempt: c.attempt, delegateId: 'd-other', now: at(101), leaseExpiresAt: at(160) }),
+        ]),
+      );
+      expect(running.filter((r) => r !== null).map((r) => r!.state)).toEqual(won.map(() => 'running'));
+
+      // Two results for each attempt in one turn: exactly one is recorded, the first one asked.
+      const ended = await Promise.all(
+        won.flatMap((c) => [
+          store.completeTask({ taskId: c.id, attempt: 1, delegateId: c.delegateId!, outcome: { state: 'succeeded', result: { first: c.id } }, now: at(102) }),
+          store.completeTask({ taskId: c.id, attempt: 1, delegateId: c.delegateId!, outcome: { state: 'failed', error: { code: 'X', message: 'late', details: {} } }, now: at(103) }),
+        ]),
+      );
+      for (let i = 0; i < won.length; i++) {
+        expect(ended[2 * i]).toMatchObject({ id: won[i]!.id, state: 'succeeded', result: { first: won[i]!.id } });
+        expect(ended[2 * i + 1]).toBeNull();
+      }
+
+      // Reads of one turn: each by its own tenant; another tenant's id is not found.
+      const got = await Promise.all([...tasks.map((t) => store.getTask(t.tenantId, t.id)), store.getTask('tenant-b2', tasks[0]!.id)]);
+      expect(got.slice(0, -1).map((t) => t?.state)).toEqual(tasks.map((t) => (t.tenantId === 'tenant-b1' ? 'succeeded' : 'queued')));
+      expect(got.at(-1)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('counts open tasks of several tenants in one statement from the quota index alone', async () => {
+    const raw = new pg.Client({ connectionString: conformanceUrl });
+    await raw.connect();
+    try {
+      await raw.query('SET enable_seqscan = off');
+      const plan = await raw.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${BATCH.openTaskUsage.replace('$1::text[]', "ARRAY['ta', 'tb']")}`);
+      expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Only Scan using tasks_tenant_open/);
+    } finally {
+      await raw.end();
     }
   });
 
