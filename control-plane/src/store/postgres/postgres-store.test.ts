@@ -12,6 +12,7 @@ import type { ClaimingDelegate, TaskRecord } from '../store.js';
 import { migrate, MIGRATIONS } from './schema.js';
 import { PostgresStore } from './postgres-store.js';
 import { BATCH } from './queries.js';
+import type { AuditEntry } from '../audit-records.js';
 import { StoreConflictError } from '../store-errors.js';
 import { queuedTask } from '../../delegates/test-support.js';
 
@@ -348,6 +349,62 @@ describe('PostgresStore (PostgreSQL only)', () => {
       const got = await Promise.all([...tasks.map((t) => store.getTask(t.tenantId, t.id)), store.getTask('tenant-b2', tasks[0]!.id)]);
       expect(got.slice(0, -1).map((t) => t?.state)).toEqual(tasks.map((t) => (t.tenantId === 'tenant-b1' ? 'succeeded' : 'queued')));
       expect(got.at(-1)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps every field of audit entries appended in one turn, and names delegates of several asks in one read', async () => {
+    const url = await freshDatabase('turn_batches_audit');
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      await seedTenant(store, 'tenant-a1');
+      const entries: AuditEntry[] = Array.from({ length: 12 }, (_, i) => ({
+        id: `aud-${String(i).padStart(3, '0')}`,
+        tenantId: 'tenant-a1',
+        at: at(i),
+        actor: i % 2 ? { type: 'anonymous' } : { type: 'operator' },
+        role: i % 3 ? null : 'operator',
+        clientAddress: i % 2 ? null : '10.0.0.1',
+        userAgent: i % 2 ? null : 'curl/8 "quoted", {braced}',
+        action: 'task.create',
+        target: { type: 'task', id: `t-${i}`, name: i % 2 ? null : `name ${i}` },
+        outcome: 'success',
+        diff: i % 2 ? {} : { name: { changed: true, to: `x "${i}"` } },
+        details: { i, nested: { list: [i, null, 'a,b'] } },
+      }));
+      await Promise.all(entries.map((e) => store.audit.append(e)));
+      expect(await store.audit.list({ tenantId: 'tenant-a1', limit: 50 })).toEqual([...entries].reverse());
+
+      for (const [id, name] of [['d-1', 'edge one'], ['d-2', 'edge two']] as const) {
+        await store.upsertDelegate({
+          id,
+          tenantId: 'tenant-a1',
+          tokenId: 'tok-1',
+          name,
+          instanceId: `i-${id}`,
+          tags: ['linux'],
+          taskTypes: ['echo'],
+          maxConcurrency: 4,
+          version: '0.1.0',
+          transport: 'grpc',
+          status: 'connected',
+          inFlight: 0,
+          replicaId: 'replica-a',
+          sessionId: `s-${id}`,
+          connectedAt: at(0),
+          lastHeartbeatAt: at(0),
+          disconnectedAt: null,
+          policy: null,
+        });
+      }
+      const names = await Promise.all([
+        store.delegateNames('tenant-a1', ['d-1', 'd-2']),
+        store.delegateNames('tenant-a1', ['d-2', 'd-missing']),
+        store.delegateNames('other-tenant', ['d-1']),
+      ]);
+      expect(names.map((m) => Object.fromEntries(m))).toEqual([{ 'd-1': 'edge one', 'd-2': 'edge two' }, { 'd-2': 'edge two' }, {}]);
     } finally {
       await store.close();
     }

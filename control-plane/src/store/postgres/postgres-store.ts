@@ -162,6 +162,17 @@ export class PostgresStore implements Store {
       },
       { key: (s) => s.taskId, single: (s) => this.completeOne(s) },
     ),
+    names: new TurnBatch<{ tenantId: string; ids: string[] }, Map<string, string>>(async (asks) => {
+      const pairs = asks.flatMap((a) => a.ids.map((id) => [a.tenantId, id] as const));
+      const rows = await this.all(BATCH.delegateNames, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+      const byKey = new Map(rows.map((r) => [`${String(r['tenant_id'])}\n${String(r['id'])}`, String(r['name'])]));
+      const namesOf = (a: { tenantId: string; ids: string[] }) =>
+        a.ids.flatMap((id) => {
+          const name = byKey.get(`${a.tenantId}\n${id}`);
+          return name === undefined ? [] : [[id, name] as const];
+        });
+      return asks.map((a) => new Map(namesOf(a)));
+    }),
     usage: new TurnBatch<string, OpenTaskUsage>(async (tenantIds) => {
       const rows = await this.all(BATCH.openTaskUsage, [distinctIds(tenantIds)]);
       const byTenant = new Map(rows.map((r) => [String(r['tenant_id']), { tasks: Number(r['tasks'] ?? 0), payloadBytes: Number(r['bytes'] ?? 0) }]));
@@ -397,8 +408,7 @@ export class PostgresStore implements Store {
   async delegateNames(tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
     const unique = distinctIds(ids);
     if (unique.length === 0) return new Map();
-    const rows = await this.all(Q.delegateNames, [tenantId, unique]);
-    return new Map(rows.map((r) => [String(r['id']), String(r['name'])]));
+    return this.batches.names.add({ tenantId, ids: unique });
   }
 
   async disconnectReplicaDelegates(replicaId: string, at: Date): Promise<void> {

@@ -208,6 +208,9 @@ export const BATCH = {
          AS v(id, attempt, delegate_id, state, result, error, now)
        WHERE t.id = ANY($1::text[]) AND t.id = v.id AND t.attempt = v.attempt AND t.delegate_id = v.delegate_id AND t.state IN ${ACTIVE}
        RETURNING t.*`,
+  delegateNames: `SELECT d.tenant_id, d.id, d.name FROM delegates d
+       JOIN unnest($1::text[], $2::text[]) AS v(tenant_id, id) ON d.tenant_id = v.tenant_id AND d.id = v.id
+       WHERE d.id = ANY($2::text[])`,
   openTaskUsage: `SELECT tenant_id, COUNT(*)::int AS tasks, COALESCE(SUM(payload_bytes), 0)::bigint AS bytes FROM tasks
        WHERE tenant_id = ANY($1::text[]) AND state IN ('queued', 'assigned', 'running')
        GROUP BY tenant_id`,
@@ -288,6 +291,11 @@ export const AUDIT = {
          AND ($6::timestamptz IS NULL OR at >= $6)
          AND ($7::timestamptz IS NULL OR at < $7)
        ORDER BY id DESC LIMIT $8`,
+  /** `append` for many entries in one statement: the same columns, one array each. */
+  appendMany: `INSERT INTO audit_entries (id, tenant_id, at, actor, actor_keys, role, client_address, user_agent, action,
+         target_type, target_id, target_name, outcome, diff, details)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::jsonb[])`,
   deleteOlderThan: `DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 } as const;
 
