@@ -354,6 +354,35 @@ describe('PostgresStore (PostgreSQL only)', () => {
     }
   });
 
+  it('answers claimNext of many delegates in one turn from one read when there is nothing for them, and claims when there is', async () => {
+    const url = await freshDatabase('turn_batches_claim_next');
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      await seedTenant(store, 'tenant-n1');
+      await seedTenant(store, 'tenant-n2');
+      await store.insertTask(task('tenant-n1', 1, { selectors: ['gpu'] }));
+      await store.insertTask(task('tenant-n1', 2, { selectors: ['gpu'], type: 'aws.validate' }));
+      const d = (id: string, tenantId: string, tags: string[], taskTypes = ['echo']): ClaimingDelegate => ({ id, tenantId, tags, taskTypes });
+      const claim = (delegate: ClaimingDelegate) => store.claimNext({ delegate, now: at(50), leaseExpiresAt: at(80) });
+      const answers = await Promise.all([
+        claim(d('d-linux', 'tenant-n1', ['linux'])),
+        claim(d('d-gpu-other-tenant', 'tenant-n2', ['gpu'])),
+        claim(d('d-gpu-validate', 'tenant-n1', ['gpu', 'x'], ['aws.validate'])),
+        claim(d('d-gpu', 'tenant-n1', ['gpu'])),
+        claim(d('d-gpu-2', 'tenant-n1', ['gpu'])),
+      ]);
+      expect(answers.slice(0, 3).map((a) => a?.id ?? null)).toEqual([null, null, 'task-0002']);
+      // Both gpu delegates see task-0001 queued; the fenced claim hands it to exactly one of them.
+      const gpu = answers.slice(3).filter((a): a is TaskRecord => a !== null);
+      expect(gpu.map((a) => a.id)).toEqual(['task-0001']);
+      expect(gpu[0]).toMatchObject({ state: 'assigned', delegateId: expect.stringMatching(/^d-gpu(-2)?$/) });
+      expect(await claim(d('d-gpu-3', 'tenant-n1', ['gpu']))).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps every field of audit entries appended in one turn, and names delegates of several asks in one read', async () => {
     const url = await freshDatabase('turn_batches_audit');
     const store = await PostgresStore.open({ url });

@@ -162,6 +162,15 @@ export class PostgresStore implements Store {
       },
       { key: (s) => s.taskId, single: (s) => this.completeOne(s) },
     ),
+    anyQueued: new TurnBatch<Claim, boolean>(async (claims) => {
+      const rows = await this.all(BATCH.anyQueued, [
+        claims.map((c) => c.delegate.tenantId),
+        claims.map((c) => json([...c.delegate.tags])),
+        claims.map((c) => json([...c.delegate.taskTypes])),
+      ]);
+      const found = new Set(rows.map((r) => Number(r['i'])));
+      return claims.map((_, i) => found.has(i + 1));
+    }),
     names: new TurnBatch<{ tenantId: string; ids: string[] }, Map<string, string>>(async (asks) => {
       const pairs = asks.flatMap((a) => a.ids.map((id) => [a.tenantId, id] as const));
       const rows = await this.all(BATCH.delegateNames, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
@@ -488,6 +497,9 @@ export class PostgresStore implements Store {
   }
 
   async claimNext(claim: Claim): Promise<TaskRecord | null> {
+    // Most pumps find the queue empty: that answer comes from one read shared by every delegate
+    // asking in this turn. Only when there is something to take does the fenced claim run.
+    if (!(await this.batches.anyQueued.add(claim))) return null;
     const row = await this.one(Q.claimNext, [
       claim.delegate.tenantId,
       claim.delegate.id,

@@ -208,6 +208,15 @@ export const BATCH = {
          AS v(id, attempt, delegate_id, state, result, error, now)
        WHERE t.id = ANY($1::text[]) AND t.id = v.id AND t.attempt = v.attempt AND t.delegate_id = v.delegate_id AND t.state IN ${ACTIVE}
        RETURNING t.*`,
+  // Which of these delegates have a queued task they could take: the empty answer of claimNext
+  // (a pump that finds nothing, the common case while new tasks are placed as they arrive) for
+  // many delegates in one read. The arrays are built once per item, not per task row.
+  anyQueued: `WITH v AS (
+         SELECT u.i, u.tenant_id, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)) AS tags,
+           ARRAY(SELECT jsonb_array_elements_text(u.types::jsonb)) AS types
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(tenant_id, tags, types, i))
+       SELECT v.i FROM v WHERE EXISTS (
+         SELECT 1 FROM tasks t WHERE t.tenant_id = v.tenant_id AND t.state = 'queued' AND t.selectors <@ v.tags AND t.type = ANY(v.types))`,
   delegateNames: `SELECT d.tenant_id, d.id, d.name FROM delegates d
        JOIN unnest($1::text[], $2::text[]) AS v(tenant_id, id) ON d.tenant_id = v.tenant_id AND d.id = v.id
        WHERE d.id = ANY($2::text[])`,
