@@ -11,6 +11,7 @@
  *   npm run bench -- --only transports --connections 1000    # idle cost of TCP, node:http2, grpc-js variants
  *   npm run bench -- --only masking --no-write      # print the tables, write nothing
  *   npm run bench -- --only masking --merge         # replace only this section in latest.json
+ *   npm run bench -- --render                       # measure nothing: docs/performance.md again from latest.json and bench/analysis.md
  *
  * Every flag also reads BENCH_<NAME> from the environment (BENCH_TASKS=5000).
  */
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     'masking-validations': { type: 'string' },
     'no-write': { type: 'boolean' },
     merge: { type: 'boolean' },
+    render: { type: 'boolean' },
     help: { type: 'boolean' },
   },
 });
@@ -61,7 +63,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SECTIONS.join(',')}] [--delegates 1,10,100] [--concurrency N]
   [--tasks N] [--stores sqlite,postgres] [--pg-delegates 10,100] [--pg-replicas 1,2] [--cpu-prof-dir DIR] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--carriers grpc,websocket,nats] [--idle-seconds N]
-  [--validation-runs N] [--masking-validations 10,100,1000,10000] [--no-write] [--merge]   (each flag also as BENCH_<NAME> in the environment)\n`);
+  [--validation-runs N] [--masking-validations 10,100,1000,10000] [--no-write] [--merge] [--render]   (each flag also as BENCH_<NAME> in the environment)\n`);
   process.exit(0);
 }
 
@@ -102,6 +104,13 @@ const options = {
 };
 const load = { concurrency: options.concurrency, tasks: options.tasks, latencyRate: options.latencyRate, latencyTasks: options.latencyTasks };
 const log = (s: string) => process.stderr.write(`${s}\n`);
+
+if (values.render) {
+  // After editing bench/analysis.md or report.ts: the page again, from the numbers already measured.
+  const measured = JSON.parse(await readFile(join(ROOT, 'bench/results/latest.json'), 'utf8')) as BenchResults & { failures?: string[]; options: { quick?: boolean } };
+  await writeDocs(measured, measured.failures ?? [], measured.options.quick === true);
+  process.exit(0);
+}
 
 const started = new Date();
 const results: BenchResults = { startedAt: started.toISOString(), durationSeconds: 0, machine: machine(), options: { ...options, quick, sections: [...only] } };
@@ -167,6 +176,14 @@ if (!values['no-write']) {
   const json = JSON.stringify({ ...results, failures }, null, 2) + '\n';
   await writeFile(join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`), json);
   await writeFile(join(dir, 'latest.json'), json);
+  await writeDocs(results, failures, quick);
+  log(`wrote bench/results/latest.json, docs/performance.md, docs/performance-latency.svg`);
+}
+process.exit(failures.length ? 1 : 0);
+
+/** docs/performance.md and its chart, from one run's results and bench/analysis.md. */
+async function writeDocs(results: BenchResults, failures: string[], quick: boolean): Promise<void> {
+  const text = tables(results);
   await writeFile(join(ROOT, 'docs/performance-latency.svg'), chart(results));
   const analysis = await readFile(join(ROOT, 'bench/analysis.md'), 'utf8').catch(() => '');
   const m = results.machine;
@@ -186,6 +203,4 @@ if (!values['no-write']) {
     analysis,
   ].join('\n');
   await writeFile(join(ROOT, 'docs/performance.md'), doc);
-  log(`wrote bench/results/latest.json, docs/performance.md, docs/performance-latency.svg`);
 }
-process.exit(failures.length ? 1 : 0);
