@@ -7,9 +7,11 @@
  *   npm run bench -- --quick                        # small sizes, seconds per section
  *   npm run bench -- --only dispatch,floor --delegates 1,10 --tasks 5000
  *   npm run bench -- --only connections --connections 10000
+ *   npm run bench -- --only dispatch --stores postgres --pg-delegates 10 --pg-replicas 1,2 --tasks 2000
  *   npm run bench -- --only transports --connections 1000    # idle cost of TCP, node:http2, grpc-js variants
  *   npm run bench -- --only masking --no-write      # print the tables, write nothing
  *   npm run bench -- --only masking --merge         # replace only this section in latest.json
+ *   npm run bench -- --render                       # measure nothing: docs/performance.md again from latest.json and bench/analysis.md
  *
  * Every flag also reads BENCH_<NAME> from the environment (BENCH_TASKS=5000).
  */
@@ -18,7 +20,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runConnections } from './connections.js';
-import { runDispatch } from './dispatch.js';
+import { runDispatch, type DispatchRow } from './dispatch.js';
+import { runPostgresDispatch } from './dispatch-postgres.js';
 import { runBatchDispatch } from './dispatch-batch.js';
 import { runFloor } from './floor.js';
 import { runIdleCost } from './idle-cost.js';
@@ -38,6 +41,10 @@ const { values } = parseArgs({
     delegates: { type: 'string' },
     concurrency: { type: 'string' },
     tasks: { type: 'string' },
+    stores: { type: 'string' },
+    'pg-delegates': { type: 'string' },
+    'pg-replicas': { type: 'string' },
+    'cpu-prof-dir': { type: 'string' },
     'latency-rate': { type: 'string' },
     'latency-tasks': { type: 'string' },
     'floor-pings': { type: 'string' },
@@ -48,14 +55,15 @@ const { values } = parseArgs({
     'masking-validations': { type: 'string' },
     'no-write': { type: 'boolean' },
     merge: { type: 'boolean' },
+    render: { type: 'boolean' },
     help: { type: 'boolean' },
   },
 });
 
 if (values.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SECTIONS.join(',')}] [--delegates 1,10,100] [--concurrency N]
-  [--tasks N] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--carriers grpc,websocket,nats] [--idle-seconds N]
-  [--validation-runs N] [--masking-validations 10,100,1000,10000] [--no-write] [--merge]   (each flag also as BENCH_<NAME> in the environment)\n`);
+  [--tasks N] [--stores sqlite,postgres] [--pg-delegates 10,100] [--pg-replicas 1,2] [--cpu-prof-dir DIR] [--latency-rate N] [--latency-tasks N] [--floor-pings N] [--connections N] [--carriers grpc,websocket,nats] [--idle-seconds N]
+  [--validation-runs N] [--masking-validations 10,100,1000,10000] [--no-write] [--merge] [--render]   (each flag also as BENCH_<NAME> in the environment)\n`);
   process.exit(0);
 }
 
@@ -80,6 +88,9 @@ function counts(name: keyof typeof values, full: string, small: string): number[
 const only = new Set(opt('only', SECTIONS.join(','), SECTIONS.join(',')).split(',').map((s) => s.trim()) as Section[]);
 const options = {
   delegates: opt('delegates', '1,10,100', '1,10').split(',').map(Number),
+  stores: opt('stores', 'sqlite,postgres', 'sqlite,postgres').split(',').map((s) => s.trim()),
+  pgDelegates: counts('pg-delegates', '10,100', '10'),
+  pgReplicas: counts('pg-replicas', '1,2', '1,2'),
   concurrency: num('concurrency', 64, 16),
   tasks: num('tasks', 20_000, 1_000),
   latencyRate: num('latency-rate', 200, 100),
@@ -93,6 +104,13 @@ const options = {
 };
 const load = { concurrency: options.concurrency, tasks: options.tasks, latencyRate: options.latencyRate, latencyTasks: options.latencyTasks };
 const log = (s: string) => process.stderr.write(`${s}\n`);
+
+if (values.render) {
+  // After editing bench/analysis.md or report.ts: the page again, from the numbers already measured.
+  const measured = JSON.parse(await readFile(join(ROOT, 'bench/results/latest.json'), 'utf8')) as BenchResults & { failures?: string[]; options: { quick?: boolean } };
+  await writeDocs(measured, measured.failures ?? [], measured.options.quick === true);
+  process.exit(0);
+}
 
 const started = new Date();
 const results: BenchResults = { startedAt: started.toISOString(), durationSeconds: 0, machine: machine(), options: { ...options, quick, sections: [...only] } };
@@ -112,9 +130,17 @@ async function section<T>(name: Section, run: () => Promise<T>): Promise<T | und
 
 results.floor = await section('floor', () => runFloor({ pings: options.floorPings, concurrency: options.concurrency, streams: 4, messages: options.tasks }));
 results.dispatch = await section('dispatch', async () => {
-  const rows = await runDispatch({ ...load, delegateCounts: options.delegates }, log);
-  const delegates = Math.max(...options.delegates);
-  rows.push(await runBatchDispatch({ delegates, tasks: Math.max(options.tasks, 10_000), batchSize: 1_000, inFlight: 4 }, log));
+  const rows: DispatchRow[] = [];
+  if (options.stores.includes('sqlite')) {
+    rows.push(...(await runDispatch({ ...load, delegateCounts: options.delegates }, log)));
+    const delegates = Math.max(...options.delegates);
+    rows.push({ ...(await runBatchDispatch({ delegates, tasks: Math.max(options.tasks, 10_000), batchSize: 1_000, inFlight: 4 }, log)), store: 'sqlite', replicas: 1 });
+  }
+  if (options.stores.includes('postgres')) {
+    // A profile per control plane (node --cpu-prof), written when it exits: `--cpu-prof-dir DIR`.
+    const cpuProfileDir = opt('cpu-prof-dir', '', '') || undefined;
+    rows.push(...(await runPostgresDispatch({ ...load, delegateCounts: options.pgDelegates, replicaCounts: options.pgReplicas, ...(cpuProfileDir ? { cpuProfileDir } : {}) }, log)));
+  }
   return rows;
 });
 const slots = options.concurrency * 2;
@@ -150,6 +176,14 @@ if (!values['no-write']) {
   const json = JSON.stringify({ ...results, failures }, null, 2) + '\n';
   await writeFile(join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`), json);
   await writeFile(join(dir, 'latest.json'), json);
+  await writeDocs(results, failures, quick);
+  log(`wrote bench/results/latest.json, docs/performance.md, docs/performance-latency.svg`);
+}
+process.exit(failures.length ? 1 : 0);
+
+/** docs/performance.md and its chart, from one run's results and bench/analysis.md. */
+async function writeDocs(results: BenchResults, failures: string[], quick: boolean): Promise<void> {
+  const text = tables(results);
   await writeFile(join(ROOT, 'docs/performance-latency.svg'), chart(results));
   const analysis = await readFile(join(ROOT, 'bench/analysis.md'), 'utf8').catch(() => '');
   const m = results.machine;
@@ -169,6 +203,4 @@ if (!values['no-write']) {
     analysis,
   ].join('\n');
   await writeFile(join(ROOT, 'docs/performance.md'), doc);
-  log(`wrote bench/results/latest.json, docs/performance.md, docs/performance-latency.svg`);
 }
-process.exit(failures.length ? 1 : 0);

@@ -53,9 +53,10 @@ export interface TargetRow {
 
 /** The issue's targets, checked against what this run measured; undefined when not measured. */
 export function targets(r: BenchResults): TargetRow[] {
-  const perTask = r.dispatch?.filter((d) => d.mode !== 'batch');
+  // The SQLite targets read the SQLite rows only (rows from before the store was named are SQLite).
+  const perTask = r.dispatch?.filter((d) => d.mode !== 'batch' && (d.store ?? 'sqlite') === 'sqlite');
   const d100 = perTask?.find((d) => d.delegates === 100) ?? perTask?.at(-1);
-  const batch = r.dispatch?.find((d) => d.mode === 'batch');
+  const batch = r.dispatch?.find((d) => d.mode === 'batch' && (d.store ?? 'sqlite') === 'sqlite');
   const conn = r.connections?.find((c) => c.carrier === 'grpc') ?? r.connections?.[0];
   const floorP50 = r.floor?.latency.p50;
   const rows: TargetRow[] = [];
@@ -80,6 +81,23 @@ export function targets(r: BenchResults): TargetRow[] {
   add("create→result p99 ≤ 15× the gRPC floor's p50", d100 && floorP50 ? d100.latency.result.p99 / floorP50 : undefined, '×', (v) => v <= 15, dNote);
   add('batch API + event stream ≥ 20,000 tasks/s', batch?.throughput.jobsPerSecond, ' tasks/s', (v) => v >= 20_000, batch ? ` (${batch.delegates} delegates)` : '');
   add('gRPC idle delegates ≤ 30 KB control-plane RSS each', conn?.carrier === 'grpc' ? conn.rssPerConnectionKb : undefined, ' KB', (v) => v <= 30, cNote);
+  // Issue 14's PostgreSQL targets: at the most delegates measured, one replica against the best
+  // PostgreSQL peer (pg-boss, graphile-worker), and two replicas against one.
+  const pgRows = r.dispatch?.filter((d) => d.store === 'postgres' && d.mode !== 'batch') ?? [];
+  const pgDelegates = pgRows.length ? Math.max(...pgRows.map((d) => d.delegates)) : undefined;
+  const pg1 = pgRows.find((d) => d.replicas === 1 && d.delegates === pgDelegates);
+  const pg2 = pgRows.find((d) => d.replicas === 2 && d.delegates === pgDelegates);
+  const pgPeers = r.peers?.filter((p) => p.peer === 'pg-boss' || p.peer === 'graphile-worker') ?? [];
+  const bestPgPeer = pgPeers.length ? Math.max(...pgPeers.map((p) => p.throughput.jobsPerSecond)) : undefined;
+  const pgNote = pgDelegates !== undefined ? ` (${pgDelegates} delegates${peersNote})` : '';
+  add(
+    'PostgreSQL, one replica ≥ the best PostgreSQL peer',
+    pg1 && bestPgPeer ? pg1.throughput.jobsPerSecond / bestPgPeer : undefined,
+    '×',
+    (v) => (peersNote ? undefined : v >= 1),
+    pgNote,
+  );
+  add('PostgreSQL, two replicas ≥ 1.6× one', pg1 && pg2 ? pg2.throughput.jobsPerSecond / pg1.throughput.jobsPerSecond : undefined, '×', (v) => v >= 1.6, pgDelegates !== undefined ? ` (${pgDelegates} delegates)` : '');
   add('masking cost per log line flat from 10 to 10,000 validations (≤ 2×)', maskingGrowth(r.masking), '×', (v) => v <= 2, maskingNote(r.masking));
   return rows;
 }
@@ -97,6 +115,12 @@ function maskingNote(rows: MaskingRow[] | undefined): string {
   const from = rows[0]!.validations;
   const to = rows.at(-1)!.validations;
   return from === 10 && to === 10_000 ? '' : ` (${from} to ${to} validations)`;
+}
+
+/** Blank for the SQLite rows (the table's original rows), else the store and replica count. */
+function storeLabel(d: DispatchRow): string {
+  if ((d.store ?? 'sqlite') === 'sqlite') return '';
+  return ` on PostgreSQL, ${d.replicas ?? 1} replica${(d.replicas ?? 1) === 1 ? '' : 's'}`;
 }
 
 const mark = (p: boolean | undefined) => (p === undefined ? '—' : p ? 'pass' : 'miss');
@@ -121,7 +145,7 @@ export function tables(r: BenchResults): string {
     for (const d of r.dispatch ?? []) {
       const l = d.latency;
       out.push(
-        `| Attaché${d.mode === 'batch' ? ' batch + events' : ''}, ${d.delegates} delegate${d.delegates === 1 ? '' : 's'} | ${fmt(d.throughput.jobsPerSecond)} | ${fmt(l.assigned.p50)} / ${fmt(l.assigned.p99)} | ${fmt(l.result.p50)} / ${fmt(l.result.p90)} / ${fmt(l.result.p99)} | ${ratio(l.result.p50)} |`,
+        `| Attaché${d.mode === 'batch' ? ' batch + events' : ''}${storeLabel(d)}, ${d.delegates} delegate${d.delegates === 1 ? '' : 's'} | ${fmt(d.throughput.jobsPerSecond)} | ${fmt(l.assigned.p50)} / ${fmt(l.assigned.p99)} | ${fmt(l.result.p50)} / ${fmt(l.result.p90)} / ${fmt(l.result.p99)} | ${ratio(l.result.p50)} |`,
       );
     }
     for (const p of r.peers ?? []) {
@@ -187,7 +211,7 @@ export function chart(r: BenchResults): string {
   type Series = { name: string; p50: number; p90: number; p99: number; tps: number; color: string };
   const series: Series[] = [];
   if (r.floor) series.push({ name: 'gRPC floor', ...pick(r.floor.latency), tps: r.floor.roundTripsPerSecond, color: '#888888' });
-  for (const d of r.dispatch ?? []) series.push({ name: `Attaché ×${d.delegates}`, ...pick(d.latency.result), tps: d.throughput.jobsPerSecond, color: '#1f6feb' });
+  for (const d of r.dispatch ?? []) series.push({ name: `Attaché${d.store === 'postgres' ? ` pg${d.replicas === 1 ? '' : `×${d.replicas}r`}` : ''} ×${d.delegates}`, ...pick(d.latency.result), tps: d.throughput.jobsPerSecond, color: '#1f6feb' });
   for (const p of r.peers ?? []) series.push({ name: p.peer, ...pick(p.latency.result), tps: p.throughput.jobsPerSecond, color: PEER_COLORS[p.peer] ?? '#2f9e44' });
   const W = 760;
   const rowH = 26;

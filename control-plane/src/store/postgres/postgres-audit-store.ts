@@ -2,34 +2,49 @@ import type pg from 'pg';
 import { actorKeys, type AuditEntry, type AuditQuery, type AuditStore } from '../audit-records.js';
 import { rowMappers, type Row } from '../row-mappers.js';
 import { AUDIT } from './queries.js';
+import { TurnBatch } from './turn-batch.js';
 
 const { auditFromRow } = rowMappers({ date: (v) => v as Date, json: <T>(v: unknown) => v as T });
 
-/** AuditStore over the PostgresStore's pool. */
+/** An entry's values in the column order of AUDIT.append. */
+const values = (e: AuditEntry): unknown[] => [
+  e.id,
+  e.tenantId,
+  e.at,
+  JSON.stringify(e.actor),
+  ` ${actorKeys(e.actor).join(' ')} `,
+  e.role,
+  e.clientAddress,
+  e.userAgent,
+  e.action,
+  e.target.type,
+  e.target.id,
+  e.target.name,
+  e.outcome,
+  JSON.stringify(e.diff),
+  JSON.stringify(e.details),
+];
+
+/**
+ * AuditStore over the PostgresStore's pool. Appends of one event-loop turn (a busy API writes one
+ * per created task) share one INSERT (turn-batch.ts); each settles after it has committed.
+ */
 export class PostgresAuditStore implements AuditStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly appends: TurnBatch<AuditEntry, void>;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.appends = new TurnBatch<AuditEntry, void>(
+      async (entries) => {
+        const rows = entries.map(values);
+        await this.pool.query(AUDIT.appendMany, rows[0]!.map((_, c) => rows.map((r) => r[c])));
+        return entries.map(() => undefined);
+      },
+      { key: (e) => e.id, single: (e) => this.pool.query(AUDIT.append, values(e)) },
+    );
+  }
 
   async append(e: AuditEntry): Promise<void> {
-    await this.pool.query(
-      AUDIT.append,
-      [
-        e.id,
-        e.tenantId,
-        e.at,
-        JSON.stringify(e.actor),
-        ` ${actorKeys(e.actor).join(' ')} `,
-        e.role,
-        e.clientAddress,
-        e.userAgent,
-        e.action,
-        e.target.type,
-        e.target.id,
-        e.target.name,
-        e.outcome,
-        JSON.stringify(e.diff),
-        JSON.stringify(e.details),
-      ],
-    );
+    await this.appends.add(e);
   }
 
   async list(q: AuditQuery): Promise<AuditEntry[]> {

@@ -11,6 +11,9 @@ import { runStoreConformance } from '../store.conformance.js';
 import type { ClaimingDelegate, TaskRecord } from '../store.js';
 import { migrate, MIGRATIONS } from './schema.js';
 import { PostgresStore } from './postgres-store.js';
+import { BATCH } from './queries.js';
+import type { AuditEntry } from '../audit-records.js';
+import { StoreConflictError } from '../store-errors.js';
 import { queuedTask } from '../../delegates/test-support.js';
 
 // One real server for the file; each group of tests gets its own database so the migration race
@@ -282,6 +285,169 @@ describe('PostgresStore (PostgreSQL only)', () => {
     } finally {
       await raw.end();
       await store.close();
+    }
+  });
+
+  it('answers every call of one turn on its own when they share a statement: fences per task, a duplicate fails alone', async () => {
+    const url = await freshDatabase('turn_batches');
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      await seedTenant(store, 'tenant-b1');
+      await seedTenant(store, 'tenant-b2');
+      const tasks = Array.from({ length: 40 }, (_, i) => task(i % 4 === 3 ? 'tenant-b2' : 'tenant-b1', i));
+      await store.insertTask(tasks[0]!);
+      // All in one turn: the already stored one is a conflict, the rest are stored.
+      const inserted = await Promise.allSettled(tasks.map((t) => store.insertTask(t)));
+      expect(inserted[0]).toMatchObject({ status: 'rejected', reason: expect.any(StoreConflictError) });
+      expect(inserted.slice(1).every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(await store.openTaskUsage('tenant-b1')).toMatchObject({ tasks: 30 });
+      const usage = await Promise.all([store.openTaskUsage('tenant-b1'), store.openTaskUsage('tenant-b2'), store.openTaskUsage('nobody')]);
+      expect(usage.map((u) => u.tasks)).toEqual([30, 10, 0]);
+
+      const linux = (i: number, tenantId = 'tenant-b1'): ClaimingDelegate => ({ id: `d-${i}`, tenantId, tags: ['linux'], taskTypes: ['echo'] });
+      const windows: ClaimingDelegate = { id: 'd-win', tenantId: 'tenant-b1', tags: ['windows'], taskTypes: ['echo'] };
+      const b1 = tasks.filter((t) => t.tenantId === 'tenant-b1');
+      // Each tenant-b1 task claimed twice in the same turn (two delegates), plus claims that must
+      // fail: wrong tags, and the other tenant's delegate.
+      const claims = await Promise.all([
+        ...b1.flatMap((t, i) => [
+          store.claimTask({ taskId: t.id, delegate: linux(i % 3), now: at(100), leaseExpiresAt: at(130) }),
+          store.claimTask({ taskId: t.id, delegate: linux(3 + (i % 3)), now: at(100), leaseExpiresAt: at(130) }),
+        ]),
+        store.claimTask({ taskId: tasks[3]!.id, delegate: windows, now: at(100), leaseExpiresAt: at(130) }),
+        store.claimTask({ taskId: tasks[7]!.id, delegate: linux(9), now: at(100), leaseExpiresAt: at(130) }),
+      ]);
+      const won = claims.filter((c): c is TaskRecord => c !== null);
+      expect(won).toHaveLength(b1.length);
+      expect(new Set(won.map((c) => c.id)).size).toBe(b1.length);
+      expect(claims.slice(-2)).toEqual([null, null]);
+
+      // Mark running: the holder with the right attempt wins; a wrong attempt or delegate does not.
+      const running = await Promise.all(
+        won.flatMap((c) => [
+          store.markRunning({ taskId: c.id, attempt: c.attempt, delegateId: c.delegateId!, now: at(101), leaseExpiresAt: at(160) }),
+          store.markRunning({ taskId: c.id, attempt: c.attempt + 1, delegateId: c.delegateId!, now: at(101), leaseExpiresAt: at(160) }),
+          store.markRunning({ taskId: c.id, attempt: c.attempt, delegateId: 'd-other', now: at(101), leaseExpiresAt: at(160) }),
+        ]),
+      );
+      expect(running.filter((r) => r !== null).map((r) => r!.state)).toEqual(won.map(() => 'running'));
+
+      // Two results for each attempt in one turn: exactly one is recorded, the first one asked.
+      const ended = await Promise.all(
+        won.flatMap((c) => [
+          store.completeTask({ taskId: c.id, attempt: 1, delegateId: c.delegateId!, outcome: { state: 'succeeded', result: { first: c.id } }, now: at(102) }),
+          store.completeTask({ taskId: c.id, attempt: 1, delegateId: c.delegateId!, outcome: { state: 'failed', error: { code: 'X', message: 'late', details: {} } }, now: at(103) }),
+        ]),
+      );
+      for (let i = 0; i < won.length; i++) {
+        expect(ended[2 * i]).toMatchObject({ id: won[i]!.id, state: 'succeeded', result: { first: won[i]!.id } });
+        expect(ended[2 * i + 1]).toBeNull();
+      }
+
+      // Reads of one turn: each by its own tenant; another tenant's id is not found.
+      const got = await Promise.all([...tasks.map((t) => store.getTask(t.tenantId, t.id)), store.getTask('tenant-b2', tasks[0]!.id)]);
+      expect(got.slice(0, -1).map((t) => t?.state)).toEqual(tasks.map((t) => (t.tenantId === 'tenant-b1' ? 'succeeded' : 'queued')));
+      expect(got.at(-1)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers claimNext of many delegates in one turn from one read when there is nothing for them, and claims when there is', async () => {
+    const url = await freshDatabase('turn_batches_claim_next');
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      await seedTenant(store, 'tenant-n1');
+      await seedTenant(store, 'tenant-n2');
+      await store.insertTask(task('tenant-n1', 1, { selectors: ['gpu'] }));
+      await store.insertTask(task('tenant-n1', 2, { selectors: ['gpu'], type: 'aws.validate' }));
+      const d = (id: string, tenantId: string, tags: string[], taskTypes = ['echo']): ClaimingDelegate => ({ id, tenantId, tags, taskTypes });
+      const claim = (delegate: ClaimingDelegate) => store.claimNext({ delegate, now: at(50), leaseExpiresAt: at(80) });
+      const answers = await Promise.all([
+        claim(d('d-linux', 'tenant-n1', ['linux'])),
+        claim(d('d-gpu-other-tenant', 'tenant-n2', ['gpu'])),
+        claim(d('d-gpu-validate', 'tenant-n1', ['gpu', 'x'], ['aws.validate'])),
+        claim(d('d-gpu', 'tenant-n1', ['gpu'])),
+        claim(d('d-gpu-2', 'tenant-n1', ['gpu'])),
+      ]);
+      expect(answers.slice(0, 3).map((a) => a?.id ?? null)).toEqual([null, null, 'task-0002']);
+      // Both gpu delegates see task-0001 queued; the fenced claim hands it to exactly one of them.
+      const gpu = answers.slice(3).filter((a): a is TaskRecord => a !== null);
+      expect(gpu.map((a) => a.id)).toEqual(['task-0001']);
+      expect(gpu[0]).toMatchObject({ state: 'assigned', delegateId: expect.stringMatching(/^d-gpu(-2)?$/) });
+      expect(await claim(d('d-gpu-3', 'tenant-n1', ['gpu']))).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps every field of audit entries appended in one turn, and names delegates of several asks in one read', async () => {
+    const url = await freshDatabase('turn_batches_audit');
+    const store = await PostgresStore.open({ url });
+    try {
+      await store.migrate();
+      await seedTenant(store, 'tenant-a1');
+      const entries: AuditEntry[] = Array.from({ length: 12 }, (_, i) => ({
+        id: `aud-${String(i).padStart(3, '0')}`,
+        tenantId: 'tenant-a1',
+        at: at(i),
+        actor: i % 2 ? { type: 'anonymous' } : { type: 'operator' },
+        role: i % 3 ? null : 'operator',
+        clientAddress: i % 2 ? null : '10.0.0.1',
+        userAgent: i % 2 ? null : 'curl/8 "quoted", {braced}',
+        action: 'task.create',
+        target: { type: 'task', id: `t-${i}`, name: i % 2 ? null : `name ${i}` },
+        outcome: 'success',
+        diff: i % 2 ? {} : { name: { changed: true, to: `x "${i}"` } },
+        details: { i, nested: { list: [i, null, 'a,b'] } },
+      }));
+      await Promise.all(entries.map((e) => store.audit.append(e)));
+      expect(await store.audit.list({ tenantId: 'tenant-a1', limit: 50 })).toEqual([...entries].reverse());
+
+      for (const [id, name] of [['d-1', 'edge one'], ['d-2', 'edge two']] as const) {
+        await store.upsertDelegate({
+          id,
+          tenantId: 'tenant-a1',
+          tokenId: 'tok-1',
+          name,
+          instanceId: `i-${id}`,
+          tags: ['linux'],
+          taskTypes: ['echo'],
+          maxConcurrency: 4,
+          version: '0.1.0',
+          transport: 'grpc',
+          status: 'connected',
+          inFlight: 0,
+          replicaId: 'replica-a',
+          sessionId: `s-${id}`,
+          connectedAt: at(0),
+          lastHeartbeatAt: at(0),
+          disconnectedAt: null,
+          policy: null,
+        });
+      }
+      const names = await Promise.all([
+        store.delegateNames('tenant-a1', ['d-1', 'd-2']),
+        store.delegateNames('tenant-a1', ['d-2', 'd-missing']),
+        store.delegateNames('other-tenant', ['d-1']),
+      ]);
+      expect(names.map((m) => Object.fromEntries(m))).toEqual([{ 'd-1': 'edge one', 'd-2': 'edge two' }, { 'd-2': 'edge two' }, {}]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('counts open tasks of several tenants in one statement from the quota index alone', async () => {
+    const raw = new pg.Client({ connectionString: conformanceUrl });
+    await raw.connect();
+    try {
+      await raw.query('SET enable_seqscan = off');
+      const plan = await raw.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${BATCH.openTaskUsage.replace('$1::text[]', "ARRAY['ta', 'tb']")}`);
+      expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Only Scan using tasks_tenant_open/);
+    } finally {
+      await raw.end();
     }
   });
 

@@ -29,9 +29,10 @@ import type {
 } from '../store.js';
 import { payloadBytes } from '../store.js';
 import { conflicting } from './conflicts.js';
-import { IDENTITY, Q, insertTasks } from './queries.js';
+import { BATCH, IDENTITY, Q, insertTasks } from './queries.js';
+import { TurnBatch } from './turn-batch.js';
 import { DelegateNameCache } from '../delegate-name-cache.js';
-import { inQueueOrder, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
+import { distinctIds, inQueueOrder, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
 import { migrate } from './schema.js';
 import { PostgresIdentityStore, userParams } from './postgres-identity-store.js';
 import { PostgresOidcStore } from './postgres-oidc-store.js';
@@ -94,10 +95,112 @@ export class PostgresStore implements Store {
   readonly oidc: PostgresOidcStore;
   readonly audit: PostgresAuditStore;
 
-  private readonly names = new DelegateNameCache(async (tenantId, ids) => {
-    const rows = await this.all(Q.delegateNames, [tenantId, ids]);
-    return new Map(rows.map((r) => [String(r['id']), String(r['name'])]));
-  });
+  private readonly names = new DelegateNameCache((tenantId, ids) => this.batches.names.add({ tenantId, ids }));
+
+  /**
+   * The per-task transitions and reads, batched by event-loop turn (turn-batch.ts): under load one
+   * statement carries every call of its kind that arrived meanwhile.
+   */
+  private readonly batches = {
+    insert: new TurnBatch<TaskRecord, void>(
+      async (tasks) => {
+        await this.pool.query(insertTasks(tasks.length), tasks.flatMap(taskValues));
+        return tasks.map(() => undefined);
+      },
+      { key: (t) => t.id, single: (t) => this.pool.query(Q.insertTask, taskValues(t)) },
+    ),
+    get: new TurnBatch<{ tenantId: string; id: string }, TaskRecord | null>(async (keys) => {
+      const rows = await this.all(BATCH.getTasks, [keys.map((k) => k.tenantId), keys.map((k) => k.id)]);
+      const byKey = new Map(rows.map((r) => [`${String(r['tenant_id'])}\n${String(r['id'])}`, r]));
+      return keys.map((k) => {
+        const row = byKey.get(`${k.tenantId}\n${k.id}`);
+        return row ? taskFromRow(row) : null;
+      });
+    }),
+    claim: new TurnBatch<ClaimTask, TaskRecord | null>(
+      async (claims) =>
+        this.byId(
+          claims.map((c) => c.taskId),
+          await this.all(BATCH.claimTasks, [
+            claims.map((c) => c.taskId),
+            claims.map((c) => c.delegate.id),
+            claims.map((c) => json([...c.delegate.tags])),
+            claims.map((c) => json([...c.delegate.taskTypes])),
+            claims.map((c) => c.now),
+            claims.map((c) => c.leaseExpiresAt),
+            claims.map((c) => c.delegate.tenantId),
+          ]),
+        ),
+      { key: (c) => c.taskId, single: (c) => this.claimOne(c) },
+    ),
+    running: new TurnBatch<MarkRunning, TaskRecord | null>(
+      async (steps) =>
+        this.byId(
+          steps.map((s) => s.taskId),
+          await this.all(BATCH.markRunning, [
+            steps.map((s) => s.taskId),
+            steps.map((s) => s.attempt),
+            steps.map((s) => s.delegateId),
+            steps.map((s) => s.now),
+            steps.map((s) => s.leaseExpiresAt),
+          ]),
+        ),
+      { key: (s) => s.taskId, single: (s) => this.markRunningOne(s) },
+    ),
+    complete: new TurnBatch<CompleteTask, TaskRecord | null>(
+      async (steps) => {
+        const outcomes = steps.map((s) => outcomeColumns(s.outcome));
+        return this.byId(
+          steps.map((s) => s.taskId),
+          await this.all(BATCH.completeTasks, [
+            steps.map((s) => s.taskId),
+            steps.map((s) => s.attempt),
+            steps.map((s) => s.delegateId),
+            steps.map((s) => s.outcome.state),
+            outcomes.map((o) => jsonOrNull(o.result)),
+            outcomes.map((o) => jsonOrNull(o.error)),
+            steps.map((s) => s.now),
+            steps.map((s) => s.startedAt ?? null),
+          ]),
+        );
+      },
+      { key: (s) => s.taskId, single: (s) => this.completeOne(s) },
+    ),
+    anyQueued: new TurnBatch<Claim, boolean>(async (claims) => {
+      const rows = await this.all(BATCH.anyQueued, [
+        claims.map((c) => c.delegate.tenantId),
+        claims.map((c) => json([...c.delegate.tags])),
+        claims.map((c) => json([...c.delegate.taskTypes])),
+      ]);
+      const found = new Set(rows.map((r) => Number(r['i'])));
+      return claims.map((_, i) => found.has(i + 1));
+    }),
+    names: new TurnBatch<{ tenantId: string; ids: string[] }, Map<string, string>>(async (asks) => {
+      const pairs = asks.flatMap((a) => a.ids.map((id) => [a.tenantId, id] as const));
+      const rows = await this.all(BATCH.delegateNames, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+      const byKey = new Map(rows.map((r) => [`${String(r['tenant_id'])}\n${String(r['id'])}`, String(r['name'])]));
+      const namesOf = (a: { tenantId: string; ids: string[] }) =>
+        a.ids.flatMap((id) => {
+          const name = byKey.get(`${a.tenantId}\n${id}`);
+          return name === undefined ? [] : [[id, name] as const];
+        });
+      return asks.map((a) => new Map(namesOf(a)));
+    }),
+    usage: new TurnBatch<string, OpenTaskUsage>(async (tenantIds) => {
+      const rows = await this.all(BATCH.openTaskUsage, [distinctIds(tenantIds)]);
+      const byTenant = new Map(rows.map((r) => [String(r['tenant_id']), { tasks: Number(r['tasks'] ?? 0), payloadBytes: Number(r['bytes'] ?? 0) }]));
+      return tenantIds.map((id) => ({ ...(byTenant.get(id) ?? { tasks: 0, payloadBytes: 0 }) }));
+    }),
+  };
+
+  /** The rows a batched UPDATE returned, as one answer per item (null: the fence did not match). */
+  private byId(ids: readonly string[], rows: Row[]): Array<TaskRecord | null> {
+    const byId = new Map(rows.map((r) => [String(r['id']), r]));
+    return ids.map((id) => {
+      const row = byId.get(id);
+      return row ? taskFromRow(row) : null;
+    });
+  }
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -351,7 +454,7 @@ export class PostgresStore implements Store {
   // Tasks
 
   async insertTask(t: TaskRecord): Promise<void> {
-    await conflicting('task', () => this.pool.query(Q.insertTask, taskValues(t)));
+    await conflicting('task', () => this.batches.insert.add(t));
   }
 
   async createTasks(tasks: readonly TaskRecord[]): Promise<void> {
@@ -367,8 +470,7 @@ export class PostgresStore implements Store {
   }
 
   async getTask(tenantId: string, id: string): Promise<TaskRecord | null> {
-    const row = await this.one(Q.getTask, [tenantId, id]);
-    return row ? taskFromRow(row) : null;
+    return this.batches.get.add({ tenantId, id });
   }
 
   async listTasks(tenantId: string, query: ListTasksQuery): Promise<TaskRecord[]> {
@@ -380,6 +482,10 @@ export class PostgresStore implements Store {
   }
 
   async claimTask(claim: ClaimTask): Promise<TaskRecord | null> {
+    return this.batches.claim.add(claim);
+  }
+
+  private async claimOne(claim: ClaimTask): Promise<TaskRecord | null> {
     const row = await this.one(Q.claimTask, [
       claim.taskId,
       claim.delegate.id,
@@ -393,6 +499,9 @@ export class PostgresStore implements Store {
   }
 
   async claimNext(claim: Claim): Promise<TaskRecord | null> {
+    // Most pumps find the queue empty: that answer comes from one read shared by every delegate
+    // asking in this turn. Only when there is something to take does the fenced claim run.
+    if (!(await this.batches.anyQueued.add(claim))) return null;
     const row = await this.one(Q.claimNext, [
       claim.delegate.tenantId,
       claim.delegate.id,
@@ -418,11 +527,19 @@ export class PostgresStore implements Store {
   }
 
   async markRunning(step: MarkRunning): Promise<TaskRecord | null> {
+    return this.batches.running.add(step);
+  }
+
+  private async markRunningOne(step: MarkRunning): Promise<TaskRecord | null> {
     const row = await this.one(Q.markRunning, [step.taskId, step.attempt, step.delegateId, step.now, step.leaseExpiresAt]);
     return row ? taskFromRow(row) : null;
   }
 
   async completeTask(step: CompleteTask): Promise<TaskRecord | null> {
+    return this.batches.complete.add(step);
+  }
+
+  private async completeOne(step: CompleteTask): Promise<TaskRecord | null> {
     const { result, error } = outcomeColumns(step.outcome);
     const row = await this.one(Q.completeTask, [
       step.taskId,
@@ -510,11 +627,7 @@ export class PostgresStore implements Store {
 
   async openTaskUsage(tenantId: string): Promise<OpenTaskUsage> {
     // Same WHERE as the partial index tasks_tenant_open (payload_bytes INCLUDEd): an index-only scan.
-    const row = await this.one(
-      Q.openTaskUsage,
-      [tenantId],
-    );
-    return { tasks: Number(row?.tasks ?? 0), payloadBytes: Number(row?.bytes ?? 0) };
+    return this.batches.usage.add(tenantId);
   }
 
   async deleteEndedTasks(endedBefore: Date, limit: number): Promise<number> {

@@ -191,6 +191,51 @@ export const Q = {
        ORDER BY last_current_at DESC NULLS LAST, last_seen_at DESC, key_id`,
 } as const;
 
+/**
+ * The hot task transitions over arrays, one statement for every call of one event-loop turn
+ * (turn-batch.ts). Each is the one-row statement of Q with the same fence, per item: item i is
+ * element i of every array. `t.id = ANY($1)` lets the planner find the rows by primary key
+ * before it matches them to their items.
+ */
+export const BATCH = {
+  getTasks: `SELECT t.* FROM tasks t
+       JOIN unnest($1::text[], $2::text[]) AS v(tenant_id, id) ON t.tenant_id = v.tenant_id AND t.id = v.id
+       WHERE t.id = ANY($2::text[])`,
+  // Eligibility per item: tags and task types travel as JSON arrays, one per item.
+  claimTasks: `UPDATE tasks AS t SET state = 'assigned', delegate_id = v.delegate_id, assigned_at = v.now, lease_expires_at = v.lease
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+         AS v(id, delegate_id, tags, types, now, lease, tenant_id)
+       WHERE t.id = ANY($1::text[]) AND t.id = v.id AND t.tenant_id = v.tenant_id AND t.state = 'queued'
+         AND t.selectors <@ ARRAY(SELECT jsonb_array_elements_text(v.tags::jsonb))
+         AND t.type IN (SELECT jsonb_array_elements_text(v.types::jsonb))
+       RETURNING t.*`,
+  markRunning: `UPDATE tasks AS t SET state = 'running', started_at = v.now, lease_expires_at = v.lease
+       FROM unnest($1::text[], $2::integer[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS v(id, attempt, delegate_id, now, lease)
+       WHERE t.id = ANY($1::text[]) AND t.id = v.id AND t.attempt = v.attempt AND t.delegate_id = v.delegate_id AND t.state = 'assigned'
+       RETURNING t.*`,
+  completeTasks: `UPDATE tasks AS t SET state = v.state, result = v.result::jsonb, error = v.error::jsonb, ended_at = v.now,
+         started_at = COALESCE(t.started_at, v.started_at), lease_expires_at = NULL
+       FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+         AS v(id, attempt, delegate_id, state, result, error, now, started_at)
+       WHERE t.id = ANY($1::text[]) AND t.id = v.id AND t.attempt = v.attempt AND t.delegate_id = v.delegate_id AND t.state IN ${ACTIVE}
+       RETURNING t.*`,
+  // Which of these delegates have a queued task they could take: the empty answer of claimNext
+  // (a pump that finds nothing, the common case while new tasks are placed as they arrive) for
+  // many delegates in one read. The arrays are built once per item, not per task row.
+  anyQueued: `WITH v AS (
+         SELECT u.i, u.tenant_id, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)) AS tags,
+           ARRAY(SELECT jsonb_array_elements_text(u.types::jsonb)) AS types
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(tenant_id, tags, types, i))
+       SELECT v.i FROM v WHERE EXISTS (
+         SELECT 1 FROM tasks t WHERE t.tenant_id = v.tenant_id AND t.state = 'queued' AND t.selectors <@ v.tags AND t.type = ANY(v.types))`,
+  delegateNames: `SELECT d.tenant_id, d.id, d.name FROM delegates d
+       JOIN unnest($1::text[], $2::text[]) AS v(tenant_id, id) ON d.tenant_id = v.tenant_id AND d.id = v.id
+       WHERE d.id = ANY($2::text[])`,
+  openTaskUsage: `SELECT tenant_id, COUNT(*)::int AS tasks, COALESCE(SUM(payload_bytes), 0)::bigint AS bytes FROM tasks
+       WHERE tenant_id = ANY($1::text[]) AND state IN ('queued', 'assigned', 'running')
+       GROUP BY tenant_id`,
+} as const;
+
 /** Store.identity: users, sessions, API keys, sign-in attempts, tenants' status. */
 export const IDENTITY = {
   insertUser: `INSERT INTO users (id, tenant_id, email, name, role, status, password_hash, created_at, updated_at)
@@ -270,6 +315,11 @@ export const AUDIT = {
          AND ($6::timestamptz IS NULL OR at >= $6)
          AND ($7::timestamptz IS NULL OR at < $7)
        ORDER BY id DESC LIMIT $8`,
+  /** `append` for many entries in one statement: the same columns, one array each. */
+  appendMany: `INSERT INTO audit_entries (id, tenant_id, at, actor, actor_keys, role, client_address, user_agent, action,
+         target_type, target_id, target_name, outcome, diff, details)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::jsonb[])`,
   deleteOlderThan: `DELETE FROM audit_entries WHERE id IN (SELECT id FROM audit_entries WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 } as const;
 
