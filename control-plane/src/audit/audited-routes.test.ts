@@ -1,3 +1,4 @@
+import { CLI_SIGN_IN_EXCHANGE_PATH } from '@attache/proto';
 import { describe, expect, it } from 'vitest';
 import { NATS_CREDENTIALS_PATH } from '@attache/proto';
 import { ROUTE_ACCESS } from '../api/access/route-access.js';
@@ -26,11 +27,15 @@ describe('AUDITED_ROUTES', () => {
   });
 
   it('records every sign-in route, the ones answering a redirect included, as a sign-in or a failed one', () => {
-    // Starting an OIDC sign-in only redirects to the provider: nothing is signed in or refused yet.
-    const notASignIn = new Set(['GET /v1/session/oidc/start']);
-    const signIns = Object.entries(ROUTE_ACCESS).filter(([route, access]) => access === 'sign-in' && !notASignIn.has(route)).map(([route]) => route);
+    // Starting an OIDC sign-in only redirects to the provider, and the providers route only says how
+    // to sign in: nothing is signed in or refused yet.
+    const notASignIn = new Set(['GET /v1/session/oidc/start', 'GET /v1/session/providers']);
+    // The CLI's code exchange is a sign-in of its own kind.
+    const cli = `POST ${CLI_SIGN_IN_EXCHANGE_PATH}`;
+    const signIns = Object.entries(ROUTE_ACCESS).filter(([route, access]) => access === 'sign-in' && !notASignIn.has(route) && route !== cli).map(([route]) => route);
     expect(signIns).toEqual(expect.arrayContaining(['POST /v1/session', 'GET /v1/session/oidc/callback']));
     for (const route of signIns) expect(AUDITED_ROUTES[route], route).toMatchObject({ action: 'session.sign_in', failedAction: 'session.sign_in_failed' });
+    expect(AUDITED_ROUTES[cli]).toMatchObject({ action: 'session.cli_sign_in', failedAction: 'session.cli_sign_in_failed' });
   });
 
   it('gives every action one name', () => {
