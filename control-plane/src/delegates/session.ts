@@ -18,6 +18,8 @@ export interface HeldTask {
   startedAt?: Date;
   /** Fires when an accepted attempt has run long enough to be written as running. */
   runningTimer?: NodeJS.Timeout | null;
+  /** Its running event has been published (at the running write, or just before its end). */
+  runningAnnounced?: boolean;
   /**
    * The delegate's Result arrived but the store could not record it yet (an outage): the control
    * plane keeps it and retries, and the delegate, which has let go of the task, no longer lists it.

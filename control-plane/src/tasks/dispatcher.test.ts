@@ -88,7 +88,7 @@ describe('Dispatcher', () => {
     expect(s.holds('tsk_1', 1)).toBe(true);
   });
 
-  it('announces an accepted attempt as running at once and writes it only once it has run for the delay', async () => {
+  it('writes and announces an accepted attempt as running only once it has run for the delay', async () => {
     const { store, tenant, dispatcher, connect, lifecycle } = await setup({ runningWriteDelayMs: 40 });
     const seen: string[] = [];
     lifecycle.observe({ taskChanged: (t) => void seen.push(`${t.id}:${t.state}`) });
@@ -97,10 +97,12 @@ describe('Dispatcher', () => {
     await dispatcher.place(tenant.id, 'tsk_1', 'echo', []);
     const before = Date.now();
     await dispatcher.accepted(s, 'tsk_1', 1);
-    expect(seen).toContain('tsk_1:running');
-    // Not yet durable: a task that ended now would be written once, at its end.
+    // Not yet written nor announced: a task that ended now would be written once, at its end.
     expect((await store.getTask(tenant.id, 'tsk_1'))?.state).toBe('assigned');
+    expect(seen).not.toContain('tsk_1:running');
     await expect.poll(async () => (await store.getTask(tenant.id, 'tsk_1'))?.state, { timeout: 2_000 }).toBe('running');
+    // The event follows the write: whoever reads the task after it reads running.
+    await expect.poll(() => seen.filter((e) => e === 'tsk_1:running').length).toBe(1);
     const row = await store.getTask(tenant.id, 'tsk_1');
     expect(row?.startedAt?.getTime()).toBeGreaterThanOrEqual(before);
     expect(row?.startedAt?.getTime()).toBeLessThan(before + 40);

@@ -196,14 +196,24 @@ export class Dispatcher {
     held.startedAt = startedAt;
     if (this.runningWriteDelayMs <= 0 || !held.task) {
       const running = await this.markRunning(session, taskId, attempt, startedAt);
-      if (running) this.options.lifecycle.running(running);
+      if (running) {
+        held.runningAnnounced = true;
+        this.options.lifecycle.running(running);
+      }
       return;
     }
-    // Announced now, written only if the attempt is still running after the delay (see runningWriteDelayMs).
-    this.options.lifecycle.running({ ...held.task, state: 'running', startedAt });
+    // Written, and announced, only if the attempt is still running after the delay (see
+    // runningWriteDelayMs); one that ends sooner is announced running by the ResultRecorder, just
+    // before its end. Either way the event follows the store: a reader that sees it reads running.
     held.runningTimer = setTimeout(() => {
       held.runningTimer = null;
-      if (session.holds(taskId, attempt)) void this.markRunning(session, taskId, attempt, startedAt);
+      if (!session.holds(taskId, attempt)) return;
+      void this.markRunning(session, taskId, attempt, startedAt).then((running) => {
+        if (running && !held.runningAnnounced) {
+          held.runningAnnounced = true;
+          this.options.lifecycle.running(running);
+        }
+      });
     }, this.runningWriteDelayMs);
     held.runningTimer.unref();
   }

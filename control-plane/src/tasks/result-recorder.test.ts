@@ -48,6 +48,25 @@ describe('ResultRecorder', () => {
     expect(pumped).toEqual([s]);
   });
 
+  it('ends an attempt whose running write was not due yet in one write, announcing running before the end', async () => {
+    const store = await realStore();
+    const tenant = await seedTenant(store, 'acme');
+    const { lifecycle } = realLifecycle(store);
+    const seen: string[] = [];
+    lifecycle.observe({ taskChanged: (t) => void seen.push(t.state) });
+    const s = session({ id: 'dlg_a', tenantId: tenant.id }).session;
+    s.transition('registering', 'connected');
+    await store.insertTask(queuedTask(tenant.id, 'tsk_1'));
+    const assignedAt = new Date();
+    const claimed = await store.claimTask({ taskId: 'tsk_1', delegate: s.claimant(), now: assignedAt, leaseExpiresAt: new Date(assignedAt.getTime() + 60_000) });
+    const startedAt = new Date(assignedAt.getTime() + 5);
+    s.held.set('tsk_1', { attempt: 1, type: 'echo', accepted: true, ackTimer: null, task: claimed!, startedAt });
+    const recorder = new ResultRecorder({ store, lifecycle, slots: { pump: () => {} }, log: silentLog });
+    await recorder.record(s, success(1));
+    expect(await store.getTask(tenant.id, 'tsk_1')).toMatchObject({ state: 'succeeded', startedAt, assignedAt });
+    expect(seen).toEqual(['running', 'succeeded']);
+  });
+
   it('ignores the result of an attempt the delegate does not hold, and keeps the one it holds', async () => {
     const { store, tenant, lifecycle, s } = await setup();
     const recorder = new ResultRecorder({ store, lifecycle, slots: { pump: () => {} }, log: silentLog });

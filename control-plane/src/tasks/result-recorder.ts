@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Result as ResultFrame } from '@attache/proto';
-import type { DelegateSession } from '../delegates/session.js';
+import type { DelegateSession, HeldTask } from '../delegates/session.js';
 import { ErrorCode } from '../errors.js';
 import type { Store, TaskOutcome, TaskRecord } from '../store/store.js';
 import type { TaskLifecycle } from './lifecycle.js';
@@ -13,7 +13,7 @@ export interface SlotFiller {
 
 export interface ResultRecorderOptions {
   store: Pick<Store, 'completeTask'>;
-  lifecycle: Pick<TaskLifecycle, 'ended'>;
+  lifecycle: Pick<TaskLifecycle, 'ended' | 'running'>;
   slots: SlotFiller;
   log: Logger;
   /** First retry delay; doubled each time up to `maxRetryDelayMs`. */
@@ -69,15 +69,21 @@ export class ResultRecorder {
       // Keeps the slot while retrying: the delegate's capacity is still spoken for by this result.
       held.resultPending = true;
       this.options.log.warn({ err, taskId: frame.taskId, attempt: frame.attempt, delegateId: session.id }, 'could not record a result; retrying');
-      this.retry(session, frame.taskId, frame.attempt, write, this.retryDelayMs);
+      this.retry(session, held, frame.taskId, frame.attempt, write, this.retryDelayMs);
       return;
     }
     session.release(frame.taskId);
-    await this.recorded(session, frame.taskId, frame.attempt, ended);
+    await this.recorded(session, held, frame.taskId, frame.attempt, ended);
   }
 
-  private async recorded(session: DelegateSession, taskId: string, attempt: number, ended: TaskRecord | null): Promise<void> {
+  private async recorded(session: DelegateSession, held: HeldTask, taskId: string, attempt: number, ended: TaskRecord | null): Promise<void> {
     try {
+      // An attempt that ended before its running write was due is announced running now, before its
+      // end, so every task's events read queued → running → its end.
+      if (ended && held.accepted && held.startedAt && held.task && !held.runningAnnounced) {
+        held.runningAnnounced = true;
+        this.options.lifecycle.running({ ...held.task, state: 'running', startedAt: held.startedAt });
+      }
       if (ended) await this.options.lifecycle.ended(ended);
       else this.options.log.info({ taskId, attempt }, 'dropped a result fenced by attempt or state');
     } finally {
@@ -85,7 +91,7 @@ export class ResultRecorder {
     }
   }
 
-  private retry(session: DelegateSession, taskId: string, attempt: number, write: () => Promise<TaskRecord | null>, delayMs: number): void {
+  private retry(session: DelegateSession, held: HeldTask, taskId: string, attempt: number, write: () => Promise<TaskRecord | null>, delayMs: number): void {
     const timer = setTimeout(() => {
       this.pending.delete(timer);
       write()
@@ -93,9 +99,9 @@ export class ResultRecorder {
           async (ended) => {
             if (session.holds(taskId, attempt)) session.release(taskId);
             this.options.log.info({ taskId, attempt, delegateId: session.id, recorded: ended !== null }, 'recorded a result after retrying');
-            await this.recorded(session, taskId, attempt, ended);
+            await this.recorded(session, held, taskId, attempt, ended);
           },
-          () => this.retry(session, taskId, attempt, write, Math.min(delayMs * 2, this.maxRetryDelayMs)),
+          () => this.retry(session, held, taskId, attempt, write, Math.min(delayMs * 2, this.maxRetryDelayMs)),
         )
         .catch((err: unknown) => this.options.log.error({ err, taskId }, 'finishing a retried result failed'));
     }, delayMs);
