@@ -38,15 +38,18 @@ export const Q = {
       FOR UPDATE SKIP LOCKED
       LIMIT 1)
     RETURNING *`,
-  // claimNext for up to $7 tasks: the same locking subquery with a larger LIMIT.
-  claimQueued: `UPDATE tasks SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
-    WHERE state = 'queued' AND id IN (
+  // claimNext for up to $7 tasks. The locking subquery is a MATERIALIZED CTE, run exactly once: as
+  // `id IN (SELECT … LIMIT $7)` the planner may re-run a LIMITed subquery per outer row and update
+  // more rows than the limit, which assigned a delegate more tasks than it has slots.
+  claimQueued: `WITH picked AS MATERIALIZED (
       SELECT t.id FROM tasks t
       WHERE t.tenant_id = $1 AND t.state = 'queued' AND ${eligible('$3', '$4')}
       ORDER BY t.priority DESC, t.queued_at, t.id
       FOR UPDATE SKIP LOCKED
       LIMIT $7)
-    RETURNING *`,
+    UPDATE tasks AS u SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
+    FROM picked WHERE u.id = picked.id AND u.state = 'queued'
+    RETURNING u.*`,
   // One statement for both outcomes, so there is no read-then-write window between replicas.
   requeue: `UPDATE tasks SET
       state            = CASE WHEN ${EXHAUSTED} THEN 'failed' ELSE 'queued' END,
