@@ -135,12 +135,12 @@ export function tables(r: BenchResults): string {
   }
   if (r.connections?.length) {
     out.push(
-      '| Carrier | Idle delegates | CP RSS before → after (MB) | RSS per connection | Idle CPU (s/s, heartbeat every 5 s) | Reconnect after SIGKILL + restart | CP alive after |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
+      '| Carrier | Idle delegates | Registered in (target ≤ 15 s) | CP RSS before → after (MB) | RSS per connection | Idle CPU (s/s, heartbeat every 5 s) | Reconnect after SIGKILL + restart | CP alive after |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const c of r.connections) {
       out.push(
-        `| ${c.carrier} | ${c.delegates} | ${fmt(c.baselineRssMb)} → ${fmt(c.rssMb)} | ${fmt(c.rssPerConnectionKb)} KB${c.brokerRssPerConnectionKb !== undefined ? ` (+${fmt(c.brokerRssPerConnectionKb)} KB in nats-server)` : ''} | ${fmt(c.idleCpu)} | ${fmt(c.reconnectSeconds)} s (restart ${fmt(c.restartSeconds)} s) | ${c.survived ? 'yes' : 'no'} |`,
+        `| ${c.carrier} | ${c.delegates} | ${c.registerSeconds !== undefined ? `${fmt(c.registerSeconds)} s (${c.workers} client processes)` : '–'} | ${fmt(c.baselineRssMb)} → ${fmt(c.rssMb)} | ${fmt(c.rssPerConnectionKb)} KB${c.brokerRssPerConnectionKb !== undefined ? ` (+${fmt(c.brokerRssPerConnectionKb)} KB in nats-server)` : ''} | ${fmt(c.idleCpu)} | ${fmt(c.reconnectSeconds)} s (restart ${fmt(c.restartSeconds)} s) | ${c.survived ? 'yes' : 'no'} |`,
       );
     }
     out.push('');

@@ -10,7 +10,8 @@ import {
 } from '@attache/proto';
 import type { Logger } from 'pino';
 import { parseBearer } from '../delegates/token-service.js';
-import type { CarrierServer, DelegateConnection } from './carrier.js';
+import { goodbyeFrame, type CarrierServer, type DelegateConnection } from './carrier.js';
+import type { Goodbye } from '../delegates/session-registry.js';
 import { ListenError } from '../listen-error.js';
 import { reasonOf, StartupError } from '../startup-error.js';
 import type { GrpcHealth } from './grpc-health.js';
@@ -55,10 +56,10 @@ class GrpcConnection implements DelegateConnection {
     }
   }
 
-  close(reason?: { code: string; message: string }): void {
+  close(reason?: Goodbye): void {
     if (this.closed) return;
     if (reason) {
-      this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: reason.code, reason: reason.message } } }));
+      this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: goodbyeFrame(reason) } }));
     }
     this.finish(reason ? `closed: ${reason.code}` : 'closed');
     try {
