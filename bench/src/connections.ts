@@ -75,8 +75,9 @@ async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: Connections
     const brokerPid = () => nats?.proc.child.pid ?? 0;
     const base = await processUsage(pid());
     const brokerBase = nats ? await processUsage(brokerPid()) : undefined;
+    fleet = await ProcessFleet.spawn({ url, token, name: 'idle', count: opts.delegates, tags: ['idle'], maxConcurrency: 1, workers: opts.workers, startBatch: 500 });
     const t0 = performance.now();
-    fleet = await ProcessFleet.start({ url, token, name: 'idle', count: opts.delegates, tags: ['idle'], maxConcurrency: 1, workers: opts.workers, startBatch: 500 });
+    await fleet.connect();
     const registerSeconds = (performance.now() - t0) / 1000;
     log(`  ${carrier}: ${opts.delegates} delegates registered in ${registerSeconds.toFixed(1)} s (${opts.workers} client processes)`);
     await sleep(3_000);

@@ -19,6 +19,8 @@ export type FleetCommand =
   | { kind: 'stop' };
 
 export type FleetReport =
+  /** Loaded and listening for commands (the time to start a child is not the fleet's to measure). */
+  | { kind: 'ready' }
   | { kind: 'registered'; count: number }
   | { kind: 'armed' }
   | { kind: 'back' }

@@ -15,6 +15,7 @@ process.on('message', (command: FleetCommand) => {
 });
 // The parent going away (a crashed bench) must not leave thousands of connections behind.
 process.on('disconnect', () => process.exit(0));
+report({ kind: 'ready' });
 
 async function handle(command: FleetCommand): Promise<void> {
   switch (command.kind) {

@@ -23,7 +23,8 @@ export interface ProcessFleetOptions {
 export class ProcessFleet {
   private constructor(private readonly children: readonly Child[]) {}
 
-  static async start(opts: ProcessFleetOptions): Promise<ProcessFleet> {
+  /** Starts the child processes and waits until each has loaded; no delegate connects yet. */
+  static async spawn(opts: ProcessFleetOptions): Promise<ProcessFleet> {
     const workers = Math.max(1, Math.min(opts.workers, opts.count));
     const children: Child[] = [];
     let offset = 0;
@@ -34,13 +35,22 @@ export class ProcessFleet {
       children.push(new Child(w, shard));
     }
     const fleet = new ProcessFleet(children);
+    await fleet.settle(children.map((c) => c.waitFor('ready')));
+    return fleet;
+  }
+
+  /** Starts every delegate of every child; resolves once all have been welcomed. */
+  async connect(): Promise<void> {
+    await this.settle(this.children.map((c) => c.request({ kind: 'start', shard: c.shard }, 'registered')));
+  }
+
+  private async settle(steps: Array<Promise<void>>): Promise<void> {
     try {
-      await Promise.all(children.map((c) => c.request({ kind: 'start', shard: c.shard }, 'registered')));
+      await Promise.all(steps);
     } catch (err) {
-      fleet.kill();
+      this.kill();
       throw err;
     }
-    return fleet;
   }
 
   /** Resolves when every delegate of every child has registered again (armed before the loss). */

@@ -61,10 +61,12 @@ const schema = z.object({
    * Delegate handshakes (token check to Welcome) this replica runs at once, on every carrier. One
    * more gets Goodbye RESOURCE_EXHAUSTED with retry_after_ms, a time slot spaced by the measured
    * handshake rate, so a reconnect storm of thousands is admitted at the rate the replica can take
-   * instead of every handshake slowing until Welcome times out. 256 keeps the store's group commit
-   * busy (it batches the writes of concurrent handshakes) with a short queue on the event loop.
+   * instead of every handshake slowing until Welcome times out. 1,000: a handshake spends most of
+   * its time waiting for the delegate's frames (Hello, KeyProof) and little of this replica's CPU
+   * (about 0.6 ms), so the limit must cover slow links; at 1,000 the queue it admits is still under
+   * a second of work, well inside the delegate's 10 s Welcome timeout.
    */
-  ATTACHE_MAX_HANDSHAKES_IN_FLIGHT: intFrom(1, 100_000).default(256),
+  ATTACHE_MAX_HANDSHAKES_IN_FLIGHT: intFrom(1, 100_000).default(1_000),
   /**
    * Tasks of one tenant that have not ended (queued, assigned or running). Past it, creating a
    * task (POST /v1/tasks, a validation, a policy listing) answers 429 QUOTA_EXCEEDED: one tenant's

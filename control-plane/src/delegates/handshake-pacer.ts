@@ -13,7 +13,11 @@ export interface HandshakePacerOptions {
   maxInFlight: number;
   /** Shortest hint: below this a refused delegate would only be refused again. Default 250 ms. */
   minRetryMs?: number;
-  /** Longest hint, whatever the queue: a delegate never waits longer than this. Default 30 s. */
+  /**
+   * Longest hint, whatever the queue. Default 10 s, the delegate's own backoff cap: pacing never
+   * keeps a delegate away longer than an outage would, and a queue estimated too long (handshakes
+   * slowed by slow clients rather than by this replica) costs a second refusal, not a long wait.
+   */
   maxRetryMs?: number;
   /** Assumed handshake duration before one has been measured. Default 50 ms. */
   initialHandshakeMs?: number;
@@ -51,7 +55,7 @@ export class HandshakePacer {
     if (!(Number.isInteger(options.maxInFlight) && options.maxInFlight > 0)) throw new RangeError(`maxInFlight must be a positive integer (got ${options.maxInFlight})`);
     this.maxInFlight = options.maxInFlight;
     this.minRetryMs = options.minRetryMs ?? 250;
-    this.maxRetryMs = options.maxRetryMs ?? 30_000;
+    this.maxRetryMs = options.maxRetryMs ?? 10_000;
     this.averageMs = options.initialHandshakeMs ?? 50;
     this.now = options.now ?? Date.now;
   }
