@@ -80,6 +80,13 @@ export function targets(r: BenchResults): TargetRow[] {
   add("create→result p99 ≤ 15× the gRPC floor's p50", d100 && floorP50 ? d100.latency.result.p99 / floorP50 : undefined, '×', (v) => v <= 15, dNote);
   add('batch API + event stream ≥ 20,000 tasks/s', batch?.throughput.jobsPerSecond, ' tasks/s', (v) => v >= 20_000, batch ? ` (${batch.delegates} delegates)` : '');
   add('gRPC idle delegates ≤ 30 KB control-plane RSS each', conn?.carrier === 'grpc' ? conn.rssPerConnectionKb : undefined, ' KB', (v) => v <= 30, cNote);
+  // Issue 14: every carrier, at 10,000 delegates.
+  for (const c of r.connections ?? []) {
+    const note = c.delegates !== 10_000 ? ` (${c.delegates} delegates)` : '';
+    add(`${c.carrier}: 10,000 delegates registered in ≤ 15 s`, c.registerSeconds, ' s', (v) => v <= 15, note);
+    add(`${c.carrier}: all back ≤ 30 s after a control-plane SIGKILL + restart`, c.reconnectSeconds, ' s', (v) => v <= 30 && c.survived, note);
+    add(`${c.carrier}: ≤ 30 KB control-plane RSS per idle delegate`, c.rssPerConnectionKb, ' KB', (v) => v <= 30, note);
+  }
   add('masking cost per log line flat from 10 to 10,000 validations (≤ 2×)', maskingGrowth(r.masking), '×', (v) => v <= 2, maskingNote(r.masking));
   return rows;
 }
