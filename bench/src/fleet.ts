@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withTimeout } from './agents.js';
 import type { FleetCommand, FleetReport, FleetShard } from './fleet-protocol.js';
 
 export interface ProcessFleetOptions {
@@ -63,8 +64,10 @@ export class ProcessFleet {
     };
   }
 
+  /** Stops every delegate; a child that has not stopped within 30 s is killed, so a stop never hangs the bench. */
   async stop(): Promise<void> {
-    await Promise.all(this.children.map((c) => c.request({ kind: 'stop' }, 'stopped').catch(() => undefined)));
+    const stopped = Promise.all(this.children.map((c) => c.request({ kind: 'stop' }, 'stopped').catch(() => undefined)));
+    await withTimeout(stopped, 30_000, 'the fleet to stop').catch(() => undefined);
     this.kill();
   }
 
