@@ -11,6 +11,8 @@ export interface FleetOptions {
   startBatch?: number;
   /** What the delegates may read and reach (ATTACHE_ALLOW_REFS / _ENDPOINTS); default policy otherwise. */
   policy?: DelegatePolicy;
+  /** Added to each agent's index in its keepalive, so agents of several processes stay distinct too. */
+  keepaliveOffset?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export class Fleet {
     for (let i = 0; i < opts.count; i += batch) {
       const registered: Array<Promise<void>> = [];
       for (let j = i; j < Math.min(opts.count, i + batch); j++) {
-        const carrierOptions = { token: opts.token, keepaliveMs: 20_000 + j };
+        const carrierOptions = { token: opts.token, keepaliveMs: 20_000 + (opts.keepaliveOffset ?? 0) + j };
         const agent = new Agent({
           url: opts.url,
           token: opts.token,

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registeredSchemes } from '@attache/delegate';
-import { Fleet, withTimeout } from './agents.js';
+import { withTimeout } from './agents.js';
+import { ProcessFleet } from './fleet.js';
 import { createNatsOperatorSetup } from '../../control-plane/src/nats/account.js';
 import { startNats } from '@attache/testkit/nats';
 import { benchControlPlane, processUsage, tenantWithToken } from './cluster.js';
@@ -12,11 +13,17 @@ export interface ConnectionsOptions {
   idleSeconds: number;
   /** Which carriers to measure, in order: grpc, websocket, nats. */
   carriers: readonly string[];
+  /** Child processes the simulated delegates are spread over (fleet.ts). */
+  workers: number;
 }
 
 export interface ConnectionsRow {
   carrier: string;
   delegates: number;
+  /** Child processes the delegates ran in. */
+  workers: number;
+  /** From the first connection attempt to every delegate welcomed. */
+  registerSeconds: number;
   baselineRssMb: number;
   rssMb: number;
   rssPerConnectionKb: number;
@@ -60,7 +67,7 @@ async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: Connections
     setup && nats ? { ATTACHE_NATS_URL: nats.url, ATTACHE_NATS_SIGNING_SEED: setup.signingSeed, ATTACHE_NATS_ACCOUNT: setup.accountPublicKey } : {},
   );
   const url = { grpc: cp.grpcUrl, websocket: cp.httpUrl.replace(/^http/, 'ws'), nats: nats ? `${nats.url}?api=${encodeURIComponent(cp.httpUrl)}` : '' }[carrier];
-  let fleet: Fleet | undefined;
+  let fleet: ProcessFleet | undefined;
   try {
     const { token } = await tenantWithToken(cp, `connections-${carrier}`);
     await sleep(2_000);
@@ -68,9 +75,11 @@ async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: Connections
     const brokerPid = () => nats?.proc.child.pid ?? 0;
     const base = await processUsage(pid());
     const brokerBase = nats ? await processUsage(brokerPid()) : undefined;
+    fleet = await ProcessFleet.spawn({ url, token, name: 'idle', count: opts.delegates, tags: ['idle'], maxConcurrency: 1, workers: opts.workers, startBatch: 500 });
     const t0 = performance.now();
-    fleet = await Fleet.start({ url, token, name: 'idle', count: opts.delegates, tags: ['idle'], maxConcurrency: 1, startBatch: 250 });
-    log(`  ${carrier}: ${opts.delegates} delegates registered in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await fleet.connect();
+    const registerSeconds = (performance.now() - t0) / 1000;
+    log(`  ${carrier}: ${opts.delegates} delegates registered in ${registerSeconds.toFixed(1)} s (${opts.workers} client processes)`);
     await sleep(3_000);
     const loaded = await processUsage(pid());
     const brokerLoaded = nats ? await processUsage(brokerPid()) : undefined;
@@ -82,11 +91,11 @@ async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: Connections
     const cpu1 = await processUsage(pid());
     const idleCpu = (cpu1.cpuSeconds - cpu0.cpuSeconds) / ((performance.now() - w0) / 1000);
 
-    const back = fleet.allRegisteredAgain();
+    const back = await fleet.allRegisteredAgain();
     const k0 = performance.now();
     await cp.restart('SIGKILL');
     const restartSeconds = (performance.now() - k0) / 1000;
-    await withTimeout(back, 120_000, 'every delegate to reconnect');
+    await withTimeout(back(), 120_000, 'every delegate to reconnect');
     const reconnectSeconds = (performance.now() - k0) / 1000;
     await sleep(1_000);
     const survived = cp.proc.running;
@@ -94,6 +103,8 @@ async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: Connections
     const row: ConnectionsRow = {
       carrier,
       delegates: opts.delegates,
+      workers: opts.workers,
+      registerSeconds,
       baselineRssMb: base.rssBytes / 2 ** 20,
       rssMb: loaded.rssBytes / 2 ** 20,
       rssPerConnectionKb: (loaded.rssBytes - base.rssBytes) / 1024 / opts.delegates,

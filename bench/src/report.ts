@@ -98,6 +98,13 @@ export function targets(r: BenchResults): TargetRow[] {
     pgNote,
   );
   add('PostgreSQL, two replicas ≥ 1.6× one', pg1 && pg2 ? pg2.throughput.jobsPerSecond / pg1.throughput.jobsPerSecond : undefined, '×', (v) => v >= 1.6, pgDelegates !== undefined ? ` (${pgDelegates} delegates)` : '');
+  // Issue 14: every carrier, at 10,000 delegates.
+  for (const c of r.connections ?? []) {
+    const note = c.delegates !== 10_000 ? ` (${c.delegates} delegates)` : '';
+    add(`${c.carrier}: 10,000 delegates registered in ≤ 15 s`, c.registerSeconds, ' s', (v) => v <= 15, note);
+    add(`${c.carrier}: all back ≤ 30 s after a control-plane SIGKILL + restart`, c.reconnectSeconds, ' s', (v) => v <= 30 && c.survived, note);
+    add(`${c.carrier}: ≤ 30 KB control-plane RSS per idle delegate`, c.rssPerConnectionKb, ' KB', (v) => v <= 30, note);
+  }
   add('masking cost per log line flat from 10 to 10,000 validations (≤ 2×)', maskingGrowth(r.masking), '×', (v) => v <= 2, maskingNote(r.masking));
   return rows;
 }
@@ -159,12 +166,12 @@ export function tables(r: BenchResults): string {
   }
   if (r.connections?.length) {
     out.push(
-      '| Carrier | Idle delegates | CP RSS before → after (MB) | RSS per connection | Idle CPU (s/s, heartbeat every 5 s) | Reconnect after SIGKILL + restart | CP alive after |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
+      '| Carrier | Idle delegates | Registered in (target ≤ 15 s) | CP RSS before → after (MB) | RSS per connection | Idle CPU (s/s, heartbeat every 5 s) | Reconnect after SIGKILL + restart | CP alive after |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const c of r.connections) {
       out.push(
-        `| ${c.carrier} | ${c.delegates} | ${fmt(c.baselineRssMb)} → ${fmt(c.rssMb)} | ${fmt(c.rssPerConnectionKb)} KB${c.brokerRssPerConnectionKb !== undefined ? ` (+${fmt(c.brokerRssPerConnectionKb)} KB in nats-server)` : ''} | ${fmt(c.idleCpu)} | ${fmt(c.reconnectSeconds)} s (restart ${fmt(c.restartSeconds)} s) | ${c.survived ? 'yes' : 'no'} |`,
+        `| ${c.carrier} | ${c.delegates} | ${c.registerSeconds !== undefined ? `${fmt(c.registerSeconds)} s (${c.workers} client processes)` : '–'} | ${fmt(c.baselineRssMb)} → ${fmt(c.rssMb)} | ${fmt(c.rssPerConnectionKb)} KB${c.brokerRssPerConnectionKb !== undefined ? ` (+${fmt(c.brokerRssPerConnectionKb)} KB in nats-server)` : ''} | ${fmt(c.idleCpu)} | ${fmt(c.reconnectSeconds)} s (restart ${fmt(c.restartSeconds)} s) | ${c.survived ? 'yes' : 'no'} |`,
       );
     }
     out.push('');

@@ -59,6 +59,16 @@ const schema = z.object({
    */
   ATTACHE_MAX_DELEGATES_PER_TENANT: intFrom(1, 1_000_000).default(10_000),
   /**
+   * Delegate handshakes (token check to Welcome) this replica runs at once, on every carrier. One
+   * more gets Goodbye RESOURCE_EXHAUSTED with retry_after_ms, a time slot spaced by the measured
+   * handshake rate, so a reconnect storm of thousands is admitted at the rate the replica can take
+   * instead of every handshake slowing until Welcome times out. 1,000: a handshake spends most of
+   * its time waiting for the delegate's frames (Hello, KeyProof) and little of this replica's CPU
+   * (about 0.6 ms), so the limit must cover slow links; at 1,000 the queue it admits is still under
+   * a second of work, well inside the delegate's 10 s Welcome timeout.
+   */
+  ATTACHE_MAX_HANDSHAKES_IN_FLIGHT: intFrom(1, 100_000).default(1_000),
+  /**
    * Tasks of one tenant that have not ended (queued, assigned or running). Past it, creating a
    * task (POST /v1/tasks, a validation, a policy listing) answers 429 QUOTA_EXCEEDED: one tenant's
    * backlog cannot fill the database or slow every other tenant's claims.
@@ -204,6 +214,7 @@ export interface Config {
   replicaId: string;
   apiRateLimit: number;
   maxDelegatesPerTenant: number;
+  maxHandshakesInFlight: number;
   maxQueuedTasksPerTenant: number;
   maxQueuedPayloadBytesPerTenant: number;
   taskRetentionDays: number;
@@ -304,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicaId: c.ATTACHE_REPLICA_ID ?? `${hostname()}-${process.pid}`,
     apiRateLimit: c.ATTACHE_API_RATE_LIMIT,
     maxDelegatesPerTenant: c.ATTACHE_MAX_DELEGATES_PER_TENANT,
+    maxHandshakesInFlight: c.ATTACHE_MAX_HANDSHAKES_IN_FLIGHT,
     maxQueuedTasksPerTenant: c.ATTACHE_MAX_QUEUED_TASKS_PER_TENANT,
     maxQueuedPayloadBytesPerTenant: c.ATTACHE_MAX_QUEUED_PAYLOAD_BYTES_PER_TENANT,
     taskRetentionDays: c.ATTACHE_TASK_RETENTION_DAYS,

@@ -42,7 +42,7 @@ export class Metrics {
     });
     this.connections = new Counter({
       name: 'attache_delegate_connection_events_total',
-      help: 'Delegate connections registered and closed',
+      help: 'Delegate connections registered, closed, and paced (refused with a retry hint while the replica ran its limit of handshakes)',
       labelNames: ['transport', 'event'],
       registers: [this.registry],
     });
@@ -127,5 +127,9 @@ export class Metrics {
 
   delegateDisconnected(transport: string): void {
     this.connections.inc({ transport, event: 'closed' });
+  }
+
+  delegatePaced(transport: string): void {
+    this.connections.inc({ transport, event: 'paced' });
   }
 }

@@ -51,6 +51,7 @@ import { GrpcHealth } from './carriers/grpc-health.js';
 import { WebSocketCarrierServer } from './carriers/websocket-carrier.js';
 import type { Config } from './config.js';
 import { ConnectionHandler } from './delegates/connection-handler.js';
+import { HandshakePacer } from './delegates/handshake-pacer.js';
 import { Handshake } from './delegates/handshake.js';
 import { Presence } from './delegates/presence.js';
 import { Revocation } from './delegates/revocation.js';
@@ -207,7 +208,8 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   });
   const delegatesLog = log.child({ component: 'delegates' });
   const handshake = new Handshake({ tokens, store, connections: registry, leases, timing: config, log: delegatesLog });
-  const handler = new ConnectionHandler({ handshake, dispatcher, results, leases, requeue: requeuer, store, metrics, timing: config, log: delegatesLog });
+  const pacer = new HandshakePacer({ maxInFlight: config.maxHandshakesInFlight });
+  const handler = new ConnectionHandler({ handshake, pacer, dispatcher, results, leases, requeue: requeuer, store, metrics, timing: config, log: delegatesLog });
   const revocation = new Revocation(bus, registry);
   let accepting = false;
   /** Readiness, for /readyz and the gRPC health service alike. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from './backoff.js';
+import { Backoff, MAX_RETRY_HINT_MS } from './backoff.js';
 
 describe('Backoff', () => {
   it('doubles the ceiling from 500 ms up to the 10 s cap', () => {
@@ -33,5 +33,29 @@ describe('Backoff', () => {
   it('rejects nonsensical bounds', () => {
     expect(() => new Backoff({ baseMs: 0 })).toThrow(RangeError);
     expect(() => new Backoff({ baseMs: 1000, capMs: 10 })).toThrow(RangeError);
+  });
+
+  it('follows a retry hint with jitter above it, and leaves the failure count alone', () => {
+    let r = 0;
+    const backoff = new Backoff({ random: () => r });
+    backoff.next();
+    const ceiling = backoff.ceilingMs;
+    expect(backoff.afterHint(2_000)).toBe(2_000);
+    r = 0.999999;
+    expect(backoff.afterHint(2_000)).toBe(2_999);
+    expect(backoff.ceilingMs).toBe(ceiling);
+    // A hint past the cap is cut to it, and a negative one is no wait at all.
+    r = 0;
+    expect(backoff.afterHint(10 * MAX_RETRY_HINT_MS)).toBe(MAX_RETRY_HINT_MS);
+    expect(backoff.afterHint(-5)).toBe(0);
+  });
+
+  it('spreads delegates given the same hint over [hint, 1.5 × hint)', () => {
+    const backoff = new Backoff();
+    const samples = Array.from({ length: 2000 }, () => backoff.afterHint(1_000));
+    expect(Math.min(...samples)).toBeGreaterThanOrEqual(1_000);
+    expect(Math.max(...samples)).toBeLessThan(1_500);
+    expect(samples.filter((s) => s < 1_250).length).toBeGreaterThan(700);
+    expect(samples.filter((s) => s >= 1_250).length).toBeGreaterThan(700);
   });
 });

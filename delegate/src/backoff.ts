@@ -18,6 +18,13 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF_BASE_MS = 500;
 export const DEFAULT_BACKOFF_CAP_MS = 10_000;
+/**
+ * The longest a control plane's retry hint is followed: a hint past it (a misconfigured or
+ * hostile server) is cut to it, so a delegate never sleeps for hours on one Goodbye.
+ */
+export const MAX_RETRY_HINT_MS = 60_000;
+/** Jitter added on top of a hint, as a fraction of it: the refused spread over [hint, 1.5 × hint]. */
+export const RETRY_HINT_JITTER = 0.5;
 
 export class Backoff {
   private readonly baseMs: number;
@@ -45,6 +52,16 @@ export class Backoff {
     const delay = Math.floor(this.random() * this.ceilingMs);
     this.failures++;
     return delay;
+  }
+
+  /**
+   * The delay for a control plane's retry hint (Goodbye.retry_after_ms): the hint plus up to half
+   * of it again at random, so delegates the control plane refused in the same moment, and given the
+   * same slot, still arrive apart. The failure count is left as it is: pacing is not an outage.
+   */
+  afterHint(hintMs: number): number {
+    const hint = Math.min(Math.max(0, hintMs), MAX_RETRY_HINT_MS);
+    return Math.floor(hint + this.random() * hint * RETRY_HINT_JITTER);
   }
 
   /** Called after a connection proved stable, so the next outage starts with short delays again. */

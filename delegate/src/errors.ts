@@ -23,10 +23,13 @@ export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode
 /** The control plane closed the conversation (Goodbye frame); `code` is its Goodbye code. */
 export class GoodbyeError extends DelegateError {
   readonly code: string;
+  /** The control plane's hint (Goodbye.retry_after_ms) of when to connect again; 0 when it gave none. */
+  readonly retryAfterMs: number;
   constructor(goodbye: Goodbye) {
     super(`control plane said goodbye: ${goodbye.code}${goodbye.reason ? ` (${goodbye.reason})` : ''}`);
     this.name = 'GoodbyeError';
     this.code = goodbye.code;
+    this.retryAfterMs = goodbye.retryAfterMs;
   }
 }
 

@@ -24,7 +24,11 @@ export const GoodbyeCode = {
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   /** The delegate announced a group key in Hello and could not prove it holds the private half. */
   KEY_PROOF_FAILED: 'KEY_PROOF_FAILED',
-  /** The tenant is at its limit of connected delegates; the delegate retries with backoff. */
+  /**
+   * The tenant is at its limit of connected delegates (the delegate retries with backoff), or the
+   * replica already runs its limit of handshakes, ATTACHE_MAX_HANDSHAKES_IN_FLIGHT (a reconnect storm
+   * being paced: Goodbye.retry_after_ms says when to come back, and the delegate adds jitter).
+   */
   RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
   /** No heartbeat within the heartbeat timeout Welcome announced; the delegate reconnects. */
   HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',

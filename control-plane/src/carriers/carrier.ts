@@ -1,4 +1,5 @@
-import type { ControlFrame, DelegateFrame, RefusalCode } from '@attache/proto';
+import type { ControlFrame, DelegateFrame, Goodbye as GoodbyeMessage, RefusalCode } from '@attache/proto';
+import type { Goodbye } from '../delegates/session-registry.js';
 
 /**
  * One delegate connection as the control plane sees it, whatever carries it (gRPC stream,
@@ -19,8 +20,8 @@ export interface DelegateConnection {
   readonly tenantId?: string | undefined;
   /** Sends one frame; returns false when the connection is already closed. */
   send(frame: ControlFrame): boolean;
-  /** Ends the connection. With `reason` the peer gets a Goodbye first. */
-  close(reason?: { code: string; message: string }): void;
+  /** Ends the connection. With `reason` the peer gets a Goodbye first (with its retry hint, if any). */
+  close(reason?: Goodbye): void;
   /** Rejects the connection before it is registered (bad token): carrier-level status. */
   reject(code: RejectCode, message: string): void;
   onFrame(handler: (frame: DelegateFrame) => void): void;
@@ -42,4 +43,11 @@ export interface CarrierServer {
   /** The address actually bound (port 0 resolves here). */
   address(): { host: string; port: number };
   stop(): Promise<void>;
+}
+
+/** The Goodbye frame's fields for a close reason: what every carrier sends before it closes. */
+export function goodbyeFrame(reason: Goodbye): Pick<GoodbyeMessage, 'code' | 'reason' | 'retryAfterMs'> {
+  // uint32 on the wire; a hint is whole milliseconds and never negative.
+  const retryAfterMs = Math.min(0xffff_ffff, Math.max(0, Math.ceil(reason.retryAfterMs ?? 0)));
+  return { code: reason.code, reason: reason.message, retryAfterMs };
 }

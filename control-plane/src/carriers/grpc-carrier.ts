@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import {
@@ -11,12 +12,21 @@ import {
 import type { Logger } from 'pino';
 import type { AuthFailureLimiter } from '../api/auth-failure-limiter.js';
 import { parseBearer } from '../delegates/token-service.js';
-import type { CarrierServer, DelegateConnection } from './carrier.js';
+import { goodbyeFrame, type CarrierServer, type DelegateConnection } from './carrier.js';
+import type { Goodbye } from '../delegates/session-registry.js';
 import { ListenError } from '../listen-error.js';
 import { reasonOf, StartupError } from '../startup-error.js';
 import type { GrpcHealth } from './grpc-health.js';
 
 type Call = grpc.ServerDuplexStream<DelegateFrame, ControlFrame>;
+
+/**
+ * Connections the kernel queues for us before we accept them. grpc-js listens with Node's default
+ * of 511, which a reconnect storm of thousands of delegates overflows: the kernel then drops the
+ * connects it cannot queue and each client waits for its SYN retransmission (1, 3, 7, 15 s …), a
+ * wait no backoff of ours can shorten. The kernel still caps it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 8_192;
 
 const STATUS_BY_CODE = {
   UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
@@ -60,10 +70,10 @@ class GrpcConnection implements DelegateConnection {
     }
   }
 
-  close(reason?: { code: string; message: string }): void {
+  close(reason?: Goodbye): void {
     if (this.closed) return;
     if (reason) {
-      this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: reason.code, reason: reason.message } } }));
+      this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: goodbyeFrame(reason) } }));
     }
     this.finish(reason ? `closed: ${reason.code}` : 'closed');
     try {
@@ -114,6 +124,8 @@ export interface GrpcCarrierOptions {
 export class GrpcCarrierServer implements CarrierServer {
   readonly transport = 'grpc';
   private readonly server: grpc.Server;
+  /** Our own listener (for its backlog); grpc-js serves the connections it hands over. */
+  private listener: NetServer | undefined;
   private boundPort = 0;
 
   constructor(private readonly options: GrpcCarrierOptions) {
@@ -159,11 +171,13 @@ export class GrpcCarrierServer implements CarrierServer {
         ])
       : grpc.ServerCredentials.createInsecure();
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${this.options.port}`, credentials, (err, port) =>
-        err ? reject(new ListenError('delegate gRPC', `${host}:${this.options.port}`, 'ATTACHE_GRPC_ADDR', err)) : resolve(port),
-      ),
-    );
+    const injector = this.server.createConnectionInjector(credentials);
+    const listener = createNetServer((socket) => injector.injectConnection(socket));
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      listener.once('error', (err) => reject(new ListenError('delegate gRPC', `${host}:${this.options.port}`, 'ATTACHE_GRPC_ADDR', err)));
+      listener.listen({ host: this.options.host, port: this.options.port, backlog: LISTEN_BACKLOG }, () => resolve((listener.address() as AddressInfo).port));
+    });
+    this.listener = listener;
   }
 
   address(): { host: string; port: number } {
@@ -171,6 +185,8 @@ export class GrpcCarrierServer implements CarrierServer {
   }
 
   async stop(): Promise<void> {
+    // No new connections; those open are closed by grpc-js' shutdown below.
+    this.listener?.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

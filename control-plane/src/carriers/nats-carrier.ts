@@ -2,7 +2,8 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ControlFrameSchema, DelegateFrameSchema, GoodbyeCode, MAX_FRAME_BYTES, RefusalCode, NatsHeader, type ControlFrame, type DelegateFrame } from '@attache/proto';
 import type { Logger } from 'pino';
-import type { CarrierServer, DelegateConnection, RejectCode } from './carrier.js';
+import { goodbyeFrame, type CarrierServer, type DelegateConnection, type RejectCode } from './carrier.js';
+import type { Goodbye } from '../delegates/session-registry.js';
 import { NATS_CONNECT_WILDCARD, natsSessionSubjects, parseConnectSubject } from './nats-credentials.js';
 
 /** Every replica joins this queue group, so each connect request opens exactly one session. */
@@ -61,9 +62,9 @@ class NatsDelegateConnection implements DelegateConnection {
     }
   }
 
-  close(reason?: { code: string; message: string }): void {
+  close(reason?: Goodbye): void {
     if (this.closed) return;
-    if (reason) this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: reason.code, reason: reason.message } } }));
+    if (reason) this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: goodbyeFrame(reason) } }));
     this.finish(reason ? `closed: ${reason.code}` : 'closed');
   }
 

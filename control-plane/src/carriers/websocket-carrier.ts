@@ -17,7 +17,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AuthFailureLimiter } from '../api/auth-failure-limiter.js';
 import { parseBearer } from '../delegates/token-service.js';
-import type { CarrierServer, DelegateConnection, RejectCode } from './carrier.js';
+import { goodbyeFrame, type CarrierServer, type DelegateConnection, type RejectCode } from './carrier.js';
+import type { Goodbye } from '../delegates/session-registry.js';
 
 /** How long a close handshake may take before the socket is cut; keeps shutdown from hanging on dead peers. */
 const CLOSE_GRACE_MS = 2_000;
@@ -70,10 +71,10 @@ class WebSocketConnection implements DelegateConnection {
     return true;
   }
 
-  close(reason?: { code: string; message: string }): void {
+  close(reason?: Goodbye): void {
     if (this.closed) return;
     if (reason) {
-      this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: { code: reason.code, reason: reason.message } } }));
+      this.send(create(ControlFrameSchema, { frame: { case: 'goodbye', value: goodbyeFrame(reason) } }));
     }
     this.finish(reason ? `closed: ${reason.code}` : 'closed');
     const code =

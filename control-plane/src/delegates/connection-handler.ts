@@ -9,6 +9,7 @@ import type { LeaseKeeper } from '../tasks/lease-keeper.js';
 import type { Requeue } from '../tasks/requeue.js';
 import type { ResultRecorder } from '../tasks/result-recorder.js';
 import type { Handshake } from './handshake.js';
+import type { HandshakePacer } from './handshake-pacer.js';
 import { HELLO_LIMITS, validTaskRef } from './hello.js';
 import type { DelegateSession } from './session.js';
 
@@ -18,12 +19,14 @@ type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>;
 
 export interface ConnectionHandlerDeps {
   handshake: Pick<Handshake, 'run'>;
+  /** Admission pacing: how many handshakes run at once; the rest are told when to come back. */
+  pacer: Pick<HandshakePacer, 'admit'>;
   dispatcher: Pick<Dispatcher, 'pump' | 'accepted'>;
   results: Pick<ResultRecorder, 'record'>;
   leases: Pick<LeaseKeeper, 'heartbeat' | 'unregister'>;
   requeue: Requeue;
   store: Pick<Store, 'updateDelegatePresence'>;
-  metrics: Pick<Metrics, 'delegateConnected' | 'delegateDisconnected'>;
+  metrics: Pick<Metrics, 'delegateConnected' | 'delegateDisconnected' | 'delegatePaced'>;
   timing: Timing;
   log: Logger;
 }
@@ -50,6 +53,18 @@ export class ConnectionHandler {
 
   accept(connection: DelegateConnection): void {
     const { log } = this.deps;
+    const ticket = this.deps.pacer.admit();
+    if (!ticket.admitted) {
+      // Before the token is read: pacing costs one frame, and a storm reads nothing from the store.
+      this.deps.metrics.delegatePaced(connection.transport);
+      log.debug({ transport: connection.transport, inFlight: ticket.inFlight, retryAfterMs: ticket.retryAfterMs }, 'delegate handshake paced');
+      connection.close({
+        code: GoodbyeCode.RESOURCE_EXHAUSTED,
+        message: `This control-plane replica is already running ${ticket.inFlight} delegate handshakes (ATTACHE_MAX_HANDSHAKES_IN_FLIGHT); the delegate reconnects in about ${ticket.retryAfterMs} ms.`,
+        retryAfterMs: ticket.retryAfterMs,
+      });
+      return;
+    }
     const pending: DelegateFrame[] = [];
     let session: DelegateSession | null = null;
     let closed = false;
@@ -63,6 +78,7 @@ export class ConnectionHandler {
 
     connection.onClose((reason) => {
       closed = true;
+      ticket.done();
       wake?.();
       clearTimeout(helloTimer);
       if (session) {
@@ -106,7 +122,7 @@ export class ConnectionHandler {
     };
 
     void (async () => {
-      const welcomed = await this.deps.handshake.run(connection, frames);
+      const welcomed = await this.deps.handshake.run(connection, frames).finally(() => ticket.done());
       if (!welcomed) return;
       const s = welcomed.session;
       clearTimeout(helloTimer);

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { DelegateToken, Store, TaskRecord } from '../store/store.js';
 import { delegateTags } from '../tasks/eligibility.js';
 import { delegateId } from './delegate-id.js';
+import { DelegateLimit } from './delegate-limit.js';
 import { validateHello, type ValidHello } from './hello.js';
 import { checkKeyProof } from './key-proof.js';
 import { DelegateSession } from './session.js';
@@ -52,7 +53,11 @@ export interface Welcomed {
  * handshake at the next step and undoes what registration had done.
  */
 export class Handshake {
-  constructor(private readonly deps: HandshakeDeps) {}
+  private readonly limit: DelegateLimit;
+
+  constructor(private readonly deps: HandshakeDeps) {
+    this.limit = new DelegateLimit(deps.store, deps.timing.maxDelegatesPerTenant);
+  }
 
   /** Runs the handshake; the welcomed session, or null when the connection was refused or closed. */
   async run(connection: DelegateConnection, frames: HandshakeFrames): Promise<Welcomed | null> {
@@ -143,8 +148,8 @@ export class Handshake {
    */
   private async withinLimit(connection: DelegateConnection, tenantId: string, id: string, name: string): Promise<boolean> {
     const limit = this.deps.timing.maxDelegatesPerTenant;
-    const connected = await this.deps.store.countConnectedDelegates(tenantId, id);
-    if (connected < limit) return true;
+    const { within, connected } = await this.limit.check(tenantId, id);
+    if (within) return true;
     this.deps.log.warn({ tenantId, name, connected, limit }, 'delegate refused: tenant at its delegate limit');
     connection.close({
       code: GoodbyeCode.RESOURCE_EXHAUSTED,

@@ -6,6 +6,8 @@ import type { DelegateSession, LivePresence, SessionState } from './session.js';
 export interface Goodbye {
   code: string;
   message: string;
+  /** When to come back (Goodbye.retry_after_ms), set when the replica paces admissions. */
+  retryAfterMs?: number;
 }
 
 export type SessionChangeListener = (session: DelegateSession, from: SessionState, to: SessionState) => void;
