@@ -22,7 +22,7 @@ class Stream {
       this.headers = res.headers;
       if (!res.body) return;
       const decoder = new TextDecoder();
-      for await (const chunk of res.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
     })()
       .catch(() => undefined)
       .finally(() => (this.ended = true));

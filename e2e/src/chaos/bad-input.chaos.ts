@@ -103,7 +103,7 @@ it(`${BODIES} malformed API requests: every one a 4xx, no 5xx, the process alive
         const res = await fetch(`${cp.httpUrl}${route.path}${g.query}`, {
           method: route.method,
           headers: { authorization: `Bearer ${key}`, ...(withBody && g.contentType ? { 'content-type': g.contentType } : {}) },
-          ...(withBody ? { body: g.body } : {}),
+          ...(withBody ? { body: typeof g.body === 'string' ? g.body : new Uint8Array(g.body!) } : {}),
         }).catch((err: Error) => err);
         const status = res instanceof Error ? 0 : res.status;
         if (!(res instanceof Error)) await res.arrayBuffer().catch(() => undefined);
