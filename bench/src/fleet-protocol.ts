@@ -8,6 +8,7 @@ export interface FleetShard {
   count: number;
   tags: readonly string[];
   maxConcurrency: number;
+  /** Connection attempts each child keeps open at once while it starts its share. */
   startBatch: number;
   keepaliveOffset: number;
 }

@@ -3,17 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { withTimeout } from './agents.js';
 import type { FleetCommand, FleetReport, FleetShard } from './fleet-protocol.js';
 
-export interface ProcessFleetOptions {
-  url: string;
-  token: string;
-  name: string;
-  count: number;
-  tags: readonly string[];
-  maxConcurrency: number;
+/** A `FleetShard` for the whole fleet (each child's keepalive offset is derived), and how many children. */
+export interface ProcessFleetOptions extends Omit<FleetShard, 'keepaliveOffset'> {
   /** Child processes the delegates are spread over, each with its own event loop and clients. */
   workers: number;
-  /** Connection attempts each child keeps open at once while it starts its share. */
-  startBatch: number;
 }
 
 /**

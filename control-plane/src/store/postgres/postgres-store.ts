@@ -499,21 +499,13 @@ export class PostgresStore implements Store {
   }
 
   async claimNext(claim: Claim): Promise<TaskRecord | null> {
-    // Most pumps find the queue empty: that answer comes from one read shared by every delegate
-    // asking in this turn. Only when there is something to take does the fenced claim run.
-    if (!(await this.batches.anyQueued.add(claim))) return null;
-    const row = await this.one(Q.claimNext, [
-      claim.delegate.tenantId,
-      claim.delegate.id,
-      [...claim.delegate.tags],
-      [...claim.delegate.taskTypes],
-      claim.now,
-      claim.leaseExpiresAt,
-    ]);
-    return row ? taskFromRow(row) : null;
+    return (await this.claimQueued(claim, 1))[0] ?? null;
   }
 
   async claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
+    // Most pumps find the queue empty: that answer comes from one read shared by every delegate
+    // asking in this turn. Only when there is something to take does the fenced claim run.
+    if (!(await this.batches.anyQueued.add(claim))) return [];
     const rows = await this.all(Q.claimQueued, [
       claim.delegate.tenantId,
       claim.delegate.id,

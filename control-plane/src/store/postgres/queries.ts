@@ -26,21 +26,13 @@ export const Q = {
   claimTask: `UPDATE tasks AS t SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
     WHERE t.id = $1 AND t.tenant_id = $7 AND t.state = 'queued' AND ${eligible('$3', '$4')}
     RETURNING t.*`,
-  // One statement: the subquery locks the best eligible queued row, skipping rows another
-  // transaction (another replica's claim) holds, and the UPDATE assigns it. Under READ COMMITTED the
-  // lock re-checks the row's current version, so a row claimed meanwhile no longer qualifies.
-  // Two replicas therefore never assign the same attempt, and neither waits for the other.
-  claimNext: `UPDATE tasks SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
-    WHERE state = 'queued' AND id = (
-      SELECT t.id FROM tasks t
-      WHERE t.tenant_id = $1 AND t.state = 'queued' AND ${eligible('$3', '$4')}
-      ORDER BY t.priority DESC, t.queued_at, t.id
-      FOR UPDATE SKIP LOCKED
-      LIMIT 1)
-    RETURNING *`,
-  // claimNext for up to $7 tasks. The locking subquery is a MATERIALIZED CTE, run exactly once: as
-  // `id IN (SELECT … LIMIT $7)` the planner may re-run a LIMITed subquery per outer row and update
-  // more rows than the limit, which assigned a delegate more tasks than it has slots.
+  // The best $7 eligible queued tasks (claimNext is this with 1). One statement: the CTE locks the
+  // rows, skipping rows another transaction (another replica's claim) holds, and the UPDATE assigns
+  // them; under READ COMMITTED the lock re-checks each row's current version, so a row claimed
+  // meanwhile no longer qualifies, and no two replicas assign the same attempt. The CTE is
+  // MATERIALIZED, run exactly once: as `id IN (SELECT … LIMIT $7)` the planner may re-run a LIMITed
+  // subquery per outer row and update more rows than the limit, which assigned a delegate more tasks
+  // than it has slots.
   claimQueued: `WITH picked AS MATERIALIZED (
       SELECT t.id FROM tasks t
       WHERE t.tenant_id = $1 AND t.state = 'queued' AND ${eligible('$3', '$4')}

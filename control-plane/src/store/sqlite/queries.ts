@@ -25,13 +25,10 @@ const ELIGIBLE = `
 // The partial indexes of SQLite migration 13 serve a query only when its WHERE repeats theirs (state =
 // 'queued', state IN ACTIVE); INDEXED BY makes a statement that stopped matching fail at prepare.
 export const READS = {
-  // The task claimNext takes: the best queued task of the tenant the delegate is eligible for.
-  // A read, so that the common answer after a result ("nothing queued") takes no write lock and
-  // joins no commit; the claim itself is claimTask's fenced UPDATE of this id.
-  nextEligible: `SELECT t.id FROM tasks t INDEXED BY tasks_queue
-    WHERE t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
-    ORDER BY t.priority DESC, t.queued_at ASC, t.id ASC LIMIT 1`,
-  // The same, up to @limit of them (claimQueued: a delegate's free slots in one claim).
+  // The tasks claimQueued (and claimNext, for one) takes: the best queued tasks of the tenant the
+  // delegate is eligible for, up to @limit. A read, so that the common answer after a result
+  // ("nothing queued") takes no write lock and joins no commit; the claim itself is claimTasks'
+  // fenced UPDATE of these ids.
   nextEligibleMany: `SELECT t.id FROM tasks t INDEXED BY tasks_queue
     WHERE t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
     ORDER BY t.priority DESC, t.queued_at ASC, t.id ASC LIMIT @limit`,

@@ -322,22 +322,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  claimNext(claim: Claim): Promise<TaskRecord | null> {
-    const params = claimParams(claim);
-    // A freed slot asks for the next task, and mostly nothing is queued: the read answers that
-    // without a write transaction. better-sqlite3 is synchronous, so nothing in this process runs
-    // between the read and the fenced UPDATE below (which re-checks state and eligibility).
-    const next = this.q.nextEligible.get(params) as { id: string } | undefined;
-    if (!next) return Promise.resolve(null);
-    return this.writer.run((w) => {
-      const row = w.claimTask.get({ taskId: next.id, ...params }) as Row | undefined;
-      return row ? taskFromRow(row) : null;
-    });
+  async claimNext(claim: Claim): Promise<TaskRecord | null> {
+    return (await this.claimQueued(claim, 1))[0] ?? null;
   }
 
   claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
     const params = claimParams(claim);
-    // As claimNext: the read answers "nothing queued" without a write; the UPDATE re-checks each row.
+    // A freed slot asks for work, and mostly nothing is queued: the read answers that without a write
+    // transaction. better-sqlite3 is synchronous, so nothing in this process runs between the read and
+    // the fenced UPDATE (which re-checks state and eligibility of each row).
     const ids = (this.q.nextEligibleMany.all({ ...params, limit: Math.max(1, Math.trunc(limit)) }) as Array<{ id: string }>).map((r) => r.id);
     if (ids.length === 0) return Promise.resolve([]);
     return this.writer.run((w) => inQueueOrder((w.claimTasks.all({ taskIds: json(ids), ...params }) as Row[]).map(taskFromRow)));
