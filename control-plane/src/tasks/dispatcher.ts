@@ -194,26 +194,21 @@ export class Dispatcher {
     held.ackTimer = null;
     const startedAt = new Date();
     held.startedAt = startedAt;
-    if (this.runningWriteDelayMs <= 0 || !held.task) {
+    // Without a delay (or a task record to announce from), written at once. Otherwise written, and
+    // announced, only if the attempt is still running after the delay (see runningWriteDelayMs); one
+    // that ends sooner is announced running by the ResultRecorder, just before its end. Either way
+    // the event follows the store: a reader that sees it reads running.
+    const write = async () => {
       const running = await this.markRunning(session, taskId, attempt, startedAt);
-      if (running) {
+      if (running && !held.runningAnnounced) {
         held.runningAnnounced = true;
         this.options.lifecycle.running(running);
       }
-      return;
-    }
-    // Written, and announced, only if the attempt is still running after the delay (see
-    // runningWriteDelayMs); one that ends sooner is announced running by the ResultRecorder, just
-    // before its end. Either way the event follows the store: a reader that sees it reads running.
+    };
+    if (this.runningWriteDelayMs <= 0 || !held.task) return write();
     held.runningTimer = setTimeout(() => {
       held.runningTimer = null;
-      if (!session.holds(taskId, attempt)) return;
-      void this.markRunning(session, taskId, attempt, startedAt).then((running) => {
-        if (running && !held.runningAnnounced) {
-          held.runningAnnounced = true;
-          this.options.lifecycle.running(running);
-        }
-      });
+      if (session.holds(taskId, attempt)) void write();
     }, this.runningWriteDelayMs);
     held.runningTimer.unref();
   }

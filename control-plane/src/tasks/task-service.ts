@@ -55,7 +55,7 @@ export class TaskService {
     await options.beforeInsert?.(task);
     await this.failUnplaceable([task]);
     await this.store.insertTask(task);
-    await this.announce(task);
+    await this.announce(tenantId, [task]);
     return task;
   }
 
@@ -88,12 +88,7 @@ export class TaskService {
     if (tasks.length === 0 || (options.atomic && tasks.length < results.length)) return results;
     await this.failUnplaceable(tasks);
     await this.store.createTasks(tasks);
-    // One wake-up for the queued ones: each idle delegate then claims several at once.
-    for (const task of tasks) {
-      this.metrics.taskCreated(task);
-      if (task.state === 'failed') await this.lifecycle.ended(task);
-    }
-    await this.lifecycle.queuedMany(tenantId, tasks.filter((t) => t.state === 'queued'));
+    await this.announce(tenantId, tasks);
     return results;
   }
 
@@ -155,11 +150,19 @@ export class TaskService {
     }
   }
 
-  /** After the insert: a failed task ends (waiters, audit, events), a queued one is offered to delegates. */
-  private async announce(task: TaskRecord): Promise<void> {
-    this.metrics.taskCreated(task);
-    if (task.state === 'failed') await this.lifecycle.ended(task);
-    else await this.lifecycle.queued(task);
+  /**
+   * After the insert: a failed task ends (waiters, audit, events), a queued one is offered to
+   * delegates — one by itself is placed on the least-loaded eligible delegate, several (a batch) wake
+   * the tenant's delegates once, and each idle one claims several at once.
+   */
+  private async announce(tenantId: string, tasks: readonly TaskRecord[]): Promise<void> {
+    for (const task of tasks) {
+      this.metrics.taskCreated(task);
+      if (task.state === 'failed') await this.lifecycle.ended(task);
+    }
+    const queued = tasks.filter((t) => t.state === 'queued');
+    if (queued.length === 1) await this.lifecycle.queued(queued[0]!);
+    else await this.lifecycle.queuedMany(tenantId, queued);
   }
 
   async get(tenantId: string, id: string): Promise<TaskRecord> {
