@@ -136,6 +136,34 @@ describe('GET /v1/events: Server-Sent Events from a real control plane and deleg
     for (const s of [filtered, forB, presenceOnly, taskOnly, everything]) await s.close();
   });
 
+  it('keeps only the task states asked for ("ended" for every end), without touching other event types', async () => {
+    const bad = open(acme, '?states=done');
+    await bad.connected();
+    expect(bad.status).toBe(400);
+    const ends = open(acme, '?types=task.state&states=ended');
+    const queuedOnly = open(acme, '?states=queued');
+    await Promise.all([ends.connected(), queuedOnly.connected()]);
+    expect(ends.status).toBe(200);
+    const ok = await acme.api.post('/v1/tasks?waitSeconds=10', { type: 'echo', payload: { message: 'ends', delayMs: 300 } });
+    expect(ok.body.state).toBe('succeeded');
+    const long = await acme.api.post('/v1/tasks', { type: 'echo', payload: { message: 'long', delayMs: 30_000 } });
+    const mine = (all: any[], id: string) => all.filter((d) => d.type === 'task.state' && d.task.id === id);
+    await queuedOnly.until((all) => (mine(all, long.body.id).length > 0 ? true : undefined), 'the long task queued');
+    expect((await acme.api.post(`/v1/tasks/${long.body.id}/cancel`, {})).body.state).toBe('cancelled');
+    await ends.until((all) => (mine(all, long.body.id).length > 0 ? true : undefined), 'the cancelled task on the stream');
+    expect(mine(ends.data(), ok.body.id).map((d) => d.task.state)).toEqual(['succeeded']);
+    expect(mine(ends.data(), long.body.id).map((d) => d.task.state)).toEqual(['cancelled']);
+    expect(mine(ends.data(), ok.body.id)[0].task).toEqual((await acme.api.get(`/v1/tasks/${ok.body.id}`)).body);
+    // A presence event still reaches a states-filtered stream that asked for every type.
+    const extra = await startDelegate(acme, { url: cp.grpcUrl, token: token.token, name: 'west', tags: ['aws'], maxConcurrency: 1 });
+    procs.push(extra);
+    await queuedOnly.until((all) => all.find((d) => d.type === 'delegate.presence' && d.delegate.name === 'west'), 'west connecting');
+    expect(queuedOnly.data().filter((d) => d.type === 'task.state').every((d) => d.task.state === 'queued')).toBe(true);
+    expect(mine(queuedOnly.data(), ok.body.id).map((d) => d.task.state)).toEqual(['queued']);
+    await extra.stop();
+    for (const s of [ends, queuedOnly]) await s.close();
+  });
+
   it('resumes after Last-Event-ID (header or query) with what was missed, and sends a reset for a cursor it no longer holds', async () => {
     const first = open(acme, '?types=task.state');
     await first.connected();

@@ -524,6 +524,36 @@ export function runStoreConformance(
         expect(new Set(taken)).toEqual(ids);
       });
 
+      it('claims made together by delegates of different eligibility each get only tasks they may run, in queue order, none twice', async () => {
+        const a = await newTenant();
+        const plain: string[] = [];
+        const gpu: string[] = [];
+        for (let i = 0; i < 6; i++) plain.push((await newTask(a, { priority: 6 - i, queuedAt: at(1) })).id);
+        for (let i = 0; i < 4; i++) gpu.push((await newTask(a, { priority: 4 - i, selectors: ['gpu'], queuedAt: at(1) })).id);
+        const plainA = claimer(a);
+        const plainB = claimer(a);
+        const gpuC = claimer(a, ['gpu']);
+        const [ca, cb, cc] = await Promise.all([
+          store.claimQueued({ delegate: plainA, now: at(10), leaseExpiresAt: at(40) }, 4),
+          store.claimQueued({ delegate: plainB, now: at(11), leaseExpiresAt: at(41) }, 4),
+          store.claimQueued({ delegate: gpuC, now: at(12), leaseExpiresAt: at(42) }, 16),
+        ]);
+        // The gpu delegate may run every task; the plain ones only the tasks without selectors.
+        const all = [...ca!, ...cb!, ...cc!].map((t) => t.id);
+        expect(new Set(all).size).toBe(all.length);
+        expect(new Set(all)).toEqual(new Set([...plain, ...gpu]));
+        for (const t of [...ca!, ...cb!]) expect(plain).toContain(t.id);
+        for (const [claimed, d, when] of [[ca!, plainA, 10], [cb!, plainB, 11], [cc!, gpuC, 12]] as const) {
+          for (const t of claimed) expect(t).toMatchObject({ state: 'assigned', delegateId: d.id, assignedAt: at(when), leaseExpiresAt: at(when + 30) });
+          const stored = await Promise.all(claimed.map((t) => store.getTask(a, t.id)));
+          expect(stored.map((t) => t?.delegateId)).toEqual(claimed.map(() => d.id));
+          // Each claim's tasks come back in queue order (priority first).
+          expect(claimed.map((t) => t.priority)).toEqual([...claimed.map((t) => t.priority)].sort((x, y) => y - x));
+        }
+        expect(ca!.length + cb!.length).toBeLessThanOrEqual(8);
+        expect(await store.claimQueued({ delegate: gpuC, now: at(13), leaseExpiresAt: at(43) }, 16)).toEqual([]);
+      });
+
       it('claims only tasks whose every selector the delegate carries', async () => {
         const a = await newTenant();
         const ab = await newTask(a, { selectors: ['a', 'b'] });

@@ -7,6 +7,8 @@ import type { EventHub } from '../../events/event-hub.js';
 import { EVENT_TYPES, type EventType } from '../../events/event-types.js';
 import { sseComment, sseEvent } from '../../events/sse.js';
 import { requireTenant } from '../auth.js';
+import { TERMINAL_STATES } from '../../store/store.js';
+import { TASK_STATES } from '../views.js';
 import { defineOperations } from '../openapi/operation.js';
 import { parseInput } from '../parse.js';
 
@@ -31,6 +33,23 @@ export const eventsQuery = z
           return z.NEVER;
         }
         return names as EventType[];
+      }),
+    states: z
+      .string()
+      .max(200)
+      .optional()
+      .meta({
+        description: `Comma-separated task states: task.state events only for tasks entering one of them (${TASK_STATES.join(', ')}; "ended" stands for ${TERMINAL_STATES.join(', ')}). Events of other types are not affected. Default: every state.`,
+      })
+      .transform((v, ctx) => {
+        if (v === undefined || v.trim() === '') return undefined;
+        const names = v.split(',').map((s) => s.trim()).filter(Boolean).flatMap((n) => (n === 'ended' ? [...TERMINAL_STATES] : [n]));
+        const unknown = names.filter((n) => !(TASK_STATES as readonly string[]).includes(n));
+        if (unknown.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `unknown task state ${unknown.map((u) => `"${u}"`).join(', ')}; expected ${TASK_STATES.join(', ')} or "ended"` });
+          return z.NEVER;
+        }
+        return names;
       }),
     taskId: idFilter.optional().meta({ description: 'Only events about this task (its states, and the validation it ran).' }),
     accountId: idFilter.optional().meta({ description: 'Only events about this AWS account (its validations and their tasks).' }),
@@ -69,6 +88,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps): void {
       taskId: q.taskId,
       accountId: q.accountId,
       delegateId: q.delegateId,
+      states: q.states ? new Set(q.states) : undefined,
     };
     const out = new PassThrough();
     let ended = false;
@@ -123,7 +143,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps): void {
     });
     // A stream that the client ends is not an answered request for Fastify's log: say it here.
     request.log.info(
-      { tenantId: tenant.id, types: [...filter.types], taskId: q.taskId, accountId: q.accountId, delegateId: q.delegateId, resumed: lastEventId !== undefined, reset: opened.reset },
+      { tenantId: tenant.id, types: [...filter.types], states: q.states, taskId: q.taskId, accountId: q.accountId, delegateId: q.delegateId, resumed: lastEventId !== undefined, reset: opened.reset },
       'event stream opened',
     );
 

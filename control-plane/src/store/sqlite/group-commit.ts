@@ -44,6 +44,8 @@ export function readStatements<R extends Statements>(prepare: () => R): () => R 
  */
 export class GroupCommit {
   private batch: Waiter[] | null = null;
+  /** Work that joins this turn's transaction last, just before COMMIT (see beforeCommit). */
+  private hooks: Array<() => void> = [];
   /** Writes running now, nested ones included (see Writer.within). */
   private depth = 0;
 
@@ -88,6 +90,17 @@ export class GroupCommit {
     return this.depth > 0;
   }
 
+  /**
+   * Runs `hook` inside this turn's transaction after every other write of the turn, just before
+   * COMMIT (opening the transaction if none is open). Writes the hook makes join the same commit and
+   * settle after it. For work gathered over a turn and done once (claim-batch.ts); a hook that throws
+   * fails nothing else.
+   */
+  beforeCommit(hook: () => void): void {
+    this.open();
+    this.hooks.push(hook);
+  }
+
   /** Commits the open batch now (close). */
   flush(): void {
     if (this.batch) this.commit(this.batch);
@@ -106,6 +119,14 @@ export class GroupCommit {
   private commit(batch: Waiter[]): void {
     // Settled already (close flushed it before its turn ended).
     if (this.batch !== batch) return;
+    // Hooks run while the batch is still open, so their writes join it; a hook may add another.
+    for (let hook = this.hooks.shift(); hook; hook = this.hooks.shift()) {
+      try {
+        hook();
+      } catch {
+        // A hook owns its callers and tells them itself (ClaimBatch rejects its claims).
+      }
+    }
     this.batch = null;
     try {
       // SQLite rolls a transaction back by itself on some errors (disk full, I/O): then nothing of

@@ -26,9 +26,8 @@ const ELIGIBLE = `
 // 'queued', state IN ACTIVE); INDEXED BY makes a statement that stopped matching fail at prepare.
 export const READS = {
   // The tasks claimQueued (and claimNext, for one) takes: the best queued tasks of the tenant the
-  // delegate is eligible for, up to @limit. A read, so that the common answer after a result
-  // ("nothing queued") takes no write lock and joins no commit; the claim itself is claimTasks'
-  // fenced UPDATE of these ids.
+  // delegate is eligible for, up to @limit. The claim batch of a turn (claim-batch.ts) reads for every claim of a turn with one eligibility at once; the claim itself is
+  // claimTasks' fenced UPDATE of these ids.
   nextEligibleMany: `SELECT t.id FROM tasks t INDEXED BY tasks_queue
     WHERE t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
     ORDER BY t.priority DESC, t.queued_at ASC, t.id ASC LIMIT @limit`,
@@ -134,10 +133,14 @@ export const WRITES = {
       lease_expires_at = @lease
     WHERE t.id = @taskId AND t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
     RETURNING *`,
-  // claimTask for several ids in one statement (the ids nextEligibleMany read), fenced the same way.
-  claimTasks: `UPDATE tasks AS t SET state = 'assigned', delegate_id = @delegateId, assigned_at = @now,
-      lease_expires_at = @lease
-    WHERE t.id IN (SELECT value FROM json_each(@taskIds)) AND t.tenant_id = @tenantId AND t.state = 'queued' AND ${ELIGIBLE}
+  // The claims of one turn (claim-batch.ts) for delegates of one eligibility: @claims is a JSON array
+  // of [taskId, delegateId, assignedAt, leaseExpiresAt], each fenced like claimTask. The unary + keeps
+  // the planner off the queue index (it would scan every queued task of the tenant and join the claims
+  // to each): the claims are the outer loop, each task found by its primary key.
+  claimTasks: `UPDATE tasks AS t SET state = 'assigned', delegate_id = c.value ->> 1, assigned_at = c.value ->> 2,
+      lease_expires_at = c.value ->> 3
+    FROM json_each(@claims) AS c
+    WHERE t.id = c.value ->> 0 AND +t.tenant_id = @tenantId AND +t.state = 'queued' AND ${ELIGIBLE}
     RETURNING *`,
   markRunning: `UPDATE tasks SET state = 'running', started_at = @now, lease_expires_at = @lease
     WHERE id = @taskId AND attempt = @attempt AND delegate_id = @delegateId AND state = 'assigned'

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runStoreConformance } from '../store.conformance.js';
 import { migrate, MIGRATIONS } from './schema.js';
+import * as queries from './queries.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attache-sqlite-store-'));
@@ -66,6 +67,43 @@ describe('SqliteStore (SQLite only)', () => {
       expect(await store.identity.findApiKeyByHash('hb')).toBeNull();
     } finally {
       reader.close();
+      await store.close();
+    }
+  });
+
+  it('claims of one turn with one eligibility share one read of the queue and one UPDATE, committed before any settles', async () => {
+    const statements: string[] = [];
+    const store = SqliteStore.open({ path: ':memory:', trace: (sql) => statements.push(sql) });
+    try {
+      await store.migrate();
+      const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+      await store.createTenant({ id: 't1', name: 'acme', externalId: 'ext', createdAt: at(0) }, { id: 'k1', tenantId: 't1', hash: 'h1', createdAt: at(0) });
+      const base = { tenantId: 't1', type: 'echo', payload: {}, selectors: [], priority: 0, state: 'queued' as const, attempt: 1, maxAttempts: 3, delegateId: null, queueTimeoutSeconds: 60, runTimeoutSeconds: 30, result: null, error: null, accountId: null, requestedBy: null, createdAt: at(0), assignedAt: null, startedAt: null, endedAt: null, leaseExpiresAt: null };
+      await store.createTasks(Array.from({ length: 30 }, (_, i) => ({ ...base, id: `task-${String(i).padStart(2, '0')}`, queuedAt: at(i) })));
+      statements.length = 0;
+      const delegate = (i: number) => ({ id: `d${i}`, tenantId: 't1', tags: ['linux'], taskTypes: ['echo'] });
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => store.claimQueued({ delegate: delegate(i), now: at(40), leaseExpiresAt: at(70) }, 2)));
+      expect(claims.map((c) => c.map((t) => t.id))).toEqual(Array.from({ length: 10 }, (_, i) => [`task-${String(2 * i).padStart(2, '0')}`, `task-${String(2 * i + 1).padStart(2, '0')}`]));
+      const reads = statements.filter((s) => /^\s*SELECT t\.id FROM tasks t INDEXED BY tasks_queue/.test(s));
+      const updates = statements.filter((s) => /^\s*UPDATE tasks AS t SET state = 'assigned'/.test(s));
+      expect({ reads: reads.length, updates: updates.length }).toEqual({ reads: 1, updates: 1 });
+      // Each claimed task is found by its key, not by scanning the queue (which is what made it slow).
+      const raw = new Database(':memory:');
+      try {
+        migrate(raw);
+        const plan = raw.prepare(`EXPLAIN QUERY PLAN ${queries.WRITES.claimTasks}`).all({ claims: '[]', tenantId: 't1', tags: '[]', taskTypes: '[]' }) as Array<{ detail: string }>;
+        expect(plan.map((p) => p.detail)).toContain('SEARCH t USING INDEX sqlite_autoindex_tasks_1 (id=?)');
+      } finally {
+        raw.close();
+      }
+      // The UPDATE ran inside the turn's transaction, and the claims settled after its COMMIT.
+      expect(statements.indexOf('COMMIT')).toBeGreaterThan(statements.indexOf(updates[0]!));
+      // Nothing queued: every claim of the turn hears so from the one read, and nothing is written.
+      statements.length = 0;
+      const none = await Promise.all([3, 4].map(() => store.claimQueued({ delegate: { ...delegate(0), tags: ['gpu-only'], taskTypes: ['other'] }, now: at(41), leaseExpiresAt: at(71) }, 5)));
+      expect(none).toEqual([[], []]);
+      expect(statements.filter((s) => s.startsWith('UPDATE'))).toEqual([]);
+    } finally {
       await store.close();
     }
   });

@@ -31,7 +31,8 @@ import { payloadBytes } from '../store.js';
 import { INITIAL_KEY_NAME } from '../identity-records.js';
 import { conflicting } from './conflicts.js';
 import { DelegateNameCache } from '../delegate-name-cache.js';
-import { inQueueOrder, normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
+import { normalizeSelectors, outcomeColumns, trustsAnnouncedKeys } from '../rules.js';
+import { ClaimBatch } from './claim-batch.js';
 import { GroupCommit, prepareEach, readStatements, type Writer } from './group-commit.js';
 import { READS, WRITES } from './queries.js';
 
@@ -100,6 +101,7 @@ export class SqliteStore implements Store {
   private readonly writer: Writer<Writes>;
   /** Statements need the tables, so they are prepared on first use rather than in open(). */
   private readonly reads: () => Reads;
+  private readonly claims: ClaimBatch;
 
   private readonly names = new DelegateNameCache((tenantId, ids) => {
     const rows = this.q.delegateNames.all(tenantId, JSON.stringify(ids)) as Array<{ id: string; name: string }>;
@@ -110,6 +112,7 @@ export class SqliteStore implements Store {
     this.commit = new GroupCommit(db);
     this.writer = this.commit.writer(() => prepareEach(db, WRITES));
     this.reads = readStatements(() => prepareEach(db, READS));
+    this.claims = new ClaimBatch(this.commit, { next: () => this.q.nextEligibleMany, writer: this.writer, toTask: taskFromRow, json });
     this.identity = new SqliteIdentityStore(db, this.commit);
     this.oidc = new SqliteOidcStore(db, this.commit);
     this.audit = new SqliteAuditStore(db, this.commit);
@@ -327,13 +330,8 @@ export class SqliteStore implements Store {
   }
 
   claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
-    const params = claimParams(claim);
-    // A freed slot asks for work, and mostly nothing is queued: the read answers that without a write
-    // transaction. better-sqlite3 is synchronous, so nothing in this process runs between the read and
-    // the fenced UPDATE (which re-checks state and eligibility of each row).
-    const ids = (this.q.nextEligibleMany.all({ ...params, limit: Math.max(1, Math.trunc(limit)) }) as Array<{ id: string }>).map((r) => r.id);
-    if (ids.length === 0) return Promise.resolve([]);
-    return this.writer.run((w) => inQueueOrder((w.claimTasks.all({ taskIds: json(ids), ...params }) as Row[]).map(taskFromRow)));
+    // The claims of one turn share one read and one fenced UPDATE per eligibility (claim-batch.ts).
+    return this.claims.claim(claim, limit);
   }
 
   markRunning(step: MarkRunning): Promise<TaskRecord | null> {
