@@ -144,6 +144,7 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const dispatchLog = log.child({ component: 'dispatcher' });
   const requeuer = new Requeuer(store, lifecycle, metrics, dispatchLog);
   const dispatcher = new Dispatcher({ store, bus, sessions: registry, requeue: requeuer, lifecycle, metrics, timing: config, log: dispatchLog });
+  lifecycle.placeWith(dispatcher);
   const results = new ResultRecorder({ store, lifecycle, slots: dispatcher, log: dispatchLog });
   const leases = new LeaseKeeper({ store, sessions: registry, requeue: requeuer, slots: dispatcher, timing: config, log: dispatchLog });
   const cancels = new CancelRelay(bus, registry);

@@ -45,6 +45,28 @@ describe('Dispatcher', () => {
     expect(idle.s.holds('tsk_1', 1)).toBe(true);
   });
 
+  it('places a task entering the queue on a local delegate without announcing it; announces only one no local delegate can take', async () => {
+    const { store, tenant, bus, lifecycle, dispatcher, connect } = await setup();
+    lifecycle.placeWith(dispatcher);
+    const announced: string[] = [];
+    bus.subscribe('task.queued', (m) => void announced.push(m.taskId));
+    const { connection } = connect('dlg_a', ['edge'], 1);
+    const here = queuedTask(tenant.id, 'tsk_here', { selectors: ['edge'] });
+    await store.insertTask(here);
+    await lifecycle.queued(here);
+    await expect.poll(() => assigned(connection)).toEqual(['tsk_here']);
+    // No local delegate carries gpu, and dlg_a is now full: the other replicas are told about both.
+    const gpu = queuedTask(tenant.id, 'tsk_gpu', { selectors: ['gpu'] });
+    const full = queuedTask(tenant.id, 'tsk_full', { selectors: ['edge'] });
+    for (const t of [gpu, full]) {
+      await store.insertTask(t);
+      await lifecycle.queued(t);
+    }
+    await expect.poll(() => [...announced].sort()).toEqual(['tsk_full', 'tsk_gpu']);
+    expect(announced).not.toContain('tsk_here');
+    expect((await store.getTask(tenant.id, 'tsk_gpu'))?.state).toBe('queued');
+  });
+
   it('places nothing on a draining or still registering delegate', async () => {
     const { store, tenant, dispatcher, connect, registry } = await setup();
     const draining = connect('dlg_draining', []);

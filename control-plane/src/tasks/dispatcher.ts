@@ -63,8 +63,12 @@ export class Dispatcher {
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
-  /** A task entered the queue: offer it to the least-loaded eligible local delegate. */
-  async place(tenantId: string, taskId: string, type: string, selectors: readonly string[]): Promise<void> {
+  /**
+   * A task entered the queue: offer it to the least-loaded eligible local delegate. True when it
+   * is settled here (claimed by one of them, or no longer queued); false when no local delegate
+   * could take it, so the other replicas should hear of it (TaskLifecycle.queued).
+   */
+  async place(tenantId: string, taskId: string, type: string, selectors: readonly string[]): Promise<boolean> {
     const { store, timing, log } = this.options;
     const candidates = this.options.sessions
       .local(tenantId)
@@ -79,15 +83,21 @@ export class Dispatcher {
       } catch (err) {
         // A wake-up, not state: the task stays queued for the next freed slot, connection or requeue.
         log.warn({ err, taskId }, 'claiming a queued task failed');
-        return;
+        return false;
       } finally {
         session.unreserve();
       }
       // assign() holds the slot in the same turn as unreserve() freed it, so nothing slips in between.
       if (claimed) this.assign(session, claimed);
       // Not claimed: another replica or event took it, or it is no longer queued.
-      return;
+      return true;
     }
+    return false;
+  }
+
+  /** TaskLifecycle's LocalPlacement: this replica's delegates first. */
+  placeHere(task: TaskRecord): Promise<boolean> {
+    return this.place(task.tenantId, task.id, task.type, task.selectors);
   }
 
   /** Many tasks entered the queue at once (a batch): every local delegate of the tenant with room fills its slots. */

@@ -9,6 +9,12 @@ export interface TransitionObserver {
   accountValidated(task: TaskRecord): void;
 }
 
+/** This replica's dispatcher: places a queued task on a local delegate if one can take it now. */
+export interface LocalPlacement {
+  /** True when the task is settled here (placed, or no longer queued); false to announce it to every replica. */
+  placeHere(task: TaskRecord): Promise<boolean>;
+}
+
 /**
  * What happens when a task reaches a terminal state, whoever ended it (a result, a cancel, a
  * timeout, a lost delegate). Exactly one caller wins the store's fenced update, and only that caller
@@ -17,6 +23,7 @@ export interface TransitionObserver {
 export class TaskLifecycle {
   private readonly endListeners: Array<(task: TaskRecord) => Promise<void>> = [];
   private observer: TransitionObserver | null = null;
+  private placement: LocalPlacement | null = null;
 
   constructor(
     private readonly store: Store,
@@ -31,6 +38,11 @@ export class TaskLifecycle {
    */
   onEnded(listener: (task: TaskRecord) => Promise<void>): void {
     this.endListeners.push(listener);
+  }
+
+  /** The local dispatcher, asked first about every task that enters the queue (see queued). */
+  placeWith(placement: LocalPlacement): void {
+    this.placement = placement;
   }
 
   /** One observer of every state a task enters (queued, running, each end). */
@@ -54,9 +66,26 @@ export class TaskLifecycle {
     await this.bus.publish('task.ended', { tenantId: task.tenantId, taskId: task.id, state: task.state });
   }
 
+  /**
+   * A task entered the queue (new or requeued). This replica's dispatcher tries it first; only a
+   * task none of its delegates can take now is announced on the bus (task.queued), so with several
+   * replicas one of them places a task instead of every replica racing for it. The placement runs
+   * after this returns: a create answers without waiting for it.
+   */
   async queued(task: TaskRecord): Promise<void> {
     this.observer?.taskChanged(task);
-    await this.bus.publish('task.queued', { tenantId: task.tenantId, taskId: task.id, type: task.type, selectors: task.selectors });
+    if (!this.placement) return this.announce(task);
+    void this.placement
+      .placeHere(task)
+      .catch(() => false)
+      .then((settled) => (settled ? undefined : this.announce(task)))
+      // The bus only wakes replicas up: a lost announcement costs latency (freed slots and new
+      // connections pull from the queue), never the task.
+      .catch((err: unknown) => this.log.warn({ err, taskId: task.id }, 'could not announce a queued task to the other replicas'));
+  }
+
+  private announce(task: TaskRecord): Promise<void> {
+    return this.bus.publish('task.queued', { tenantId: task.tenantId, taskId: task.id, type: task.type, selectors: task.selectors });
   }
 
   /** Many tasks of one tenant entered the queue together: one wake-up for all of them. */
