@@ -25,12 +25,12 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
  * terminal event arrives; its latency runs from the start of its batch request to that event.
  * Throughput is tasks ended over the wall time from the first request to the last end.
  */
-export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: string) => void): Promise<DispatchRow> {
+export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: string) => void, env: Record<string, string> = {}): Promise<DispatchRow> {
   // A consumer of every task's end at this rate may fall a few MB behind in a burst; the default
   // (1 MiB) is sized for consoles.
   // The load keeps up to batchSize × inFlight tasks open at once; the default per-tenant queue quota is
   // not what this row measures.
-  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024), ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: '1000000' });
+  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024), ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: '1000000', ...env });
   const { apiKey, token } = await tenantWithToken(cp, `dispatch-batch-${opts.delegates}`);
   const api = new JsonClient(cp.httpUrl, apiKey, opts.inFlight + 4);
   let fleet: Fleet | undefined;
@@ -97,7 +97,7 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
     const result = summarise(latencies);
     const jobsPerSecond = (opts.tasks - refused) / seconds;
     log(
-      `  attache batch+events, ${opts.delegates} delegate(s): ${jobsPerSecond.toFixed(0)} tasks/s ` +
+      `  attache batch+events${env['ATTACHE_DATABASE_URL'] ? ' (postgres)' : ''}, ${opts.delegates} delegate(s): ${jobsPerSecond.toFixed(0)} tasks/s ` +
         `(${opts.batchSize} per request, ${opts.inFlight} in flight; ${refused} refused, ${failed} failed); batch→end p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms`,
     );
     return {

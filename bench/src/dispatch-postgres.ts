@@ -3,11 +3,14 @@ import pg from 'pg';
 import { startNats, type NatsHandle } from '@attache/testkit/nats';
 import { startPostgres, type PostgresServer } from '@attache/testkit/postgres';
 import { benchControlPlane, processUsage, tenantWithToken, type ControlPlaneHandle } from './cluster.js';
+import { runBatchDispatch } from './dispatch-batch.js';
 import { measureDispatch, summary, type DispatchRow } from './dispatch.js';
 import type { LoadOptions } from './load.js';
 
 export interface PostgresDispatchOptions extends LoadOptions {
   delegateCounts: number[];
+  /** Tasks of the batch + events row (one replica, the most delegates); 0 leaves it out. */
+  batchTasks?: number;
   /** Replica counts to measure; above one the replicas share a nats-server bus. */
   replicaCounts: number[];
   /** When set, every control plane runs under the V8 CPU profiler and writes its profile here on exit. */
@@ -38,6 +41,14 @@ export async function runPostgresDispatch(opts: PostgresDispatchOptions, log: (s
       for (const delegates of opts.delegateCounts) {
         rows.push(await runOne(server, nats, `attache_${++db}`, replicas, delegates, opts, log));
       }
+    }
+    // The batch API and the event stream on the same server: the path that compares with the
+    // peers' batched adds (graphile-worker's addJobs), as the SQLite batch row does.
+    if (opts.batchTasks) {
+      const delegates = Math.max(...opts.delegateCounts);
+      const url = await server.createDatabase(`attache_${++db}`);
+      const row = await runBatchDispatch({ delegates, tasks: opts.batchTasks, batchSize: 1_000, inFlight: 4 }, log, { ATTACHE_DATABASE_URL: url, ATTACHE_REPLICA_ID: 'bench-batch' });
+      rows.push({ ...row, store: 'postgres', replicas: 1, notes: 'PostgreSQL 15 (fsync off), one replica; POST /v1/tasks/batch and GET /v1/events' });
     }
   } finally {
     await nats?.stop();

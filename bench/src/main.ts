@@ -141,7 +141,7 @@ results.dispatch = await section('dispatch', async () => {
   if (options.stores.includes('postgres')) {
     // A profile per control plane (node --cpu-prof), written when it exits: `--cpu-prof-dir DIR`.
     const cpuProfileDir = opt('cpu-prof-dir', '', '') || undefined;
-    rows.push(...(await runPostgresDispatch({ ...load, delegateCounts: options.pgDelegates, replicaCounts: options.pgReplicas, ...(cpuProfileDir ? { cpuProfileDir } : {}) }, log)));
+    rows.push(...(await runPostgresDispatch({ ...load, delegateCounts: options.pgDelegates, replicaCounts: options.pgReplicas, batchTasks: Math.max(options.tasks, 10_000), ...(cpuProfileDir ? { cpuProfileDir } : {}) }, log)));
   }
   return rows;
 });

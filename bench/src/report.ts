@@ -97,6 +97,14 @@ export function targets(r: BenchResults): TargetRow[] {
     (v) => (peersNote ? undefined : v >= 1),
     pgNote,
   );
+  const pgBatch = r.dispatch?.find((d) => d.store === 'postgres' && d.mode === 'batch');
+  add(
+    'PostgreSQL, one replica, batch API + events ≥ the best PostgreSQL peer',
+    pgBatch && bestPgPeer ? pgBatch.throughput.jobsPerSecond / bestPgPeer : undefined,
+    '×',
+    (v) => (peersNote ? undefined : v >= 1),
+    pgBatch ? ` (${pgBatch.delegates} delegates${peersNote})` : '',
+  );
   add('PostgreSQL, two replicas ≥ 1.6× one', pg1 && pg2 ? pg2.throughput.jobsPerSecond / pg1.throughput.jobsPerSecond : undefined, '×', (v) => v >= 1.6, pgDelegates !== undefined ? ` (${pgDelegates} delegates)` : '');
   // Issue 14: every carrier, at 10,000 delegates.
   for (const c of r.connections ?? []) {

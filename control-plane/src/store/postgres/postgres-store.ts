@@ -166,14 +166,11 @@ export class PostgresStore implements Store {
       },
       { key: (s) => s.taskId, single: (s) => this.completeOne(s) },
     ),
-    anyQueued: new TurnBatch<Claim, boolean>(async (claims) => {
-      const rows = await this.all(BATCH.anyQueued, [
-        claims.map((c) => c.delegate.tenantId),
-        claims.map((c) => json([...c.delegate.tags])),
-        claims.map((c) => json([...c.delegate.taskTypes])),
-      ]);
-      const found = new Set(rows.map((r) => Number(r['i'])));
-      return claims.map((_, i) => found.has(i + 1));
+    // The claims of one turn: one statement per eligibility (tenant, tags, types) for all its
+    // delegates' slots. A delegate asks once per statement (its pump is one at a time anyway).
+    claims: new TurnBatch<{ claim: Claim; limit: number }, TaskRecord[]>((asks) => this.claimGroups(asks), {
+      key: (a) => a.claim.delegate.id,
+      single: (a) => this.claimGroups([a]),
     }),
     names: new TurnBatch<{ tenantId: string; ids: string[] }, Map<string, string>>(async (asks) => {
       const pairs = asks.flatMap((a) => a.ids.map((id) => [a.tenantId, id] as const));
@@ -502,20 +499,46 @@ export class PostgresStore implements Store {
     return (await this.claimQueued(claim, 1))[0] ?? null;
   }
 
-  async claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
-    // Most pumps find the queue empty: that answer comes from one read shared by every delegate
-    // asking in this turn. Only when there is something to take does the fenced claim run.
-    if (!(await this.batches.anyQueued.add(claim))) return [];
-    const rows = await this.all(Q.claimQueued, [
-      claim.delegate.tenantId,
-      claim.delegate.id,
-      [...claim.delegate.tags],
-      [...claim.delegate.taskTypes],
-      claim.now,
-      claim.leaseExpiresAt,
-      Math.max(1, Math.trunc(limit)),
-    ]);
-    return inQueueOrder(rows.map(taskFromRow));
+  claimQueued(claim: Claim, limit: number): Promise<TaskRecord[]> {
+    return this.batches.claims.add({ claim, limit: Math.max(1, Math.trunc(limit)) });
+  }
+
+  /** Claims of delegates with the same eligibility share one statement (queries.ts claimQueuedMany). */
+  private async claimGroups(asks: Array<{ claim: Claim; limit: number }>): Promise<TaskRecord[][]> {
+    const groups = new Map<string, Array<{ claim: Claim; limit: number }>>();
+    for (const a of asks) {
+      const d = a.claim.delegate;
+      const key = JSON.stringify([d.tenantId, d.tags, d.taskTypes]);
+      groups.set(key, [...(groups.get(key) ?? []), a]);
+    }
+    const claimed = new Map<string, TaskRecord[]>();
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const d = group[0]!.claim.delegate;
+        let first = 1;
+        const firsts = group.map((a) => {
+          const at = first;
+          first += a.limit;
+          return at;
+        });
+        const rows = await this.all(Q.claimQueuedMany, [
+          d.tenantId,
+          [...d.tags],
+          [...d.taskTypes],
+          first - 1,
+          group.map((a) => a.claim.delegate.id),
+          firsts,
+          group.map((a) => a.limit),
+          group.map((a) => a.claim.now),
+          group.map((a) => a.claim.leaseExpiresAt),
+        ]);
+        for (const row of rows) {
+          const task = taskFromRow(row);
+          claimed.set(task.delegateId ?? '', [...(claimed.get(task.delegateId ?? '') ?? []), task]);
+        }
+      }),
+    );
+    return asks.map((a) => inQueueOrder(claimed.get(a.claim.delegate.id) ?? []));
   }
 
   async markRunning(step: MarkRunning): Promise<TaskRecord | null> {

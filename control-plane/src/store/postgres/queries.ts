@@ -26,21 +26,29 @@ export const Q = {
   claimTask: `UPDATE tasks AS t SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
     WHERE t.id = $1 AND t.tenant_id = $7 AND t.state = 'queued' AND ${eligible('$3', '$4')}
     RETURNING t.*`,
-  // The best $7 eligible queued tasks (claimNext is this with 1). One statement: the CTE locks the
-  // rows, skipping rows another transaction (another replica's claim) holds, and the UPDATE assigns
-  // them; under READ COMMITTED the lock re-checks each row's current version, so a row claimed
-  // meanwhile no longer qualifies, and no two replicas assign the same attempt. The CTE is
-  // MATERIALIZED, run exactly once: as `id IN (SELECT … LIMIT $7)` the planner may re-run a LIMITed
-  // subquery per outer row and update more rows than the limit, which assigned a delegate more tasks
-  // than it has slots.
-  claimQueued: `WITH picked AS MATERIALIZED (
-      SELECT t.id FROM tasks t
-      WHERE t.tenant_id = $1 AND t.state = 'queued' AND ${eligible('$3', '$4')}
-      ORDER BY t.priority DESC, t.queued_at, t.id
-      FOR UPDATE SKIP LOCKED
-      LIMIT $7)
-    UPDATE tasks AS u SET state = 'assigned', delegate_id = $2, assigned_at = $5, lease_expires_at = $6
-    FROM picked WHERE u.id = picked.id AND u.state = 'queued'
+  // claimQueued (claimNext is it with 1) for the delegates of one eligibility (tenant $1, tags $2,
+  // types $3) asking in one turn: the best $4 (their slots together) eligible queued tasks, locked
+  // skipping rows another transaction (another replica's claim) holds; under READ COMMITTED the lock
+  // re-checks each row's current version, so a row claimed meanwhile no longer qualifies and no two
+  // replicas assign the same attempt. The CTE is MATERIALIZED, run exactly once: as `id IN (SELECT …
+  // LIMIT n)` the planner may re-run a LIMITed subquery per outer row and update more rows than the
+  // limit, which assigned a delegate more tasks than it has slots. The tasks are numbered in queue
+  // order, and task n goes to the delegate whose slots ($5 delegate, $6 first slot, $7 slots, $8 now,
+  // $9 lease; slots numbered from 1 in the order the claims came) cover n. One statement, one scan of
+  // the queue, instead of one per delegate.
+  claimQueuedMany: `WITH picked AS MATERIALIZED (
+      SELECT p.id, row_number() OVER (ORDER BY p.priority DESC, p.queued_at, p.id) AS n FROM (
+        SELECT t.id, t.priority, t.queued_at FROM tasks t
+        WHERE t.tenant_id = $1 AND t.state = 'queued' AND ${eligible('$2', '$3')}
+        ORDER BY t.priority DESC, t.queued_at, t.id
+        FOR UPDATE SKIP LOCKED
+        LIMIT $4) p),
+    slots AS (
+      SELECT s.delegate_id, s.now, s.lease, generate_series(s.first, s.first + s.n - 1) AS n
+      FROM unnest($5::text[], $6::int[], $7::int[], $8::timestamptz[], $9::timestamptz[]) AS s(delegate_id, first, n, now, lease))
+    UPDATE tasks AS u SET state = 'assigned', delegate_id = slots.delegate_id, assigned_at = slots.now, lease_expires_at = slots.lease
+    FROM picked JOIN slots ON slots.n = picked.n
+    WHERE u.id = picked.id AND u.state = 'queued'
     RETURNING u.*`,
   // One statement for both outcomes, so there is no read-then-write window between replicas.
   requeue: `UPDATE tasks SET
@@ -217,12 +225,6 @@ export const BATCH = {
   // Which of these delegates have a queued task they could take: the empty answer of claimNext
   // (a pump that finds nothing, the common case while new tasks are placed as they arrive) for
   // many delegates in one read. The arrays are built once per item, not per task row.
-  anyQueued: `WITH v AS (
-         SELECT u.i, u.tenant_id, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)) AS tags,
-           ARRAY(SELECT jsonb_array_elements_text(u.types::jsonb)) AS types
-         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(tenant_id, tags, types, i))
-       SELECT v.i FROM v WHERE EXISTS (
-         SELECT 1 FROM tasks t WHERE t.tenant_id = v.tenant_id AND t.state = 'queued' AND t.selectors <@ v.tags AND t.type = ANY(v.types))`,
   delegateNames: `SELECT d.tenant_id, d.id, d.name FROM delegates d
        JOIN unnest($1::text[], $2::text[]) AS v(tenant_id, id) ON d.tenant_id = v.tenant_id AND d.id = v.id
        WHERE d.id = ANY($2::text[])`,
