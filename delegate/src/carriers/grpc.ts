@@ -25,7 +25,10 @@ export interface GrpcCarrierOptions extends CarrierOptions {
 const connectMethod = delegateServiceDefinition.connect;
 
 export class GrpcCarrier implements Carrier {
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
+  private readonly newClient: () => grpc.Client;
+  /** The last connection opened on the current channel. */
+  private last: GrpcConnection | undefined;
   private readonly token: string;
   /** Asked once, on the first protocol error: the answer does not change between reconnects. */
   private hint: Promise<string | undefined> | undefined;
@@ -39,23 +42,35 @@ export class GrpcCarrier implements Carrier {
       : grpc.credentials.createInsecure();
     const keepaliveMs = options.keepaliveMs ?? 20_000;
     this.token = options.token;
-    this.client = new grpc.Client(url.host, credentials, {
-      'grpc.max_receive_message_length': MAX_FRAME_BYTES,
-      'grpc.max_send_message_length': MAX_FRAME_BYTES,
-      'grpc.keepalive_time_ms': keepaliveMs,
-      'grpc.keepalive_timeout_ms': 10_000,
-      // The agent owns reconnection (with its own backoff and Hello); grpc-js retries would replay
-      // half-sent streams behind its back.
-      'grpc.enable_retries': 0,
-      // The connection is this carrier's own. grpc-js' global pool would share it with any other
-      // client of equal options in the process (not wanted: one agent, one connection), and it
-      // finds a match by comparing options with every pooled subchannel, a cost that grows with
-      // every client: 10,000 agents in one process (the bench) spent most of their start there.
-      'grpc.use_local_subchannel_pool': 1,
-    });
+    this.newClient = () =>
+      new grpc.Client(url.host, credentials, {
+        'grpc.max_receive_message_length': MAX_FRAME_BYTES,
+        'grpc.max_send_message_length': MAX_FRAME_BYTES,
+        'grpc.keepalive_time_ms': keepaliveMs,
+        'grpc.keepalive_timeout_ms': 10_000,
+        // The agent owns reconnection (with its own backoff and Hello); grpc-js retries would replay
+        // half-sent streams behind its back.
+        'grpc.enable_retries': 0,
+        // The connection is this carrier's own. grpc-js' global pool would share it with any other
+        // client of equal options in the process (not wanted: one agent, one connection), and it
+        // finds a match by comparing options with every pooled subchannel, a cost that grows with
+        // every client: 10,000 agents in one process (the bench) spent most of their start there.
+        'grpc.use_local_subchannel_pool': 1,
+      });
+    this.client = this.newClient();
   }
 
   open(): CarrierConnection {
+    // A channel whose last connection never reached the control plane (refused, reset, timed out)
+    // keeps grpc-js' own reconnect backoff (1 s growing 1.6× to 120 s) and fails every call made while
+    // it waits, without trying to connect: after a control-plane restart a delegate would wait that
+    // out on top of the agent's own backoff (jittered, capped, and paced by the control plane's retry
+    // hints). So such a channel is replaced. One that was answered (a Goodbye with a retry hint, say)
+    // is connected and kept: a paced reconnect storm then costs no new TCP and HTTP/2 handshakes.
+    if (this.last && !this.last.answered) {
+      this.client.close();
+      this.client = this.newClient();
+    }
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${this.token}`);
     const call = this.client.makeBidiStreamRequest<DelegateFrame, ControlFrame>(
@@ -64,7 +79,8 @@ export class GrpcCarrier implements Carrier {
       connectMethod.responseDeserialize,
       metadata,
     );
-    return new GrpcConnection(call, this.explain);
+    this.last = new GrpcConnection(call, this.explain);
+    return this.last;
   }
 
   /** Releases the channel; the agent calls it once, when it stops for good. */
@@ -74,6 +90,8 @@ export class GrpcCarrier implements Carrier {
 }
 
 class GrpcConnection implements CarrierConnection {
+  /** Response headers arrived: the control plane answered on this connection. */
+  private headers = false;
   private ended = false;
   private abortReason: Error | undefined;
   /** The stream's terminal error, kept because a write can observe it before the iterator does. */
@@ -87,6 +105,16 @@ class GrpcConnection implements CarrierConnection {
     call.on('error', (err: grpc.ServiceError) => {
       this.failure ??= this.translate(err);
     });
+    // Not 'data': a data listener would switch the stream to flowing mode under the async iterator.
+    call.on('metadata', () => (this.headers = true));
+  }
+
+  /**
+   * Whether the control plane answered: it sent headers (every frame follows them), or ended the call
+   * with a status of its own. UNAVAILABLE without headers is grpc-js' word for "never connected".
+   */
+  get answered(): boolean {
+    return this.headers || (this.failure !== undefined && this.failure.code !== 'UNAVAILABLE');
   }
 
   send(frame: DelegateFrame): Promise<void> {
