@@ -46,6 +46,21 @@ describe('DelegateLimit', () => {
     expect((await limit.check('tenant', 'd')).within).toBe(true);
   });
 
+  it('shares one count among the handshakes of a storm that find the estimate stale together', async () => {
+    let t = 0;
+    const { state, store } = counter(10);
+    const limit = new DelegateLimit(store, 1_000, () => t);
+    const first = await Promise.all(Array.from({ length: 200 }, (_, i) => limit.check('tenant', `d-${i}`)));
+    expect(first.every((c) => c.within)).toBe(true);
+    expect(state.reads).toBe(1);
+    t += 1_000;
+    const second = await Promise.all(Array.from({ length: 200 }, (_, i) => limit.check('tenant', `e-${i}`)));
+    expect(second.every((c) => c.within)).toBe(true);
+    expect(state.reads).toBe(2);
+    // Each admitted after the count is one more in the estimate.
+    expect(Math.max(...second.map((c) => c.connected))).toBe(10 + 199);
+  });
+
   it('keeps tenants apart', async () => {
     const { state, store } = counter(5);
     const limit = new DelegateLimit(store, 6, () => 0);

@@ -20,6 +20,8 @@ export interface DelegateLimitCheck {
  */
 export class DelegateLimit {
   private readonly counted = new Map<string, { connected: number; admittedSince: number; at: number }>();
+  /** Counts running now, by tenant: handshakes that need one meanwhile share it. */
+  private readonly counting = new Map<string, Promise<number>>();
 
   constructor(
     private readonly store: Pick<Store, 'countConnectedDelegates'>,
@@ -29,22 +31,43 @@ export class DelegateLimit {
 
   /** Whether delegate `delegateId` (not counted itself: it may be reconnecting) fits the tenant's limit. */
   async check(tenantId: string, delegateId: string): Promise<DelegateLimitCheck> {
-    const now = this.now();
-    const cached = this.counted.get(tenantId);
-    if (cached && now - cached.at < COUNT_FRESH_MS) {
-      const estimate = cached.connected + cached.admittedSince;
-      // Room for this one and a margin for the handshakes counting alongside it: no exact count needed.
-      if (estimate + 1 < this.limit) {
-        cached.admittedSince++;
-        return { within: true, connected: estimate };
-      }
+    const fast = this.estimated(tenantId);
+    if (fast) return fast;
+    // A storm's handshakes find the estimate stale together. While one of them counts, the others
+    // wait for that count and decide from the estimate it refreshes; only near the limit does each
+    // count on its own, so nobody is refused on an estimate.
+    const running = this.counting.get(tenantId);
+    if (running) {
+      await running.catch(() => undefined);
+      const after = this.estimated(tenantId);
+      if (after) return after;
     }
-    const connected = await this.store.countConnectedDelegates(tenantId, delegateId);
+    const now = this.now();
+    const connected = await this.count(tenantId, delegateId);
     const within = connected < this.limit;
     this.counted.set(tenantId, { connected, admittedSince: within ? 1 : 0, at: now });
     // Tenants that stop connecting leave nothing behind for long.
     if (this.counted.size > 10_000) this.evict(now);
     return { within, connected };
+  }
+
+  /** Admitted on the recent count plus those admitted since, when that leaves room to spare. */
+  private estimated(tenantId: string): DelegateLimitCheck | undefined {
+    const cached = this.counted.get(tenantId);
+    if (!cached || this.now() - cached.at >= COUNT_FRESH_MS) return undefined;
+    const estimate = cached.connected + cached.admittedSince;
+    // Room for this one and a margin for the handshakes counting alongside it: no exact count needed.
+    if (estimate + 1 >= this.limit) return undefined;
+    cached.admittedSince++;
+    return { within: true, connected: estimate };
+  }
+
+  private count(tenantId: string, delegateId: string): Promise<number> {
+    const counting = this.store.countConnectedDelegates(tenantId, delegateId).finally(() => {
+      if (this.counting.get(tenantId) === counting) this.counting.delete(tenantId);
+    });
+    this.counting.set(tenantId, counting);
+    return counting;
   }
 
   private evict(now: number): void {
