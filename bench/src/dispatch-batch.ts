@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createParser } from 'eventsource-parser';
 import { Fleet } from './agents.js';
-import { benchControlPlane, tenantWithToken } from './cluster.js';
+import { benchControlPlane, processUsage, tenantWithToken } from './cluster.js';
 import type { DispatchRow } from './dispatch.js';
 import { ECHO_PAYLOAD } from './dispatch-payload.js';
 import { JsonClient } from './http-client.js';
@@ -67,6 +67,7 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
     let remaining = opts.tasks;
     let refused = 0;
     const started = performance.now();
+    const cpuAtStart = await cpuSeconds(cp.proc.child.pid);
     const worker = async () => {
       while (remaining > 0) {
         const n = Math.min(opts.batchSize, remaining);
@@ -92,13 +93,18 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
       }
     };
     await Promise.all(Array.from({ length: opts.inFlight }, worker));
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${ended} of ${opts.tasks} batch tasks ended within 120 s`)), 120_000))]);
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error(`only ${ended} of ${opts.tasks} batch tasks ended within 120 s`)), 120_000)))]).finally(() =>
+      clearTimeout(deadline),
+    );
     const seconds = (performance.now() - started) / 1000;
+    const cpuAtEnd = await cpuSeconds(cp.proc.child.pid);
     const result = summarise(latencies);
     const jobsPerSecond = (opts.tasks - refused) / seconds;
     log(
       `  attache batch+events, ${opts.delegates} delegate(s): ${jobsPerSecond.toFixed(0)} tasks/s ` +
-        `(${opts.batchSize} per request, ${opts.inFlight} in flight; ${refused} refused, ${failed} failed); batch→end p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms`,
+        `(${opts.batchSize} per request, ${opts.inFlight} in flight; ${refused} refused, ${failed} failed); batch→end p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms; ` +
+        `CPU per task: control plane ${perTaskMs(cpuAtStart.controlPlane, cpuAtEnd.controlPlane, opts.tasks)} ms, bench process ${perTaskMs(cpuAtStart.bench, cpuAtEnd.bench, opts.tasks)} ms`,
     );
     return {
       delegates: opts.delegates,
@@ -113,6 +119,17 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
     await fleet?.stop();
     await cp.stop();
   }
+}
+
+/** CPU seconds so far of the control plane (from /proc) and of this process (which runs the delegates and clients). */
+async function cpuSeconds(pid: number | undefined): Promise<{ controlPlane: number; bench: number }> {
+  const controlPlane = pid === undefined ? Number.NaN : (await processUsage(pid).catch(() => ({ cpuSeconds: Number.NaN }))).cpuSeconds;
+  const { user, system } = process.cpuUsage();
+  return { controlPlane, bench: (user + system) / 1e6 };
+}
+
+function perTaskMs(from: number, to: number, tasks: number): string {
+  return (((to - from) * 1000) / tasks).toFixed(3);
 }
 
 /** Opens GET /v1/events?types=task.state and hands each event's data to `onData`; resolves once the stream answered. */

@@ -9,6 +9,7 @@ const result = (taskId: string, attempt = 1): Result =>
 /** A connection at the outbox's seam: records what it took; `refuse` makes writes fail; `end()` ends it. */
 class Link implements OutboxLink {
   readonly sent: string[] = [];
+  readonly batchItems = 0;
   refuse = false;
   hang = false;
   readonly ended: Promise<void>;
