@@ -15,6 +15,8 @@ export interface BatchDispatchOptions {
   batchSize: number;
   /** Batch requests in flight at once. */
   inFlight: number;
+  /** Extra control-plane environment (a probe comparing settings, e.g. ATTACHE_DELEGATE_BATCH_ITEMS=0). */
+  controlPlaneEnv?: Record<string, string>;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
@@ -30,7 +32,7 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
   // (1 MiB) is sized for consoles.
   // The load keeps up to batchSize × inFlight tasks open at once; the default per-tenant queue quota is
   // not what this row measures.
-  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024), ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: '1000000' });
+  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024), ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: '1000000', ...opts.controlPlaneEnv });
   const { apiKey, token } = await tenantWithToken(cp, `dispatch-batch-${opts.delegates}`);
   const api = new JsonClient(cp.httpUrl, apiKey, opts.inFlight + 4);
   let fleet: Fleet | undefined;
