@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createParser } from 'eventsource-parser';
 import { Fleet } from './agents.js';
-import { benchControlPlane, tenantWithToken } from './cluster.js';
+import { benchControlPlane, processUsage, tenantWithToken } from './cluster.js';
 import type { DispatchRow } from './dispatch.js';
 import { ECHO_PAYLOAD } from './dispatch-payload.js';
 import { JsonClient } from './http-client.js';
@@ -15,6 +15,8 @@ export interface BatchDispatchOptions {
   batchSize: number;
   /** Batch requests in flight at once. */
   inFlight: number;
+  /** Extra control-plane environment (a probe comparing settings, e.g. ATTACHE_DELEGATE_BATCH_ITEMS=0). */
+  controlPlaneEnv?: Record<string, string>;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
@@ -25,12 +27,12 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
  * terminal event arrives; its latency runs from the start of its batch request to that event.
  * Throughput is tasks ended over the wall time from the first request to the last end.
  */
-export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: string) => void, env: Record<string, string> = {}): Promise<DispatchRow> {
+export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: string) => void): Promise<DispatchRow> {
   // A consumer of every task's end at this rate may fall a few MB behind in a burst; the default
   // (1 MiB) is sized for consoles.
   // The load keeps up to batchSize × inFlight tasks open at once; the default per-tenant queue quota is
   // not what this row measures.
-  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024), ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: '1000000', ...env });
+  const cp = await benchControlPlane({ ATTACHE_EVENT_STREAM_MAX_PENDING_BYTES: String(64 * 1024 * 1024), ATTACHE_MAX_QUEUED_TASKS_PER_TENANT: '1000000', ...opts.controlPlaneEnv });
   const { apiKey, token } = await tenantWithToken(cp, `dispatch-batch-${opts.delegates}`);
   const api = new JsonClient(cp.httpUrl, apiKey, opts.inFlight + 4);
   let fleet: Fleet | undefined;
@@ -67,6 +69,7 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
     let remaining = opts.tasks;
     let refused = 0;
     const started = performance.now();
+    const cpuAtStart = await cpuSeconds(cp.proc.child.pid);
     const worker = async () => {
       while (remaining > 0) {
         const n = Math.min(opts.batchSize, remaining);
@@ -92,13 +95,18 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
       }
     };
     await Promise.all(Array.from({ length: opts.inFlight }, worker));
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${ended} of ${opts.tasks} batch tasks ended within 120 s`)), 120_000))]);
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error(`only ${ended} of ${opts.tasks} batch tasks ended within 120 s`)), 120_000)))]).finally(() =>
+      clearTimeout(deadline),
+    );
     const seconds = (performance.now() - started) / 1000;
+    const cpuAtEnd = await cpuSeconds(cp.proc.child.pid);
     const result = summarise(latencies);
     const jobsPerSecond = (opts.tasks - refused) / seconds;
     log(
-      `  attache batch+events${env['ATTACHE_DATABASE_URL'] ? ' (postgres)' : ''}, ${opts.delegates} delegate(s): ${jobsPerSecond.toFixed(0)} tasks/s ` +
-        `(${opts.batchSize} per request, ${opts.inFlight} in flight; ${refused} refused, ${failed} failed); batch→end p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms`,
+      `  attache batch+events${opts.controlPlaneEnv?.['ATTACHE_DATABASE_URL'] ? ' (postgres)' : ''}, ${opts.delegates} delegate(s): ${jobsPerSecond.toFixed(0)} tasks/s ` +
+        `(${opts.batchSize} per request, ${opts.inFlight} in flight; ${refused} refused, ${failed} failed); batch→end p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms; ` +
+        `CPU per task: control plane ${perTaskMs(cpuAtStart.controlPlane, cpuAtEnd.controlPlane, opts.tasks)} ms, bench process ${perTaskMs(cpuAtStart.bench, cpuAtEnd.bench, opts.tasks)} ms`,
     );
     return {
       delegates: opts.delegates,
@@ -113,6 +121,17 @@ export async function runBatchDispatch(opts: BatchDispatchOptions, log: (s: stri
     await fleet?.stop();
     await cp.stop();
   }
+}
+
+/** CPU seconds so far of the control plane (from /proc) and of this process (which runs the delegates and clients). */
+async function cpuSeconds(pid: number | undefined): Promise<{ controlPlane: number; bench: number }> {
+  const controlPlane = pid === undefined ? Number.NaN : (await processUsage(pid).catch(() => ({ cpuSeconds: Number.NaN }))).cpuSeconds;
+  const { user, system } = process.cpuUsage();
+  return { controlPlane, bench: (user + system) / 1e6 };
+}
+
+function perTaskMs(from: number, to: number, tasks: number): string {
+  return (((to - from) * 1000) / tasks).toFixed(3);
 }
 
 /** Opens GET /v1/events?types=task.state&states=ended (one event per task, its end) and hands each event's data to `onData`; resolves once the stream answered. */

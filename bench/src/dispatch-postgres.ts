@@ -47,7 +47,7 @@ export async function runPostgresDispatch(opts: PostgresDispatchOptions, log: (s
     if (opts.batchTasks) {
       const delegates = Math.max(...opts.delegateCounts);
       const url = await server.createDatabase(`attache_${++db}`);
-      const row = await runBatchDispatch({ delegates, tasks: opts.batchTasks, batchSize: 1_000, inFlight: 4 }, log, { ATTACHE_DATABASE_URL: url, ATTACHE_REPLICA_ID: 'bench-batch' });
+      const row = await runBatchDispatch({ delegates, tasks: opts.batchTasks, batchSize: 1_000, inFlight: 4, controlPlaneEnv: { ATTACHE_DATABASE_URL: url, ATTACHE_REPLICA_ID: 'bench-batch' } }, log);
       rows.push({ ...row, store: 'postgres', replicas: 1, notes: 'PostgreSQL 15 (fsync off), one replica; POST /v1/tasks/batch and GET /v1/events' });
     }
   } finally {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { hostname } from 'node:os';
-import { DELEGATE_RELEASE } from '@attache/proto';
+import { BATCH_LIMITS, DELEGATE_RELEASE } from '@attache/proto';
 import { parseSemVer } from './delegates/delegate-release.js';
 
 /**
@@ -41,6 +41,13 @@ const schema = z.object({
   /** An assignment not Accepted within this window goes back to the queue. */
   ATTACHE_ACK_TIMEOUT_MS: intFrom(100, 300_000).default(10_000),
   ATTACHE_RUNNING_WRITE_DELAY_MS: intFrom(0, 60_000).default(250),
+  /**
+   * Batched delegate frames (proto/src/batch.ts): the most Accepted/Result items this replica takes
+   * in one DelegateBatch (announced in Welcome) and Assigns it puts in one AssignBatch to a delegate
+   * that takes them. 0 turns batches off both ways: frames go one by one, as to a delegate that
+   * predates them.
+   */
+  ATTACHE_DELEGATE_BATCH_ITEMS: intFrom(0, 1_000).default(BATCH_LIMITS.maxItems),
   /** Attempts per task before it fails for good (a lost delegate costs one attempt). */
   ATTACHE_MAX_ATTEMPTS: intFrom(1, 20).default(3),
   ATTACHE_DEFAULT_QUEUE_TIMEOUT_SECONDS: intFrom(1, 86_400).default(60),
@@ -206,6 +213,8 @@ export interface Config {
   ackTimeoutMs: number;
   /** An accepted attempt is written as running only once it has run this long (0: at once); see Dispatcher. */
   runningWriteDelayMs: number;
+  /** Items per batched delegate frame, either way; 0: single frames only. */
+  delegateBatchItems: number;
   maxAttempts: number;
   defaultQueueTimeoutSeconds: number;
   defaultRunTimeoutSeconds: number;
@@ -307,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatTimeoutMs: c.ATTACHE_HEARTBEAT_TIMEOUT_MS,
     ackTimeoutMs: c.ATTACHE_ACK_TIMEOUT_MS,
     runningWriteDelayMs: c.ATTACHE_RUNNING_WRITE_DELAY_MS,
+    delegateBatchItems: c.ATTACHE_DELEGATE_BATCH_ITEMS,
     maxAttempts: c.ATTACHE_MAX_ATTEMPTS,
     defaultQueueTimeoutSeconds: c.ATTACHE_DEFAULT_QUEUE_TIMEOUT_SECONDS,
     defaultRunTimeoutSeconds: c.ATTACHE_DEFAULT_RUN_TIMEOUT_SECONDS,

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DelegateRelease } from './delegates/delegate-release.js';
+import type { AssignsSent } from './delegates/session.js';
 import { versionCensus } from './delegates/version-census.js';
 import type { Store, TaskRecord } from './store/store.js';
 
@@ -9,6 +10,9 @@ import type { Store, TaskRecord } from './store/store.js';
  * Per-tenant queue depth is served by GET /v1/queue instead.
  */
 const MAX_CODES = 64;
+/** Frames that carry tasks, as the frame counters name them (the .proto's field names). */
+export type TaskFrame = 'assign' | 'assign_batch' | 'accepted' | 'result' | 'batch';
+
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export class Metrics {
@@ -19,6 +23,8 @@ export class Metrics {
   private readonly requeued: Counter<'type'>;
   private readonly dispatchLatency: Histogram<'type'>;
   private readonly connections: Counter<'transport' | 'event'>;
+  private readonly taskFrames: Counter<'direction' | 'frame'>;
+  private readonly taskFrameItems: Counter<'direction' | 'frame'>;
 
   constructor(store: Store, release: DelegateRelease) {
     collectDefaultMetrics({ register: this.registry, prefix: 'attache_' });
@@ -44,6 +50,18 @@ export class Metrics {
       name: 'attache_delegate_connection_events_total',
       help: 'Delegate connections registered, closed, and paced (refused with a retry hint while the replica ran its limit of handshakes)',
       labelNames: ['transport', 'event'],
+      registers: [this.registry],
+    });
+    this.taskFrames = new Counter({
+      name: 'attache_delegate_task_frames_total',
+      help: 'Delegate frames that carry tasks: sent (assign, assign_batch) and received (accepted, result, batch)',
+      labelNames: ['direction', 'frame'],
+      registers: [this.registry],
+    });
+    this.taskFrameItems = new Counter({
+      name: 'attache_delegate_task_frame_items_total',
+      help: 'Assign, Accepted and Result items those frames carried (a single frame carries one)',
+      labelNames: ['direction', 'frame'],
       registers: [this.registry],
     });
     new Gauge({
@@ -104,6 +122,20 @@ export class Metrics {
 
   taskAssigned(task: TaskRecord): void {
     if (task.assignedAt) this.dispatchLatency.observe({ type: task.type }, Math.max(0, task.assignedAt.getTime() - task.queuedAt.getTime()) / 1000);
+  }
+
+  assignFramesSent(out: AssignsSent): void {
+    if (out.singles > 0) this.frameCounted('sent', 'assign', out.singles, out.singles);
+    if (out.batches.length > 0) this.frameCounted('sent', 'assign_batch', out.batches.length, out.batches.reduce((a, b) => a + b, 0));
+  }
+
+  taskFrameReceived(frame: TaskFrame, items: number): void {
+    this.frameCounted('received', frame, 1, items);
+  }
+
+  private frameCounted(direction: 'sent' | 'received', frame: TaskFrame, frames: number, items: number): void {
+    this.taskFrames.inc({ direction, frame }, frames);
+    this.taskFrameItems.inc({ direction, frame }, items);
   }
 
   taskRequeued(task: TaskRecord): void {

@@ -1,3 +1,4 @@
+import { BATCH_LIMITS } from '@attache/proto';
 import type { BackoffOptions } from './backoff.js';
 import type { Carrier } from './carriers/index.js';
 import type { Executor } from './executors/executor.js';
@@ -32,6 +33,12 @@ export const AGENT_DEFAULTS = {
   closeTimeoutMs: 2_000,
   /** After cancelling the runs at the end of the grace period, how long to wait for them to settle. */
   cancelSettleMs: 5_000,
+  /**
+   * Items in one batched frame either way (proto/src/batch.ts): the Assigns Hello says this delegate
+   * takes in one AssignBatch, and the most Accepted/Result items it puts in one DelegateBatch to a
+   * control plane that takes them. 0: single frames only, as a delegate that predates batches.
+   */
+  maxBatchItems: BATCH_LIMITS.maxItems,
 } as const;
 
 /** What the agent needs from an executor registry (ExecutorRegistry is the one implementation). */
@@ -69,6 +76,8 @@ export interface AgentOptions {
   welcomeTimeoutMs?: number;
   /** A registered connection that lasted this long resets the backoff. Default `AGENT_DEFAULTS.stableAfterMs`. */
   stableAfterMs?: number;
+  /** Items in one batched frame either way; 0 for single frames only. Default `AGENT_DEFAULTS.maxBatchItems`. */
+  maxBatchItems?: number;
   backoff?: BackoffOptions;
   /** Defaults to a JSON logger on stdout, masked by `masker`. */
   logger?: Logger;
@@ -100,6 +109,7 @@ export interface AgentTimings {
   flushTimeoutMs: number;
   welcomeTimeoutMs: number;
   stableAfterMs: number;
+  maxBatchItems: number;
 }
 
 export function agentTimings(options: AgentOptions): AgentTimings {
@@ -109,5 +119,6 @@ export function agentTimings(options: AgentOptions): AgentTimings {
     flushTimeoutMs: options.flushTimeoutMs ?? AGENT_DEFAULTS.flushTimeoutMs,
     welcomeTimeoutMs: options.welcomeTimeoutMs ?? AGENT_DEFAULTS.welcomeTimeoutMs,
     stableAfterMs: options.stableAfterMs ?? AGENT_DEFAULTS.stableAfterMs,
+    maxBatchItems: options.maxBatchItems ?? AGENT_DEFAULTS.maxBatchItems,
   };
 }

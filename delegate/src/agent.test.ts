@@ -627,3 +627,91 @@ describe('Agent against a stub control plane', () => {
     }
   });
 });
+
+describe('Agent: batched frames', () => {
+  let cp: StubControlPlane;
+  const agents: Agent[] = [];
+
+  beforeEach(async () => {
+    cp = new StubControlPlane();
+    await cp.start();
+  });
+
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
+    cp.stop();
+  });
+
+  function start(overrides: Partial<AgentOptions> = {}): Agent {
+    const masker = new Masker();
+    const agent = new Agent({
+      url: `grpc://127.0.0.1:${cp.port}`,
+      token: TOKEN,
+      name: 'vpc-east',
+      maxConcurrency: 8,
+      executors: [echoExecutor],
+      logger: createLogger({ masker, level: 'silent' }),
+      masker,
+      backoff: { baseMs: 20, capMs: 50 },
+      ...overrides,
+    });
+    agents.push(agent);
+    agent.start();
+    return agent;
+  }
+
+  const echoAssign = (taskId: string, message: string) => ({
+    taskId,
+    attempt: 1,
+    type: 'echo',
+    payload: toBinary(echo.EchoPayloadSchema, create(echo.EchoPayloadSchema, { message })),
+    deadlineUnixMs: BigInt(Date.now() + 60_000),
+  });
+
+  it('announces batches in Hello, runs each Assign of an AssignBatch, and answers in one DelegateBatch with Accepted folded into Result', async () => {
+    const agent = start();
+    const conn = await cp.connection(0);
+    expect((await conn.next('hello')).maxBatchItems).toBe(256);
+    conn.send({ case: 'welcome', value: { delegateId: 'dlg-1', tenantId: 'tnt-1', heartbeatIntervalMs: 10_000, heartbeatTimeoutMs: 30_000, maxBatchItems: 64 } });
+    await agent.waitFor('registered');
+    // The second Assign is a redelivery of the first: acknowledged again, never run twice.
+    conn.send({ case: 'assignBatch', value: { assigns: [echoAssign('t1', 'one'), echoAssign('t1', 'one'), echoAssign('t2', 'two')] } });
+    const answer = await conn.next('batch');
+    expect(answer.items.map((i) => `${i.item.case}/${i.item.value?.taskId}`)).toEqual(['acceptedResult/t1', 'acceptedResult/t2']);
+    const results = answer.items.map((i) => (i.item.case === 'acceptedResult' && i.item.value.outcome.case === 'success' ? fromBinary(echo.EchoResultSchema, i.item.value.outcome.value).message : ''));
+    expect(results).toEqual(['one', 'two']);
+    expect(conn.all('accepted')).toEqual([]);
+    expect(conn.all('result')).toEqual([]);
+  });
+
+  it('without batches on either side sends single frames, and announces 0 when its own are off', async () => {
+    const agent = start({ maxBatchItems: 0 });
+    const conn = await cp.connection(0);
+    expect((await conn.next('hello')).maxBatchItems).toBe(0);
+    // The control plane would take batches; this delegate sends none.
+    conn.send({ case: 'welcome', value: { delegateId: 'dlg-1', tenantId: 'tnt-1', heartbeatIntervalMs: 10_000, heartbeatTimeoutMs: 30_000, maxBatchItems: 64 } });
+    await agent.waitFor('registered');
+    conn.send({ case: 'assign', value: echoAssign('t1', 'one') });
+    conn.send({ case: 'assign', value: echoAssign('t2', 'two') });
+    await conn.next('result');
+    await conn.next('result');
+    expect(conn.all('accepted').map((a) => a.taskId)).toEqual(['t1', 't2']);
+    expect(conn.all('batch')).toEqual([]);
+  });
+
+  it('drops the connection on an AssignBatch over what Hello announced, taking none of it, and reconnects', async () => {
+    const agent = start({ maxBatchItems: 2 });
+    const disconnected = new Promise<Error | undefined>((resolve) => agent.once('disconnected', resolve));
+    const conn = await cp.connection(0);
+    await conn.next('hello');
+    conn.welcome(10_000);
+    await agent.waitFor('registered');
+    conn.send({ case: 'assignBatch', value: { assigns: [echoAssign('t1', 'a'), echoAssign('t2', 'b'), echoAssign('t3', 'c')] } });
+    const error = await disconnected;
+    expect(error).toMatchObject({ code: 'BATCH_TOO_LARGE' });
+    await conn.waitEnded();
+    expect(conn.all('accepted')).toEqual([]);
+    expect(agent.inFlight).toBe(0);
+    await (await cp.connection(1)).next('hello');
+  });
+});

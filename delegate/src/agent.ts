@@ -21,7 +21,7 @@ import { AGENT_DEFAULTS, agentTimings, type AgentOptions, type AgentTimings, typ
 import { AgentStateMachine, type AgentState, type AgentStopInfo } from './agent-state.js';
 import { Backoff } from './backoff.js';
 import { CarrierError, createCarrier, type Carrier, type CarrierConnection } from './carriers/index.js';
-import { AgentConfigurationError, AgentErrorCode, AgentStateError, GoodbyeError, WelcomeTimeoutError } from './errors.js';
+import { AgentConfigurationError, AgentErrorCode, AgentStateError, BatchTooLargeError, GoodbyeError, WelcomeTimeoutError } from './errors.js';
 import type { Executor } from './executors/executor.js';
 import { ExecutorRegistry } from './executors/registry.js';
 import { createLogger, type Logger } from './log.js';
@@ -33,7 +33,7 @@ import { errorOutcome, maskOutcome, TaskRun, type CancelReason, type TaskInfo } 
 export type { AgentOptions, ExecutorSource } from './agent-options.js';
 export type { AgentState, AgentStopInfo } from './agent-state.js';
 export type { TaskInfo } from './task-run.js';
-export { AgentErrorCode, GoodbyeError, WelcomeTimeoutError } from './errors.js';
+export { AgentErrorCode, BatchTooLargeError, GoodbyeError, WelcomeTimeoutError } from './errors.js';
 
 export interface WelcomeInfo {
   delegateId: string;
@@ -63,8 +63,8 @@ interface Session {
   conn: CarrierConnection;
   registered: boolean;
   registeredAt: number;
-  /** What the outbox writes results to; its `ended` resolves when the session is over. */
-  link: OutboxLink;
+  /** What the outbox writes to; its `ended` resolves when the session is over, `batchItems` is set by Welcome. */
+  link: OutboxLink & { batchItems: number };
 }
 
 type SessionEnd = { fatal: AgentStopInfo } | { error: Error | undefined; stable: boolean };
@@ -289,7 +289,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const conn = this.carriers[this.target]!.open();
     let markEnded!: () => void;
     const ended = new Promise<void>((resolve) => (markEnded = resolve));
-    const session: Session = { conn, registered: false, registeredAt: 0, link: { send: (frame) => conn.send(frame), ended } };
+    const session: Session = { conn, registered: false, registeredAt: 0, link: { send: (frame) => conn.send(frame), ended, batchItems: 0 } };
     this.session = session;
     const welcomeTimeoutMs = this.timings.welcomeTimeoutMs;
     const welcomeTimer = setTimeout(() => conn.abort(new WelcomeTimeoutError(welcomeTimeoutMs)), welcomeTimeoutMs);
@@ -315,6 +315,16 @@ export class Agent extends EventEmitter<AgentEvents> {
           case 'assign':
             this.onAssign(session, frame.frame.value);
             break;
+          case 'assignBatch': {
+            const { assigns } = frame.frame.value;
+            // More than Hello announced: a control plane with a bug. None of it is taken; it requeues them.
+            if (assigns.length > this.timings.maxBatchItems) {
+              conn.abort(new BatchTooLargeError(assigns.length, this.timings.maxBatchItems));
+              break;
+            }
+            for (const assign of assigns) this.onAssign(session, assign);
+            break;
+          }
           case 'cancel':
             this.onCancel(frame.frame.value);
             break;
@@ -364,6 +374,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     };
     session.registered = true;
     session.registeredAt = Date.now();
+    // Batches only as far as both sides take them; 0 from a control plane that predates them.
+    session.link.batchItems = Math.min(welcome.maxBatchItems, this.timings.maxBatchItems);
     this.welcome = info;
     this.log.info({ delegateId: info.delegateId, tenantId: info.tenantId }, 'registered');
     if (this.lifecycle.state === 'draining') this.sendDraining(session, 'delegate shutting down');
@@ -479,6 +491,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           inFlight: this.heldTasks(),
           publicKeys: (this.options.keyring?.keys ?? []).map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKey: k.publicKey })),
           policy: { allowRefs: summary.allowRefs, allowEndpoints: summary.allowEndpoints, digest: summary.digest },
+          maxBatchItems: this.timings.maxBatchItems,
         },
       },
     });
@@ -490,7 +503,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private sendAccepted(session: Session, taskId: string, attempt: number): void {
-    this.send(session, create(DelegateFrameSchema, { frame: { case: 'accepted', value: { taskId, attempt } } }));
+    this.outbox.accepted(session.link, taskId, attempt);
   }
 
   private sendDraining(session: Session, reason: string): void {

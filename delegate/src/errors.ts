@@ -1,4 +1,4 @@
-import type { Goodbye } from '@attache/proto';
+import { batchTooLargeMessage, type Goodbye } from '@attache/proto';
 
 /**
  * The delegate's own errors: each a named class with a stable `code` and a sentence a person can
@@ -39,6 +39,18 @@ export class WelcomeTimeoutError extends DelegateError {
   constructor(ms: number) {
     super(`no Welcome within ${ms} ms`);
     this.name = 'WelcomeTimeoutError';
+  }
+}
+
+/**
+ * The control plane sent an AssignBatch with more assignments than this delegate's Hello announced
+ * (max_batch_items): the connection is dropped without taking any of them, and the agent reconnects.
+ */
+export class BatchTooLargeError extends DelegateError {
+  readonly code = 'BATCH_TOO_LARGE';
+  constructor(items: number, limit: number) {
+    super(batchTooLargeMessage('AssignBatch', items, limit));
+    this.name = 'BatchTooLargeError';
   }
 }
 

@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { ResultSchema, type DelegateFrame, type Result } from '@attache/proto';
+import { BATCH_LIMITS, ResultSchema, type DelegateFrame, type Result } from '@attache/proto';
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxLink } from './outbox.js';
 
@@ -9,6 +9,7 @@ const result = (taskId: string, attempt = 1): Result =>
 /** A connection at the outbox's seam: records what it took; `refuse` makes writes fail; `end()` ends it. */
 class Link implements OutboxLink {
   readonly sent: string[] = [];
+  readonly batchItems = 0;
   refuse = false;
   hang = false;
   readonly ended: Promise<void>;
@@ -85,5 +86,84 @@ describe('Outbox', () => {
     for (const id of ['a', 'b', 'c']) outbox.add(result(id));
     await Promise.all([outbox.flush(), outbox.flush(), outbox.flush()]);
     expect(link.sent).toEqual(['a', 'b', 'c']);
+  });
+});
+
+/** A connection to a control plane that takes batches: records each frame as `case:items`. */
+class BatchLink implements OutboxLink {
+  readonly frames: string[] = [];
+  refuse = false;
+  readonly ended = new Promise<void>(() => undefined);
+  constructor(readonly batchItems: number) {}
+  send(frame: DelegateFrame): Promise<void> {
+    if (this.refuse) return Promise.reject(new Error('connection is closed'));
+    const f = frame.frame;
+    if (f.case === 'batch') this.frames.push(`batch:${f.value.items.map((i) => `${i.item.case}/${i.item.value?.taskId}`).join(',')}`);
+    else if (f.case === 'accepted' || f.case === 'result') this.frames.push(`${f.case}/${f.value.taskId}`);
+    else this.frames.push(String(f.case));
+    return Promise.resolve();
+  }
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve)).then(() => new Promise((resolve) => setImmediate(resolve)));
+
+describe('Outbox, to a control plane that takes batches', () => {
+  it("sends one turn's Accepted and Result frames as one batch, folding an Accepted into its Result", async () => {
+    const link = new BatchLink(256);
+    const outbox = new Outbox(() => link);
+    outbox.accepted(link, 'a', 1);
+    outbox.accepted(link, 'b', 1);
+    outbox.add(result('a'));
+    await turn();
+    await outbox.flush();
+    expect(link.frames).toEqual(['batch:accepted/b,acceptedResult/a']);
+    outbox.add(result('b'));
+    await turn();
+    await outbox.flush();
+    // Alone in its turn: the plain frame, as before batches.
+    expect(link.frames.at(-1)).toBe('result/b');
+    expect(outbox.size).toBe(0);
+  });
+
+  it("keeps to the control plane's item count and the byte budget; a result too large for a batch goes alone", async () => {
+    const link = new BatchLink(2);
+    const outbox = new Outbox(() => link);
+    for (const id of ['a', 'b', 'c', 'd', 'e']) outbox.add(result(id));
+    await turn();
+    await outbox.flush();
+    expect(link.frames).toEqual(['batch:result/a,result/b', 'batch:result/c,result/d', 'result/e']);
+
+    const wide = new BatchLink(256);
+    const other = new Outbox(() => wide);
+    other.add(result('x'));
+    other.add(create(ResultSchema, { taskId: 'big', attempt: 1, outcome: { case: 'success', value: new Uint8Array(BATCH_LIMITS.maxBytes - 10) } }));
+    other.add(result('y'));
+    await turn();
+    await other.flush();
+    expect(wide.frames).toEqual(['result/x', 'result/big', 'result/y']);
+  });
+
+  it('drops an Accepted meant for a connection that is gone, and sends its result plain on the next; a failed batch keeps its results', async () => {
+    const first = new BatchLink(256);
+    let link: BatchLink = first;
+    const outbox = new Outbox(() => link);
+    outbox.accepted(first, 'a', 1);
+    first.refuse = true;
+    outbox.add(result('a'));
+    outbox.add(result('b'));
+    await turn();
+    await outbox.flush();
+    expect(outbox.size).toBe(2);
+    link = new BatchLink(256);
+    await outbox.flush();
+    expect(link.frames).toEqual(['batch:result/a,result/b']);
+    expect(outbox.size).toBe(0);
+  });
+
+  it('sends an Accepted at once as its own frame to a control plane without batches', () => {
+    const link = new BatchLink(0);
+    const outbox = new Outbox(() => link);
+    outbox.accepted(link, 'a', 1);
+    expect(link.frames).toEqual(['accepted/a']);
   });
 });

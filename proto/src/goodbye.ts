@@ -38,6 +38,11 @@ export const GoodbyeCode = {
   SESSION_REPLACED: 'SESSION_REPLACED',
   /** The control plane lost a dependency the session needs (its NATS connection); reconnect. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /**
+   * A batch frame (DelegateBatch) carried more items than the control plane's Welcome announced in
+   * max_batch_items; the delegate reconnects (a delegate that sends it has a bug).
+   */
+  BATCH_TOO_LARGE: 'BATCH_TOO_LARGE',
   /** The control plane failed to handle a frame or to register the delegate; reconnect. */
   INTERNAL: 'INTERNAL',
 } as const;

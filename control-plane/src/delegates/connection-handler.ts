@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { GoodbyeCode, type DelegateFrame } from '@attache/proto';
+import { batchTooLargeMessage, GoodbyeCode, type Accepted, type DelegateBatchItem, type DelegateFrame, type Result } from '@attache/proto';
 import type { DelegateConnection } from '../carriers/carrier.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
@@ -15,7 +15,10 @@ import type { DelegateSession } from './session.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
 
-type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'>;
+type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs'> & Partial<Pick<Config, 'delegateBatchItems'>>;
+
+/** One task's step as a frame (or an item of a batch) reports it. */
+type TaskItem = { case: 'accepted'; value: Accepted } | { case: 'result'; value: Result } | { case: 'acceptedResult'; value: Result };
 
 export interface ConnectionHandlerDeps {
   handshake: Pick<Handshake, 'run'>;
@@ -26,7 +29,7 @@ export interface ConnectionHandlerDeps {
   leases: Pick<LeaseKeeper, 'heartbeat' | 'unregister'>;
   requeue: Requeue;
   store: Pick<Store, 'updateDelegatePresence'>;
-  metrics: Pick<Metrics, 'delegateConnected' | 'delegateDisconnected' | 'delegatePaced'>;
+  metrics: Pick<Metrics, 'delegateConnected' | 'delegateDisconnected' | 'delegatePaced' | 'taskFrameReceived'>;
   timing: Timing;
   log: Logger;
 }
@@ -94,13 +97,14 @@ export class ConnectionHandler {
     const handle = (frame: DelegateFrame): void => {
       processing = processing
         .then(async () => {
-          if (closed && frame.frame.case !== 'result') return;
+          // Results still count after a close (the delegate let go of their tasks); nothing else does.
+          if (closed && frame.frame.case !== 'result' && frame.frame.case !== 'batch') return;
           if (!session) {
             pending.push(frame);
             wake?.();
             return;
           }
-          await this.onFrame(session, connection, frame);
+          await this.onFrame(session, connection, frame, closed);
         })
         .catch((err) => {
           log.error({ err }, 'handling a delegate frame failed');
@@ -159,7 +163,7 @@ export class ConnectionHandler {
     this.watchdog.unref();
   }
 
-  private async onFrame(session: DelegateSession, connection: DelegateConnection, frame: DelegateFrame): Promise<void> {
+  private async onFrame(session: DelegateSession, connection: DelegateConnection, frame: DelegateFrame, closed: boolean): Promise<void> {
     const f = frame.frame;
     switch (f.case) {
       case 'heartbeat': {
@@ -170,13 +174,14 @@ export class ConnectionHandler {
         return;
       }
       case 'accepted':
-        if (!validTaskRef(f.value.taskId)) return this.protocolError(connection, 'Accepted with an invalid task_id');
-        await this.deps.dispatcher.accepted(session, f.value.taskId, f.value.attempt);
-        return;
-      case 'result':
-        if (!validTaskRef(f.value.taskId)) return this.protocolError(connection, 'Result with an invalid task_id');
-        await this.deps.results.record(session, f.value);
-        return;
+      case 'result': {
+        this.deps.metrics.taskFrameReceived(f.case, 1);
+        const problem = taskItemProblem(f);
+        if (problem) return this.protocolError(connection, problem);
+        return this.onTaskItem(session, f, closed);
+      }
+      case 'batch':
+        return this.onBatch(session, connection, f.value.items, closed);
       case 'draining':
         this.deps.log.info({ delegateId: session.id, reason: f.value.reason }, 'delegate draining');
         // It finishes what it holds and takes nothing new; the row tells other replicas and listings.
@@ -191,7 +196,49 @@ export class ConnectionHandler {
     }
   }
 
+  /**
+   * A DelegateBatch: every item checked as the same frame alone would be, before any is handled
+   * (one bad item refuses the frame with that frame's Goodbye). Items of one task are handled in
+   * order; those of different tasks at once, so their store writes share one commit and nothing
+   * waits on another task's write.
+   */
+  private async onBatch(session: DelegateSession, connection: DelegateConnection, batch: DelegateBatchItem[], closed: boolean): Promise<void> {
+    this.deps.metrics.taskFrameReceived('batch', batch.length);
+    const limit = this.deps.timing.delegateBatchItems ?? 0;
+    if (batch.length > limit) {
+      connection.close({ code: GoodbyeCode.BATCH_TOO_LARGE, message: batchTooLargeMessage('DelegateBatch', batch.length, limit) });
+      return;
+    }
+    if (batch.length === 0) return this.protocolError(connection, 'a batch with no items');
+    const items: TaskItem[] = [];
+    for (const { item } of batch) {
+      if (item.case === undefined) return this.protocolError(connection, 'empty or unknown batch item');
+      const problem = taskItemProblem(item);
+      if (problem) return this.protocolError(connection, problem);
+      items.push(item);
+    }
+    const byTask = new Map<string, Promise<void>>();
+    for (const item of items) {
+      const before = byTask.get(item.value.taskId);
+      byTask.set(item.value.taskId, before ? before.then(() => this.onTaskItem(session, item, closed)) : this.onTaskItem(session, item, closed));
+    }
+    await Promise.all(byTask.values());
+  }
+
+  /** Accepted, Result, or both folded (handled as the Accepted immediately followed by the Result). */
+  private async onTaskItem(session: DelegateSession, item: TaskItem, closed: boolean): Promise<void> {
+    // After a close only the result counts, as for single frames.
+    if (item.case !== 'result' && !closed) await this.deps.dispatcher.accepted(session, item.value.taskId, item.value.attempt);
+    if (item.case !== 'accepted') await this.deps.results.record(session, item.value);
+  }
+
   private protocolError(connection: DelegateConnection, message: string): void {
     connection.close({ code: GoodbyeCode.PROTOCOL_ERROR, message: `Protocol error: ${message}.` });
   }
+}
+
+/** Why a task frame (or batch item) is refused at the edge, or null. */
+function taskItemProblem(item: TaskItem): string | null {
+  if (validTaskRef(item.value.taskId)) return null;
+  return item.case === 'accepted' ? 'Accepted with an invalid task_id' : 'Result with an invalid task_id';
 }

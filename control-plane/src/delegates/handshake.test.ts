@@ -36,7 +36,7 @@ class Frames implements HandshakeFrames {
 const hello = (over: MessageInitShape<typeof HelloSchema> = {}) =>
   ({ case: 'hello', value: create(HelloSchema, { name: 'edge', instanceId: 'i-1', tags: ['prod'], taskTypes: ['echo'], maxConcurrency: 2, version: '1.0.0', ...over }) }) as const;
 
-async function setup(options: { store?: Store } = {}) {
+async function setup(options: { store?: Store; delegateBatchItems?: number } = {}) {
   const store = options.store ?? (await realStore());
   const tenant = await seedTenant(store, 'acme');
   const tokens = new DelegateTokenService(store, realLifecycle(store).bus);
@@ -44,12 +44,33 @@ async function setup(options: { store?: Store } = {}) {
   const { lifecycle, metrics } = realLifecycle(store);
   const requeue = new Requeuer(store, lifecycle, metrics, silentLog);
   const leases = new LeaseKeeper({ store, sessions: registry, requeue, slots: { pump: () => {} }, timing, log: silentLog });
-  const handshake = new Handshake({ tokens, store, connections: registry, leases, timing, log: silentLog });
+  const handshake = new Handshake({ tokens, store, connections: registry, leases, timing: { ...timing, delegateBatchItems: options.delegateBatchItems }, log: silentLog });
   const { record, token } = await tokens.create(tenant.id, 'edge');
   return { store, tenant, tokens, registry, handshake, token, tokenId: record.id };
 }
 
 describe('Handshake', () => {
+  it('negotiates batches: Welcome announces what this replica takes, and Assigns batch only as far as the Hello allows', async () => {
+    const cases = [
+      { replica: 64, hello: 16, welcome: 64, perFrame: 16 },
+      { replica: 8, hello: 16, welcome: 8, perFrame: 8 },
+      // A delegate that predates batches sends no max_batch_items: single Assign frames.
+      { replica: 64, hello: undefined, welcome: 64, perFrame: 0 },
+      // Batches off on this replica: Welcome says 0, as a control plane that predates them.
+      { replica: 0, hello: 16, welcome: 0, perFrame: 0 },
+    ];
+    for (const c of cases) {
+      const { handshake, token } = await setup({ delegateBatchItems: c.replica });
+      const connection = new FakeConnection(token);
+      const frames = new Frames();
+      frames.push(hello(c.hello === undefined ? {} : { maxBatchItems: c.hello }));
+      const welcomed = await handshake.run(connection, frames);
+      const welcome = connection.sent[0]?.frame;
+      expect(welcome?.case === 'welcome' ? welcome.value.maxBatchItems : undefined).toBe(c.welcome);
+      expect(welcomed?.session.assignsPerFrame).toBe(c.perFrame);
+    }
+  });
+
   it('welcomes a delegate with a live token and a valid Hello: registered, connected, its presence recorded', async () => {
     const { store, tenant, registry, handshake, token } = await setup();
     const connection = new FakeConnection(token);

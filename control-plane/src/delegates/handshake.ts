@@ -16,7 +16,7 @@ import type { TokenVerifier } from './token-service.js';
 
 export const REVOKED_MESSAGE = 'The delegate token this delegate used was revoked; create a new token and restart the delegate with it.';
 
-type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'replicaId' | 'maxDelegatesPerTenant'>;
+type Timing = Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'replicaId' | 'maxDelegatesPerTenant'> & Partial<Pick<Config, 'delegateBatchItems'>>;
 
 /** The frames of one connection as the handshake reads them: in order, null once it closed. */
 export interface HandshakeFrames {
@@ -82,9 +82,12 @@ export class Handshake {
     }
 
     const h = hello.valid;
+    // Batches each way only as far as both sides take them; without the setting, none (single frames).
+    const batchItems = this.deps.timing.delegateBatchItems ?? 0;
     const session = new DelegateSession(
       { id, tenantId: token.record.tenantId, tokenId: token.record.id, ...h, tags: delegateTags(h.tags, h.name, h.publicKeys.map((k) => k.keyId)) },
       connection,
+      Math.min(h.maxBatchItems, batchItems),
     );
     await this.record(session, connection, h, hello.inFlight.length);
     if (frames.closed) {
@@ -105,6 +108,7 @@ export class Handshake {
         tenantId: session.tenantId,
         heartbeatIntervalMs: this.deps.timing.heartbeatIntervalMs,
         heartbeatTimeoutMs: this.deps.timing.heartbeatTimeoutMs,
+        maxBatchItems: batchItems,
       },
     });
     // False only when a newer connection replaced this one meanwhile: it then takes no work.

@@ -38,6 +38,8 @@ export interface ValidHello {
   publicKeys: Array<{ keyId: string; algorithm: string; publicKey: string }>;
   /** What the delegate's installer lets it read and reach (delegates/hello-policy.ts); null if it sent none. */
   policy: DelegatePolicyView | null;
+  /** Assigns it takes in one AssignBatch frame; 0 (a delegate that predates batches): one per frame. */
+  maxBatchItems: number;
 }
 
 /** A task id as a delegate may refer to one (Hello in_flight, Heartbeat, Accepted, Result). */
@@ -101,6 +103,7 @@ export function validateHello(hello: Hello): { ok: true; value: ValidHello } | {
       version: hello.version || 'unknown',
       publicKeys: hello.publicKeys.map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKey: Buffer.from(k.publicKey).toString('base64url') })),
       policy,
+      maxBatchItems: hello.maxBatchItems,
     },
   };
 }

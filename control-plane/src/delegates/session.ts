@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { ControlFrameSchema, type ControlFrame } from '@attache/proto';
+import { assignBytes, ControlFrameSchema, splitBatches, type Assign, type AssignSchema, type ControlFrame } from '@attache/proto';
 import type { DelegateConnection } from '../carriers/carrier.js';
 import { newId } from '../ids.js';
 import type { ClaimingDelegate, TaskRecord } from '../store/store.js';
@@ -70,6 +70,18 @@ export class SessionTransitionError extends Error {
 
 type TransitionListener = (session: DelegateSession, from: SessionState, to: SessionState) => void;
 
+/** An Assign as the dispatcher builds it. */
+export type AssignInit = MessageInitShape<typeof AssignSchema> & Pick<Assign, 'taskId' | 'type' | 'payload'>;
+
+/** What one sendAssigns call put on the wire. */
+export interface AssignsSent {
+  /** Assignments the connection took, from the first: the rest were not sent (it is closed). */
+  sent: number;
+  /** Frames they went in: Assign frames, and AssignBatch frames with their sizes. */
+  singles: number;
+  batches: number[];
+}
+
 /** One registered delegate connection on this replica, with the tasks it holds. */
 export class DelegateSession {
   readonly held = new Map<string, HeldTask>();
@@ -86,9 +98,15 @@ export class DelegateSession {
    */
   private claiming = 0;
 
+  /**
+   * @param assignsPerFrame Assigns one frame may carry to this delegate: the least of what its Hello
+   *   announced (max_batch_items) and this replica's limit (ATTACHE_DELEGATE_BATCH_ITEMS); 1 or less
+   *   (a delegate that predates batches): one Assign frame each.
+   */
   constructor(
     readonly identity: SessionIdentity,
     private readonly connection: DelegateConnection,
+    readonly assignsPerFrame = 1,
   ) {}
 
   get state(): SessionState {
@@ -194,6 +212,25 @@ export class DelegateSession {
 
   send(frame: NonNullable<MessageInitShape<typeof ControlFrameSchema>['frame']>): boolean {
     return this.connection.send(create(ControlFrameSchema, { frame }) as ControlFrame);
+  }
+
+  /**
+   * Sends assignments in order: in AssignBatch frames (bounded by `assignsPerFrame` and
+   * BATCH_LIMITS.maxBytes) when the delegate takes them, else, and for an assignment alone in its
+   * frame, as Assign frames, exactly as to a delegate that predates batches.
+   */
+  sendAssigns(assigns: readonly AssignInit[]): AssignsSent {
+    const out: AssignsSent = { sent: 0, singles: 0, batches: [] };
+    const frames = this.assignsPerFrame > 1 ? splitBatches(assigns, this.assignsPerFrame, assignBytes) : assigns.map((a) => [a]);
+    for (const frame of frames) {
+      const ok =
+        frame.length === 1 ? this.send({ case: 'assign', value: frame[0]! }) : this.send({ case: 'assignBatch', value: { assigns: frame } });
+      if (!ok) break;
+      out.sent += frame.length;
+      if (frame.length === 1) out.singles++;
+      else out.batches.push(frame.length);
+    }
+    return out;
   }
 
   close(code: string, message: string): void {

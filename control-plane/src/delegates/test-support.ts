@@ -103,8 +103,8 @@ export function identity(over: Partial<SessionIdentity> = {}): SessionIdentity {
   };
 }
 
-export function session(over: Partial<SessionIdentity> = {}, connection = new FakeConnection('adt_x')): { session: DelegateSession; connection: FakeConnection } {
-  return { session: new DelegateSession(identity(over), connection), connection };
+export function session(over: Partial<SessionIdentity> = {}, connection = new FakeConnection('adt_x'), assignsPerFrame = 1): { session: DelegateSession; connection: FakeConnection } {
+  return { session: new DelegateSession(identity(over), connection, assignsPerFrame), connection };
 }
 
 export function queuedTask(tenantId: string, id: string, over: Partial<TaskRecord> = {}): TaskRecord {

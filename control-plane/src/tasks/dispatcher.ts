@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config.js';
-import type { DelegateSession } from '../delegates/session.js';
+import type { AssignInit, DelegateSession } from '../delegates/session.js';
 import { ErrorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, TaskRecord } from '../store/store.js';
@@ -26,7 +26,7 @@ export interface DispatcherOptions {
   sessions: LocalSessions;
   requeue: Requeue;
   lifecycle: Pick<TaskLifecycle, 'ended' | 'running'>;
-  metrics: Pick<Metrics, 'taskAssigned'>;
+  metrics: Pick<Metrics, 'taskAssigned' | 'assignFramesSent'>;
   timing: Timing;
   log: Logger;
 }
@@ -88,7 +88,7 @@ export class Dispatcher {
         session.unreserve();
       }
       // assign() holds the slot in the same turn as unreserve() freed it, so nothing slips in between.
-      if (claimed) this.assign(session, claimed);
+      if (claimed) this.assign(session, [claimed]);
       // Not claimed: another replica or event took it, or it is no longer queued.
       return true;
     }
@@ -134,7 +134,8 @@ export class Dispatcher {
         } finally {
           session.unreserve(slots);
         }
-        for (const task of tasks) this.assign(session, task);
+        // One claim's tasks go out together: one AssignBatch frame when the delegate takes batches.
+        this.assign(session, tasks);
         if (tasks.length < slots) return;
       }
     } catch (err) {
@@ -142,28 +143,34 @@ export class Dispatcher {
     }
   }
 
-  private assign(session: DelegateSession, task: TaskRecord): void {
-    if (session.closed) {
-      void this.options.requeue.requeue(task, 'delegate disconnected during assignment');
-      return;
+  private assign(session: DelegateSession, tasks: readonly TaskRecord[]): void {
+    const held: TaskRecord[] = [];
+    const assigns: AssignInit[] = [];
+    for (const task of tasks) {
+      if (session.closed) {
+        void this.options.requeue.requeue(task, 'delegate disconnected during assignment');
+        continue;
+      }
+      let payload: Uint8Array;
+      try {
+        payload = encodePayload(taskType(task.type), task.payload);
+      } catch (err) {
+        void this.failUndeliverable(task, err as Error);
+        continue;
+      }
+      const ackTimer = setTimeout(() => this.ackTimedOut(session, task.id, task.attempt), this.options.timing.ackTimeoutMs);
+      ackTimer.unref();
+      session.held.set(task.id, { attempt: task.attempt, type: task.type, accepted: false, ackTimer, task });
+      const deadline = Date.now() + task.runTimeoutSeconds * 1000;
+      held.push(task);
+      assigns.push({ taskId: task.id, attempt: task.attempt, type: task.type, payload, deadlineUnixMs: BigInt(deadline) });
     }
-    let payload: Uint8Array;
-    try {
-      payload = encodePayload(taskType(task.type), task.payload);
-    } catch (err) {
-      void this.failUndeliverable(task, err as Error);
-      return;
-    }
-    const ackTimer = setTimeout(() => this.ackTimedOut(session, task.id, task.attempt), this.options.timing.ackTimeoutMs);
-    ackTimer.unref();
-    session.held.set(task.id, { attempt: task.attempt, type: task.type, accepted: false, ackTimer, task });
-    const deadline = Date.now() + task.runTimeoutSeconds * 1000;
-    const sent = session.send({
-      case: 'assign',
-      value: { taskId: task.id, attempt: task.attempt, type: task.type, payload, deadlineUnixMs: BigInt(deadline) },
-    });
-    this.options.metrics.taskAssigned(task);
-    if (!sent) {
+    if (assigns.length === 0) return;
+    const out = session.sendAssigns(assigns);
+    this.options.metrics.assignFramesSent(out);
+    for (const [i, task] of held.entries()) {
+      this.options.metrics.taskAssigned(task);
+      if (i < out.sent) continue;
       session.release(task.id);
       void this.options.requeue.requeue(task, 'connection closed before the assignment was sent');
     }

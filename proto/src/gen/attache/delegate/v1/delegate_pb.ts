@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attache/delegate/v1/delegate.proto.
  */
 export const file_attache_delegate_v1_delegate: GenFile = /*@__PURE__*/
-  fileDesc("CiJhdHRhY2hlL2RlbGVnYXRlL3YxL2RlbGVnYXRlLnByb3RvEhNhdHRhY2hlLmRlbGVnYXRlLnYxIsMCCg1EZWxlZ2F0ZUZyYW1lEisKBWhlbGxvGAEgASgLMhouYXR0YWNoZS5kZWxlZ2F0ZS52MS5IZWxsb0gAEjMKCWhlYXJ0YmVhdBgCIAEoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuSGVhcnRiZWF0SAASMQoIYWNjZXB0ZWQYAyABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLkFjY2VwdGVkSAASLQoGcmVzdWx0GAQgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5SZXN1bHRIABIxCghkcmFpbmluZxgFIAEoCzIdLmF0dGFjaGUuZGVsZWdhdGUudjEuRHJhaW5pbmdIABIyCglrZXlfcHJvb2YYBiABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLktleVByb29mSABCBwoFZnJhbWUikwIKDENvbnRyb2xGcmFtZRIvCgd3ZWxjb21lGAEgASgLMhwuYXR0YWNoZS5kZWxlZ2F0ZS52MS5XZWxjb21lSAASLQoGYXNzaWduGAIgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Bc3NpZ25IABItCgZjYW5jZWwYAyABKAsyGy5hdHRhY2hlLmRlbGVnYXRlLnYxLkNhbmNlbEgAEi8KB2dvb2RieWUYBCABKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLkdvb2RieWVIABI6Cg1rZXlfY2hhbGxlbmdlGAUgASgLMiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlDaGFsbGVuZ2VIAEIHCgVmcmFtZSKRAgoFSGVsbG8SDAoEbmFtZRgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRIMCgR0YWdzGAMgAygJEhIKCnRhc2tfdHlwZXMYBCADKAkSFwoPbWF4X2NvbmN1cnJlbmN5GAUgASgNEg8KB3ZlcnNpb24YBiABKAkSMwoLcHVibGljX2tleXMYByADKAsyHi5hdHRhY2hlLmRlbGVnYXRlLnYxLlB1YmxpY0tleRIvCglpbl9mbGlnaHQYCCADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYSMwoGcG9saWN5GAkgASgLMiMuYXR0YWNoZS5kZWxlZ2F0ZS52MS5EZWxlZ2F0ZVBvbGljeSJNCg5EZWxlZ2F0ZVBvbGljeRISCgphbGxvd19yZWZzGAEgAygJEhcKD2FsbG93X2VuZHBvaW50cxgCIAMoCRIOCgZkaWdlc3QYAyABKAkiQgoJUHVibGljS2V5Eg4KBmtleV9pZBgBIAEoCRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDCIrCgdUYXNrUmVmEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSJeCglIZWFydGJlYXQSEQoJaW5fZmxpZ2h0GAEgASgNEioKBGhlbGQYAiADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYSEgoKbGlzdHNfaGVsZBgDIAEoCCIsCghBY2NlcHRlZBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0ijgEKBlJlc3VsdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SEQoHc3VjY2VzcxgDIAEoDEgAEi8KBWVycm9yGAQgASgLMh4uYXR0YWNoZS5kZWxlZ2F0ZS52MS5UYXNrRXJyb3JIABITCgtkdXJhdGlvbl9tcxgFIAEoDUIJCgdvdXRjb21lIlQKCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSKAoHZGV0YWlscxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiGgoIRHJhaW5pbmcSDgoGcmVhc29uGAEgASgJIiwKDEtleUNoYWxsZW5nZRIcChRlcGhlbWVyYWxfcHVibGljX2tleRgBIAEoDCI8CghLZXlQcm9vZhIwCgRrZXlzGAEgAygLMiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5LZXlQb3NzZXNzaW9uIiwKDUtleVBvc3Nlc3Npb24SDgoGa2V5X2lkGAEgASgJEgsKA21hYxgCIAEoDCJuCgdXZWxjb21lEhMKC2RlbGVnYXRlX2lkGAEgASgJEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgCIAEoDRIcChRoZWFydGJlYXRfdGltZW91dF9tcxgDIAEoDRIRCgl0ZW5hbnRfaWQYBCABKAkiYwoGQXNzaWduEg8KB3Rhc2tfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIMCgR0eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSGAoQZGVhZGxpbmVfdW5peF9tcxgFIAEoBCI6CgZDYW5jZWwSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEg4KBnJlYXNvbhgDIAEoCSI/CgdHb29kYnllEgwKBGNvZGUYASABKAkSDgoGcmVhc29uGAIgASgJEhYKDnJldHJ5X2FmdGVyX21zGAMgASgNMmcKD0RlbGVnYXRlU2VydmljZRJUCgdDb25uZWN0EiIuYXR0YWNoZS5kZWxlZ2F0ZS52MS5EZWxlZ2F0ZUZyYW1lGiEuYXR0YWNoZS5kZWxlZ2F0ZS52MS5Db250cm9sRnJhbWUoATABYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("CiJhdHRhY2hlL2RlbGVnYXRlL3YxL2RlbGVnYXRlLnByb3RvEhNhdHRhY2hlLmRlbGVnYXRlLnYxIvgCCg1EZWxlZ2F0ZUZyYW1lEisKBWhlbGxvGAEgASgLMhouYXR0YWNoZS5kZWxlZ2F0ZS52MS5IZWxsb0gAEjMKCWhlYXJ0YmVhdBgCIAEoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuSGVhcnRiZWF0SAASMQoIYWNjZXB0ZWQYAyABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLkFjY2VwdGVkSAASLQoGcmVzdWx0GAQgASgLMhsuYXR0YWNoZS5kZWxlZ2F0ZS52MS5SZXN1bHRIABIxCghkcmFpbmluZxgFIAEoCzIdLmF0dGFjaGUuZGVsZWdhdGUudjEuRHJhaW5pbmdIABIyCglrZXlfcHJvb2YYBiABKAsyHS5hdHRhY2hlLmRlbGVnYXRlLnYxLktleVByb29mSAASMwoFYmF0Y2gYByABKAsyIi5hdHRhY2hlLmRlbGVnYXRlLnYxLkRlbGVnYXRlQmF0Y2hIAEIHCgVmcmFtZSLNAgoMQ29udHJvbEZyYW1lEi8KB3dlbGNvbWUYASABKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLldlbGNvbWVIABItCgZhc3NpZ24YAiABKAsyGy5hdHRhY2hlLmRlbGVnYXRlLnYxLkFzc2lnbkgAEi0KBmNhbmNlbBgDIAEoCzIbLmF0dGFjaGUuZGVsZWdhdGUudjEuQ2FuY2VsSAASLwoHZ29vZGJ5ZRgEIAEoCzIcLmF0dGFjaGUuZGVsZWdhdGUudjEuR29vZGJ5ZUgAEjoKDWtleV9jaGFsbGVuZ2UYBSABKAsyIS5hdHRhY2hlLmRlbGVnYXRlLnYxLktleUNoYWxsZW5nZUgAEjgKDGFzc2lnbl9iYXRjaBgGIAEoCzIgLmF0dGFjaGUuZGVsZWdhdGUudjEuQXNzaWduQmF0Y2hIAEIHCgVmcmFtZSKqAgoFSGVsbG8SDAoEbmFtZRgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRIMCgR0YWdzGAMgAygJEhIKCnRhc2tfdHlwZXMYBCADKAkSFwoPbWF4X2NvbmN1cnJlbmN5GAUgASgNEg8KB3ZlcnNpb24YBiABKAkSMwoLcHVibGljX2tleXMYByADKAsyHi5hdHRhY2hlLmRlbGVnYXRlLnYxLlB1YmxpY0tleRIvCglpbl9mbGlnaHQYCCADKAsyHC5hdHRhY2hlLmRlbGVnYXRlLnYxLlRhc2tSZWYSMwoGcG9saWN5GAkgASgLMiMuYXR0YWNoZS5kZWxlZ2F0ZS52MS5EZWxlZ2F0ZVBvbGljeRIXCg9tYXhfYmF0Y2hfaXRlbXMYCiABKA0iTQoORGVsZWdhdGVQb2xpY3kSEgoKYWxsb3dfcmVmcxgBIAMoCRIXCg9hbGxvd19lbmRwb2ludHMYAiADKAkSDgoGZGlnZXN0GAMgASgJIkIKCVB1YmxpY0tleRIOCgZrZXlfaWQYASABKAkSEQoJYWxnb3JpdGhtGAIgASgJEhIKCnB1YmxpY19rZXkYAyABKAwiKwoHVGFza1JlZhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0iXgoJSGVhcnRiZWF0EhEKCWluX2ZsaWdodBgBIAEoDRIqCgRoZWxkGAIgAygLMhwuYXR0YWNoZS5kZWxlZ2F0ZS52MS5UYXNrUmVmEhIKCmxpc3RzX2hlbGQYAyABKAgiLAoIQWNjZXB0ZWQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNIo4BCgZSZXN1bHQSDwoHdGFza19pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgNEhEKB3N1Y2Nlc3MYAyABKAxIABIvCgVlcnJvchgEIAEoCzIeLmF0dGFjaGUuZGVsZWdhdGUudjEuVGFza0Vycm9ySAASEwoLZHVyYXRpb25fbXMYBSABKA1CCQoHb3V0Y29tZSJUCglUYXNrRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEigKB2RldGFpbHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkYKDURlbGVnYXRlQmF0Y2gSNQoFaXRlbXMYASADKAsyJi5hdHRhY2hlLmRlbGVnYXRlLnYxLkRlbGVnYXRlQmF0Y2hJdGVtIrUBChFEZWxlZ2F0ZUJhdGNoSXRlbRIxCghhY2NlcHRlZBgBIAEoCzIdLmF0dGFjaGUuZGVsZWdhdGUudjEuQWNjZXB0ZWRIABItCgZyZXN1bHQYAiABKAsyGy5hdHRhY2hlLmRlbGVnYXRlLnYxLlJlc3VsdEgAEjYKD2FjY2VwdGVkX3Jlc3VsdBgDIAEoCzIbLmF0dGFjaGUuZGVsZWdhdGUudjEuUmVzdWx0SABCBgoEaXRlbSIaCghEcmFpbmluZxIOCgZyZWFzb24YASABKAkiLAoMS2V5Q2hhbGxlbmdlEhwKFGVwaGVtZXJhbF9wdWJsaWNfa2V5GAEgASgMIjwKCEtleVByb29mEjAKBGtleXMYASADKAsyIi5hdHRhY2hlLmRlbGVnYXRlLnYxLktleVBvc3Nlc3Npb24iLAoNS2V5UG9zc2Vzc2lvbhIOCgZrZXlfaWQYASABKAkSCwoDbWFjGAIgASgMIocBCgdXZWxjb21lEhMKC2RlbGVnYXRlX2lkGAEgASgJEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgCIAEoDRIcChRoZWFydGJlYXRfdGltZW91dF9tcxgDIAEoDRIRCgl0ZW5hbnRfaWQYBCABKAkSFwoPbWF4X2JhdGNoX2l0ZW1zGAUgASgNImMKBkFzc2lnbhIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDAoEdHlwZRgDIAEoCRIPCgdwYXlsb2FkGAQgASgMEhgKEGRlYWRsaW5lX3VuaXhfbXMYBSABKAQiOwoLQXNzaWduQmF0Y2gSLAoHYXNzaWducxgBIAMoCzIbLmF0dGFjaGUuZGVsZWdhdGUudjEuQXNzaWduIjoKBkNhbmNlbBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKA0SDgoGcmVhc29uGAMgASgJIj8KB0dvb2RieWUSDAoEY29kZRgBIAEoCRIOCgZyZWFzb24YAiABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYAyABKA0yZwoPRGVsZWdhdGVTZXJ2aWNlElQKB0Nvbm5lY3QSIi5hdHRhY2hlLmRlbGVnYXRlLnYxLkRlbGVnYXRlRnJhbWUaIS5hdHRhY2hlLmRlbGVnYXRlLnYxLkNvbnRyb2xGcmFtZSgBMAFiBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * @generated from message attache.delegate.v1.DelegateFrame
@@ -59,6 +59,15 @@ export type DelegateFrame = Message<"attache.delegate.v1.DelegateFrame"> & {
      */
     value: KeyProof;
     case: "keyProof";
+  } | {
+    /**
+     * Several Accepted and Result frames in one message. Sent only to a control plane whose Welcome
+     * set max_batch_items, with at most that many items (proto/src/batch.ts).
+     *
+     * @generated from field: attache.delegate.v1.DelegateBatch batch = 7;
+     */
+    value: DelegateBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -106,6 +115,15 @@ export type ControlFrame = Message<"attache.delegate.v1.ControlFrame"> & {
      */
     value: KeyChallenge;
     case: "keyChallenge";
+  } | {
+    /**
+     * Several Assign frames in one message. Sent only to a delegate whose Hello set max_batch_items,
+     * with at most that many assignments (proto/src/batch.ts).
+     *
+     * @generated from field: attache.delegate.v1.AssignBatch assign_batch = 6;
+     */
+    value: AssignBatch;
+    case: "assignBatch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -175,6 +193,14 @@ export type Hello = Message<"attache.delegate.v1.Hello"> & {
    * @generated from field: attache.delegate.v1.DelegatePolicy policy = 9;
    */
   policy?: DelegatePolicy | undefined;
+
+  /**
+   * The most assignments this delegate takes in one AssignBatch frame. 0 (delegates that predate
+   * batches): the control plane sends one Assign per frame.
+   *
+   * @generated from field: uint32 max_batch_items = 10;
+   */
+  maxBatchItems: number;
 };
 
 /**
@@ -401,6 +427,65 @@ export const TaskErrorSchema: GenMessage<TaskError> = /*@__PURE__*/
   messageDesc(file_attache_delegate_v1_delegate, 9);
 
 /**
+ * Accepted and Result frames of one connection, in the order the delegate produced them; the control
+ * plane handles each item as it would the same frame alone (the same checks, the same Goodbye for a
+ * bad one), and records the results of one batch together.
+ *
+ * @generated from message attache.delegate.v1.DelegateBatch
+ */
+export type DelegateBatch = Message<"attache.delegate.v1.DelegateBatch"> & {
+  /**
+   * @generated from field: repeated attache.delegate.v1.DelegateBatchItem items = 1;
+   */
+  items: DelegateBatchItem[];
+};
+
+/**
+ * Describes the message attache.delegate.v1.DelegateBatch.
+ * Use `create(DelegateBatchSchema)` to create a new message.
+ */
+export const DelegateBatchSchema: GenMessage<DelegateBatch> = /*@__PURE__*/
+  messageDesc(file_attache_delegate_v1_delegate, 10);
+
+/**
+ * @generated from message attache.delegate.v1.DelegateBatchItem
+ */
+export type DelegateBatchItem = Message<"attache.delegate.v1.DelegateBatchItem"> & {
+  /**
+   * @generated from oneof attache.delegate.v1.DelegateBatchItem.item
+   */
+  item: {
+    /**
+     * @generated from field: attache.delegate.v1.Accepted accepted = 1;
+     */
+    value: Accepted;
+    case: "accepted";
+  } | {
+    /**
+     * @generated from field: attache.delegate.v1.Result result = 2;
+     */
+    value: Result;
+    case: "result";
+  } | {
+    /**
+     * An attempt accepted and finished before either was sent: handled as its Accepted immediately
+     * followed by its Result.
+     *
+     * @generated from field: attache.delegate.v1.Result accepted_result = 3;
+     */
+    value: Result;
+    case: "acceptedResult";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message attache.delegate.v1.DelegateBatchItem.
+ * Use `create(DelegateBatchItemSchema)` to create a new message.
+ */
+export const DelegateBatchItemSchema: GenMessage<DelegateBatchItem> = /*@__PURE__*/
+  messageDesc(file_attache_delegate_v1_delegate, 11);
+
+/**
  * @generated from message attache.delegate.v1.Draining
  */
 export type Draining = Message<"attache.delegate.v1.Draining"> & {
@@ -415,7 +500,7 @@ export type Draining = Message<"attache.delegate.v1.Draining"> & {
  * Use `create(DrainingSchema)` to create a new message.
  */
 export const DrainingSchema: GenMessage<Draining> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 10);
+  messageDesc(file_attache_delegate_v1_delegate, 12);
 
 /**
  * Sent after a Hello that announces public keys, before Welcome: the delegate must prove it holds
@@ -437,7 +522,7 @@ export type KeyChallenge = Message<"attache.delegate.v1.KeyChallenge"> & {
  * Use `create(KeyChallengeSchema)` to create a new message.
  */
 export const KeyChallengeSchema: GenMessage<KeyChallenge> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 11);
+  messageDesc(file_attache_delegate_v1_delegate, 13);
 
 /**
  * The answer to KeyChallenge: one entry per key announced in Hello.
@@ -456,7 +541,7 @@ export type KeyProof = Message<"attache.delegate.v1.KeyProof"> & {
  * Use `create(KeyProofSchema)` to create a new message.
  */
 export const KeyProofSchema: GenMessage<KeyProof> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 12);
+  messageDesc(file_attache_delegate_v1_delegate, 14);
 
 /**
  * @generated from message attache.delegate.v1.KeyPossession
@@ -481,7 +566,7 @@ export type KeyPossession = Message<"attache.delegate.v1.KeyPossession"> & {
  * Use `create(KeyPossessionSchema)` to create a new message.
  */
 export const KeyPossessionSchema: GenMessage<KeyPossession> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 13);
+  messageDesc(file_attache_delegate_v1_delegate, 15);
 
 /**
  * @generated from message attache.delegate.v1.Welcome
@@ -508,6 +593,14 @@ export type Welcome = Message<"attache.delegate.v1.Welcome"> & {
    * @generated from field: string tenant_id = 4;
    */
   tenantId: string;
+
+  /**
+   * The most items this control plane takes in one DelegateBatch frame. 0 (control planes that
+   * predate batches, or have them turned off): the delegate sends one Accepted or Result per frame.
+   *
+   * @generated from field: uint32 max_batch_items = 5;
+   */
+  maxBatchItems: number;
 };
 
 /**
@@ -515,7 +608,7 @@ export type Welcome = Message<"attache.delegate.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 14);
+  messageDesc(file_attache_delegate_v1_delegate, 16);
 
 /**
  * @generated from message attache.delegate.v1.Assign
@@ -556,7 +649,27 @@ export type Assign = Message<"attache.delegate.v1.Assign"> & {
  * Use `create(AssignSchema)` to create a new message.
  */
 export const AssignSchema: GenMessage<Assign> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 15);
+  messageDesc(file_attache_delegate_v1_delegate, 17);
+
+/**
+ * Assignments for one delegate, each handled as the same Assign frame alone (redelivery, policy,
+ * capacity).
+ *
+ * @generated from message attache.delegate.v1.AssignBatch
+ */
+export type AssignBatch = Message<"attache.delegate.v1.AssignBatch"> & {
+  /**
+   * @generated from field: repeated attache.delegate.v1.Assign assigns = 1;
+   */
+  assigns: Assign[];
+};
+
+/**
+ * Describes the message attache.delegate.v1.AssignBatch.
+ * Use `create(AssignBatchSchema)` to create a new message.
+ */
+export const AssignBatchSchema: GenMessage<AssignBatch> = /*@__PURE__*/
+  messageDesc(file_attache_delegate_v1_delegate, 18);
 
 /**
  * @generated from message attache.delegate.v1.Cancel
@@ -583,7 +696,7 @@ export type Cancel = Message<"attache.delegate.v1.Cancel"> & {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 16);
+  messageDesc(file_attache_delegate_v1_delegate, 19);
 
 /**
  * @generated from message attache.delegate.v1.Goodbye
@@ -609,6 +722,7 @@ export type Goodbye = Message<"attache.delegate.v1.Goodbye"> & {
    *   REPLACED            a newer connection of the same delegate instance took over.
    *   SESSION_REPLACED    (NATS) a new connect request arrived for the same session subjects.
    *   UNAVAILABLE         the control plane lost a dependency of the session (its NATS connection).
+   *   BATCH_TOO_LARGE     a DelegateBatch carried more items than Welcome.max_batch_items.
    *   INTERNAL            the control plane failed to handle a frame or to register the delegate.
    *
    * @generated from field: string code = 1;
@@ -635,7 +749,7 @@ export type Goodbye = Message<"attache.delegate.v1.Goodbye"> & {
  * Use `create(GoodbyeSchema)` to create a new message.
  */
 export const GoodbyeSchema: GenMessage<Goodbye> = /*@__PURE__*/
-  messageDesc(file_attache_delegate_v1_delegate, 17);
+  messageDesc(file_attache_delegate_v1_delegate, 20);
 
 /**
  * @generated from service attache.delegate.v1.DelegateService
