@@ -113,12 +113,17 @@ export interface AgentTimings {
 }
 
 export function agentTimings(options: AgentOptions): AgentTimings {
+  const maxBatchItems = options.maxBatchItems ?? AGENT_DEFAULTS.maxBatchItems;
+  // Sent in Hello as a uint32, and a bound on every batch this agent reads: a bad value is the caller's bug, said at once.
+  if (!Number.isInteger(maxBatchItems) || maxBatchItems < 0 || maxBatchItems > 0xffff_ffff) {
+    throw new RangeError(`maxBatchItems must be a whole number of items, 0 (single frames only) or more; got ${maxBatchItems}`);
+  }
   return {
     maxConcurrency: options.maxConcurrency ?? AGENT_DEFAULTS.maxConcurrency,
     drainGraceMs: options.drainGraceMs ?? AGENT_DEFAULTS.drainGraceMs,
     flushTimeoutMs: options.flushTimeoutMs ?? AGENT_DEFAULTS.flushTimeoutMs,
     welcomeTimeoutMs: options.welcomeTimeoutMs ?? AGENT_DEFAULTS.welcomeTimeoutMs,
     stableAfterMs: options.stableAfterMs ?? AGENT_DEFAULTS.stableAfterMs,
-    maxBatchItems: options.maxBatchItems ?? AGENT_DEFAULTS.maxBatchItems,
+    maxBatchItems,
   };
 }

@@ -684,6 +684,10 @@ describe('Agent: batched frames', () => {
     expect(conn.all('result')).toEqual([]);
   });
 
+  it('refuses a batch size that is not a whole number of items, before connecting', () => {
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => start({ maxBatchItems: bad })).toThrow(/maxBatchItems must be a whole number/);
+  });
+
   it('without batches on either side sends single frames, and announces 0 when its own are off', async () => {
     const agent = start({ maxBatchItems: 0 });
     const conn = await cp.connection(0);
