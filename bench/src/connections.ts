@@ -95,7 +95,18 @@ async function measure(carrier: 'grpc' | 'websocket' | 'nats', opts: Connections
     const k0 = performance.now();
     await cp.restart('SIGKILL');
     const restartSeconds = (performance.now() - k0) / 1000;
-    await withTimeout(back(), 120_000, 'every delegate to reconnect');
+    // The storm's timeline from the control plane's own counters: registered, paced and closed
+    // connections since the restart, every 2 s (what bench/analysis.md reads the reconnect from).
+    const timeline = setInterval(() => {
+      void fetch(`${cp.httpUrl}/metrics`)
+        .then((r) => r.text())
+        .then((text) => {
+          const count = (event: string) => Number(new RegExp(`^attache_delegate_connection_events_total\\{transport="${carrier}",event="${event}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+          log(`    ${carrier} t+${((performance.now() - k0) / 1000).toFixed(1)} s: ${count('registered')} registered, ${count('paced')} paced, ${count('closed')} closed`);
+        })
+        .catch(() => undefined);
+    }, 2_000);
+    await withTimeout(back(), 120_000, 'every delegate to reconnect').finally(() => clearInterval(timeline));
     const reconnectSeconds = (performance.now() - k0) / 1000;
     await sleep(1_000);
     const survived = cp.proc.running;
