@@ -185,6 +185,22 @@ const crashing: Executor = {
   },
 };
 
+/** An agent of the stub control plane's tests (not started), stopped by the test's afterEach through `agents`. */
+function stubAgent(cp: StubControlPlane, agents: Agent[], options: Partial<AgentOptions>): Agent {
+  const masker = new Masker();
+  const agent = new Agent({
+    url: `grpc://127.0.0.1:${cp.port}`,
+    token: TOKEN,
+    name: 'vpc-east',
+    logger: createLogger({ masker, level: 'silent' }),
+    masker,
+    backoff: { baseMs: 20, capMs: 50 },
+    ...options,
+  });
+  agents.push(agent);
+  return agent;
+}
+
 describe('Agent against a stub control plane', () => {
   let cp: StubControlPlane;
   const agents: Agent[] = [];
@@ -200,21 +216,7 @@ describe('Agent against a stub control plane', () => {
   });
 
   function makeAgent(overrides: Partial<AgentOptions> = {}): Agent {
-    const masker = new Masker();
-    const agent = new Agent({
-      url: `grpc://127.0.0.1:${cp.port}`,
-      token: TOKEN,
-      name: 'vpc-east',
-      tags: ['aws', 'prod'],
-      maxConcurrency: 4,
-      executors: [echoExecutor, slowUntilAborted, leakyFailure, crashing],
-      logger: createLogger({ masker, level: 'silent' }),
-      masker,
-      backoff: { baseMs: 20, capMs: 50 },
-      ...overrides,
-    });
-    agents.push(agent);
-    return agent;
+    return stubAgent(cp, agents, { tags: ['aws', 'prod'], maxConcurrency: 4, executors: [echoExecutor, slowUntilAborted, leakyFailure, crashing], ...overrides });
   }
 
   it('says Hello with its identity and token, then heartbeats after Welcome', async () => {
@@ -643,19 +645,7 @@ describe('Agent: batched frames', () => {
   });
 
   function start(overrides: Partial<AgentOptions> = {}): Agent {
-    const masker = new Masker();
-    const agent = new Agent({
-      url: `grpc://127.0.0.1:${cp.port}`,
-      token: TOKEN,
-      name: 'vpc-east',
-      maxConcurrency: 8,
-      executors: [echoExecutor],
-      logger: createLogger({ masker, level: 'silent' }),
-      masker,
-      backoff: { baseMs: 20, capMs: 50 },
-      ...overrides,
-    });
-    agents.push(agent);
+    const agent = stubAgent(cp, agents, { maxConcurrency: 8, executors: [echoExecutor], ...overrides });
     agent.start();
     return agent;
   }

@@ -509,7 +509,9 @@ export class PostgresStore implements Store {
     for (const a of asks) {
       const d = a.claim.delegate;
       const key = JSON.stringify([d.tenantId, d.tags, d.taskTypes]);
-      groups.set(key, [...(groups.get(key) ?? []), a]);
+      const group = groups.get(key);
+      if (group) group.push(a);
+      else groups.set(key, [a]);
     }
     const claimed = new Map<string, TaskRecord[]>();
     await Promise.all(
@@ -534,7 +536,9 @@ export class PostgresStore implements Store {
         ]);
         for (const row of rows) {
           const task = taskFromRow(row);
-          claimed.set(task.delegateId ?? '', [...(claimed.get(task.delegateId ?? '') ?? []), task]);
+          const mine = claimed.get(task.delegateId ?? '');
+          if (mine) mine.push(task);
+          else claimed.set(task.delegateId ?? '', [task]);
         }
       }),
     );
