@@ -5,6 +5,11 @@ import type { FleetCommand, FleetReport, FleetShard } from './fleet-protocol.js'
  * One child process of a `ProcessFleet` (fleet.ts): its share of the simulated delegates, each an
  * `Agent` with its own carrier client, driven by the parent over IPC.
  */
+// tsx turns source maps on for the bench's TypeScript; a delegate runs compiled JavaScript without
+// them. With them, every Error's stack is mapped, and grpc-js takes a stack at the start of every
+// call: a profile of a worker during a reconnect storm had 10% of its samples there.
+process.setSourceMapsEnabled(false);
+
 const report = (message: FleetReport): void => {
   process.send?.(message);
 };

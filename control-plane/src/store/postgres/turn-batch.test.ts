@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { TurnDeadline } from '../turn-deadline.js';
 import { TurnBatch } from './turn-batch.js';
 
 /**
@@ -22,7 +23,37 @@ function recorder(held = false, answer: (item: number) => number = (n) => n * 10
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
+/** Lets every queued microtask run, without leaving this event-loop turn. */
+async function microtasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
 describe('TurnBatch', () => {
+  it('sends the calls of a turn that runs long once the deadline passes, without waiting for its end', async () => {
+    const rec = recorder();
+    let now = 0;
+    const batch = new TurnBatch(rec.run, { deadline: new TurnDeadline(5, () => now) });
+    const answered: number[] = [];
+    const add = (n: number) => void batch.add(n).then((out) => answered.push(out));
+    add(1);
+    await microtasks();
+    add(2);
+    await microtasks();
+    expect(rec.statements).toEqual([]);
+    now = 5;
+    add(3);
+    await microtasks();
+    expect(rec.statements).toEqual([[1, 2, 3]]);
+    expect(answered).toEqual([10, 20, 30]);
+    // Later calls gather anew and go at the end of the turn as usual.
+    add(4);
+    await microtasks();
+    expect(rec.statements).toHaveLength(1);
+    await turn();
+    expect(rec.statements).toEqual([[1, 2, 3], [4]]);
+    expect(answered).toEqual([10, 20, 30, 40]);
+  });
+
   it('runs the calls of one turn as one statement and answers each with its own output', async () => {
     const rec = recorder();
     const batch = new TurnBatch(rec.run);

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { TurnDeadline } from '../turn-deadline.js';
 
 export interface TurnBatchOptions<I> {
   /**
@@ -21,6 +22,8 @@ export interface TurnBatchOptions<I> {
    * alone and the others still succeed, exactly as if they had never shared.
    */
   single?: (item: I) => Promise<unknown>;
+  /** When a long turn runs the gathered calls early (store/turn-deadline.ts). */
+  deadline?: TurnDeadline;
 }
 
 type Entry<I, O> = { item: I; resolve: (out: O) => void; reject: (err: unknown) => void };
@@ -32,6 +35,9 @@ type Entry<I, O> = { item: I; resolve: (out: O) => void; reject: (err: unknown) 
  * statement has committed, so nothing is acknowledged before it is durable, and every answer is
  * fenced exactly as the one-row statement would be (the same WHERE, per item).
  *
+ * A turn that runs long does not hold the calls back: the first call that finds them gathered for
+ * `TurnDeadline`'s few ms sends them at the end of its callback (store/turn-deadline.ts).
+ *
  * `run` gets the items and answers one output per item, in order.
  */
 export class TurnBatch<I, O> {
@@ -42,6 +48,7 @@ export class TurnBatch<I, O> {
   private readonly busy = new Set<string>();
   private readonly maxItems: number;
   private readonly maxInFlight: number;
+  private readonly deadline: TurnDeadline;
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
@@ -49,6 +56,7 @@ export class TurnBatch<I, O> {
   ) {
     this.maxItems = options.maxItems ?? 500;
     this.maxInFlight = options.maxInFlight ?? 2;
+    this.deadline = options.deadline ?? new TurnDeadline();
   }
 
   add(item: I): Promise<O> {
@@ -60,8 +68,20 @@ export class TurnBatch<I, O> {
 
   private schedule(): void {
     // A running statement's end schedules the next one; until then calls keep gathering.
-    if (this.scheduled || this.pending.length === 0 || this.running >= this.maxInFlight) return;
+    if (this.pending.length === 0 || this.running >= this.maxInFlight) return;
+    if (this.scheduled) {
+      // Gathering in a turn that runs long: send at the end of this callback, not the turn's.
+      // Calls after it gather anew, with a deadline of their own.
+      if (this.deadline.overdue()) {
+        queueMicrotask(() => {
+          this.deadline.opened();
+          this.flush();
+        });
+      }
+      return;
+    }
     this.scheduled = true;
+    this.deadline.opened();
     setImmediate(() => {
       this.scheduled = false;
       this.flush();

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runStoreConformance } from '../store.conformance.js';
 import type { Store } from '../store.js';
+import { TurnDeadline } from '../turn-deadline.js';
 import { GroupCommit, readStatements } from './group-commit.js';
 import * as queries from './queries.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -105,4 +106,44 @@ describe('GroupCommit', () => {
       db.close();
     }
   });
+
+  it('commits a turn that runs long at the end of the first write past the deadline, not at its end', async () => {
+    const db = new Database(':memory:');
+    try {
+      db.exec('CREATE TABLE t (a)');
+      let now = 0;
+      const commit = new GroupCommit(db, new TurnDeadline(5, () => now));
+      const writer = commit.writer(() => ({ insert: db.prepare('INSERT INTO t VALUES (?)') }));
+      const settled: number[] = [];
+      const write = (a: number) => void writer.run((w) => w.insert.run(a)).then(() => settled.push(a));
+      // A short turn: the writes wait for its end, however many callbacks they come from.
+      write(1);
+      await microtasks();
+      write(2);
+      await microtasks();
+      expect(db.inTransaction).toBe(true);
+      expect(settled).toEqual([]);
+      // The turn goes on past the deadline (libuv still polling): the next write's callback ends
+      // with a COMMIT, and everything gathered so far settles before the turn does.
+      now = 5;
+      write(3);
+      await microtasks();
+      expect(db.inTransaction).toBe(false);
+      expect(settled).toEqual([1, 2, 3]);
+      // Writes after it gather into a new batch, with a deadline of its own.
+      write(4);
+      await microtasks();
+      expect(db.inTransaction).toBe(true);
+      await new Promise((r) => setImmediate(r));
+      expect(settled).toEqual([1, 2, 3, 4]);
+      expect(db.prepare('SELECT a FROM t ORDER BY a').pluck().all()).toEqual([1, 2, 3, 4]);
+    } finally {
+      db.close();
+    }
+  });
 });
+
+/** Lets every queued microtask run, without leaving this event-loop turn. */
+async function microtasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}

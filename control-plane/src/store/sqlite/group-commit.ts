@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { TurnDeadline } from '../turn-deadline.js';
 
 type Statements = Record<string, Database.Statement>;
 type Waiter = { settle: () => void; fail: (err: unknown) => void };
@@ -37,6 +38,10 @@ export function readStatements<R extends Statements>(prepare: () => R): () => R 
  * pages) serves many task transitions instead of one each. Statements still run one at a time, in
  * order, so every fenced UPDATE sees the effects of the ones before it.
  *
+ * A turn that runs long (a storm of I/O keeps libuv in its poll phase, which setImmediate waits
+ * behind) commits sooner: the first write that finds the batch open for `TurnDeadline`'s few ms
+ * commits it at the end of its callback (store/turn-deadline.ts).
+ *
  * A store registers its write statements by type, through `writer()`: the statements are handed
  * out only to the function `Writer.run` is given, so there is no way to run one without joining the
  * commit (earlier, a list of method names decided which methods joined, and a name left off it
@@ -49,7 +54,10 @@ export class GroupCommit {
   /** Writes running now, nested ones included (see Writer.within). */
   private depth = 0;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly deadline = new TurnDeadline(),
+  ) {}
 
   /** Write statements, prepared on first use (they need the tables), reachable only inside a write. */
   writer<W extends Statements>(prepare: () => W): Writer<W> {
@@ -111,9 +119,13 @@ export class GroupCommit {
       this.db.exec('BEGIN IMMEDIATE');
       const batch: Waiter[] = [];
       this.batch = batch;
+      this.deadline.opened();
       setImmediate(() => this.commit(batch));
+      return batch;
     }
-    return this.batch;
+    const batch = this.batch;
+    if (this.deadline.overdue()) queueMicrotask(() => this.commit(batch));
+    return batch;
   }
 
   private commit(batch: Waiter[]): void {
