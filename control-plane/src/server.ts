@@ -231,7 +231,17 @@ export async function startControlPlane(config: Config, log: Logger = createLogg
   const authFailures = new AuthFailureLimiter();
   const carriers: CarrierServer[] = [new GrpcCarrierServer({ host: config.grpcHost, port: config.grpcPort, tls: config.grpcTls, log, health: grpcHealth, authFailures })];
   // Delegates over NATS only with a signing key: their isolation is the server-enforced JWT permissions.
-  const natsIssuer = natsServers && natsSigner ? new NatsCredentialIssuer(tokens, natsSigner, config.nats.credentialsTtlSeconds) : undefined;
+  // Its own pacer, with the same limit: the NATS connect that follows may be served by another
+  // replica (a queue group), so no slot can be held from credentials to Welcome, and issuing (a
+  // token check and a signature) is far shorter than a handshake, whose measured time spaces the
+  // other carriers' retry slots.
+  const natsIssuer =
+    natsServers && natsSigner
+      ? new NatsCredentialIssuer(tokens, natsSigner, config.nats.credentialsTtlSeconds, {
+          pacer: new HandshakePacer({ maxInFlight: config.maxHandshakesInFlight }),
+          metrics,
+        })
+      : undefined;
   if (natsServers && natsSigner) {
     const nc = await connectNats({ servers: natsServers, name: `${config.replicaId} delegates`, signer: natsSigner, log: natsLog });
     // Pinged every heartbeat interval while idle: the delegate treats a heartbeat timeout of silence as loss.

@@ -272,8 +272,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       if (this.lifecycle.closing) return;
       if (end.stable) this.backoff.reset();
-      // A paced admission names when to come back; otherwise our own jittered backoff decides.
-      const hintMs = end.error instanceof GoodbyeError ? end.error.retryAfterMs : 0;
+      // A paced admission names when to come back (a Goodbye's retry_after_ms, or the hint of a
+      // refused NATS credentials call); otherwise our own jittered backoff decides.
+      const hintMs = end.error instanceof GoodbyeError || end.error instanceof CarrierError ? end.error.retryAfterMs : 0;
       const delayMs = hintMs > 0 ? this.backoff.afterHint(hintMs) : this.backoff.next();
       // Rotate on every failure: the URL that just failed (a replica that went away) is tried
       // again only after the others have had their turn.

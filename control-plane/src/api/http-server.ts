@@ -112,7 +112,8 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
     errorResponseBuilder: (_request, context) =>
       new AppError(ErrorCode.RATE_LIMITED, `Too many requests: at most ${context.max} per ${context.after}. Retry after ${context.after}.`, {
-        retryAfter: context.after,
+        // Seconds, as every other retryAfter: this is also the Retry-After header the error handler sets.
+        retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
       }),
   });
 
@@ -141,11 +142,8 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
     if (error instanceof AppError) {
       // Every failed authentication counts (401: unknown, revoked or expired credentials, failed sign-in).
       if (error.status === 401) authFailures.recordFailure(request.ip);
-      // Rate limits always say when to retry; any other 429 does when it knows (a stream cap, say).
-      const rateLimited = error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.AUTH_RATE_LIMITED || error.code === ErrorCode.SIGN_IN_THROTTLED;
-      if (rateLimited || (error.status === 429 && typeof error.details['retryAfter'] === 'number')) {
-        reply.header('retry-after', String(error.details['retryAfter'] ?? '1'));
-      }
+      const retryAfter = retryAfterSeconds(error);
+      if (retryAfter !== null) reply.header('retry-after', String(retryAfter));
       return reply.code(error.status).send({ error: error.toJSON() });
     }
     const status = error.statusCode ?? 500;
@@ -180,6 +178,20 @@ export async function createHttpServer(options: HttpServerOptions, routes: (app:
 
   routes(app);
   return app;
+}
+
+/**
+ * The Retry-After of an error, in whole seconds, or null. Rate limits always say when to retry; any
+ * other 429 does when it knows (a stream cap, say); a paced handshake step (503 HANDSHAKE_PACED)
+ * names its slot in ms, rounded up here so a client that reads only the header is not early.
+ */
+function retryAfterSeconds(error: AppError): number | null {
+  const ms = error.details['retryAfterMs'];
+  if (typeof ms === 'number') return Math.max(1, Math.ceil(ms / 1000));
+  const seconds = error.details['retryAfter'];
+  if (typeof seconds === 'number' && error.status === 429) return seconds;
+  const rateLimited = error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.AUTH_RATE_LIMITED || error.code === ErrorCode.SIGN_IN_THROTTLED;
+  return rateLimited ? 1 : null;
 }
 
 /** Oversized bodies up to this size are read to the end (and discarded) so the client gets its 413. */

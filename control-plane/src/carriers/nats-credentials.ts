@@ -2,7 +2,9 @@ import type { NatsCredentialsResponse, NatsSessionSubjects } from '@attache/prot
 import { tenantActive } from '../identity/tenant-status.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
+import type { Metrics } from '../metrics.js';
 import type { NatsAccountSigner } from '../nats/account.js';
+import type { HandshakePacer } from '../delegates/handshake-pacer.js';
 import type { TokenVerifier } from '../delegates/token-service.js';
 
 /** Root of every delegate session subject; the bus lives elsewhere (attache.bus.>) and is out of reach. */
@@ -36,15 +38,39 @@ const USER_KEY = /^U[A-Z2-7]{55}$/;
  * can publish only its connect request and its up-frames, and subscribe only to its down-frames and
  * its reply inbox. The JWT expires after `ttlSeconds`, which also bounds how long a revoked token's
  * NATS user can stay connected to the server.
+ *
+ * Issuing is the first step of a NATS delegate's handshake, and a reconnect storm arrives here
+ * first: every call is admitted through a pacer before its token is read, and one past its limit is
+ * refused with HANDSHAKE_PACED and the slot to come back at, as the other carriers' handshakes are
+ * (delegates/connection-handler.ts). The pacer, not the API's per-key rate limit, is this route's
+ * limit, since a whole fleet shares one token.
  */
 export class NatsCredentialIssuer {
   constructor(
     private readonly tokens: TokenVerifier,
     private readonly signer: NatsAccountSigner,
     private readonly ttlSeconds: number,
+    private readonly pacing: { pacer: Pick<HandshakePacer, 'admit'>; metrics: Pick<Metrics, 'delegatePaced'> },
   ) {}
 
   async issue(token: string | null, publicKey: string): Promise<NatsCredentialsResponse> {
+    const ticket = this.pacing.pacer.admit();
+    if (!ticket.admitted) {
+      this.pacing.metrics.delegatePaced('nats');
+      throw new AppError(
+        ErrorCode.HANDSHAKE_PACED,
+        `This control-plane replica is already issuing ${ticket.inFlight} sets of NATS credentials (ATTACHE_MAX_HANDSHAKES_IN_FLIGHT); retry in about ${ticket.retryAfterMs} ms.`,
+        { retryAfterMs: ticket.retryAfterMs },
+      );
+    }
+    try {
+      return await this.issueAdmitted(token, publicKey);
+    } finally {
+      ticket.done();
+    }
+  }
+
+  private async issueAdmitted(token: string | null, publicKey: string): Promise<NatsCredentialsResponse> {
     if (!USER_KEY.test(publicKey)) {
       throw new AppError(ErrorCode.VALIDATION_FAILED, 'publicKey must be a NATS user public nkey (U..., 56 characters).');
     }

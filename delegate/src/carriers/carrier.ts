@@ -58,14 +58,20 @@ export type CarrierErrorKind = 'unauthenticated' | 'transient';
 
 export class CarrierError extends Error {
   readonly kind: CarrierErrorKind;
-  /** The carrier's own status name (gRPC: UNAVAILABLE, PERMISSION_DENIED, ...). */
+  /** The carrier's own status name (gRPC: UNAVAILABLE, PERMISSION_DENIED, ...), or the API's code for a refused HTTP step. */
   readonly code: string;
+  /**
+   * The control plane's hint of when to connect again (a paced or rate-limited NATS credentials
+   * call), followed like a Goodbye's retry_after_ms; 0 when it gave none.
+   */
+  readonly retryAfterMs: number;
 
-  constructor(kind: CarrierErrorKind, code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(kind: CarrierErrorKind, code: string, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CarrierError';
     this.kind = kind;
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs ?? 0;
   }
 }
 

@@ -250,7 +250,7 @@ function fetchCredentials(api: URL, options: CarrierOptions, publicKey: string):
           }
           const status = res.statusCode ?? 0;
           if (status === 201 || status === 200) return resolve(parsed as NatsCredentialsResponse);
-          const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+          const error = (parsed as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
           const message = error?.message ?? `HTTP ${status}`;
           if (status === 401 || status === 403) {
             const refusal = status === 401 ? RefusalCode.UNAUTHENTICATED : RefusalCode.PERMISSION_DENIED;
@@ -258,7 +258,10 @@ function fetchCredentials(api: URL, options: CarrierOptions, publicKey: string):
             const why = error?.code && error.code !== refusal ? `${error.code}: ${message}` : message;
             return reject(new CarrierError('unauthenticated', refusal, why));
           }
-          reject(new CarrierError('transient', 'UNAVAILABLE', `NATS credentials from ${api.origin}: ${message}`));
+          // Paced (503 HANDSHAKE_PACED) or rate-limited (429): the control plane says when to come back.
+          const retryAfterMs = retryHintMs(error?.details, res.headers['retry-after']);
+          const code = retryAfterMs > 0 && error?.code ? error.code : 'UNAVAILABLE';
+          reject(new CarrierError('transient', code, `NATS credentials from ${api.origin}: ${message}`, { retryAfterMs }));
         });
       },
     );
@@ -266,6 +269,20 @@ function fetchCredentials(api: URL, options: CarrierOptions, publicKey: string):
     req.on('error', (err) => reject(new CarrierError('transient', 'UNAVAILABLE', `NATS credentials from ${api.origin}: ${err.message}`, { cause: err })));
     req.end(body);
   });
+}
+
+/**
+ * When a refused credentials call may be tried again, in ms: `details.retryAfterMs` of the API's
+ * error, else the Retry-After header (seconds, or an HTTP date); 0 when neither says.
+ */
+function retryHintMs(details: Record<string, unknown> | undefined, retryAfter: string | undefined): number {
+  const ms = details?.['retryAfterMs'];
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms > 0) return Math.ceil(ms);
+  if (!retryAfter) return 0;
+  const value = retryAfter.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }
 
 registerCarrier({ scheme: 'nats', tls: false, defaultPort: 4222, create: (url, options) => new NatsCarrier(url, options) });

@@ -45,6 +45,6 @@ export const ERROR_STATUS_TEXT: Record<number, string> = {
   429: 'Too many requests, failed authentications or sign-ins, or tasks; see Retry-After where given (RATE_LIMITED, AUTH_RATE_LIMITED, SIGN_IN_THROTTLED, QUOTA_EXCEEDED).',
   500: 'An internal error; the control plane logged it (INTERNAL).',
   502: 'A service the control plane calls did not answer or could not be used (OIDC_PROVIDER_UNREACHABLE).',
-  503: 'Not ready (NOT_READY).',
+  503: 'Not ready, or a delegate handshake paced until the time in Retry-After and details.retryAfterMs (NOT_READY, HANDSHAKE_PACED).',
   504: 'Timed out (TIMEOUT).',
 };

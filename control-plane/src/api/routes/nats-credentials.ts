@@ -13,7 +13,10 @@ export const natsCredentialsBody = z.object({ publicKey: z.string().min(1).max(6
  * JWT for the public key it generated, confined to one session's subjects under its tenant.
  */
 export function natsCredentialRoutes(app: FastifyInstance, issuer: NatsCredentialIssuer): void {
-  app.post(NATS_CREDENTIALS_PATH, { config: { noStore: true } }, async (request, reply) => {
+  // Not under the per-key rate limit: one token is shared by a whole fleet (one deployment, many
+  // pods), which after a restart would all be refused at once and come back together. The issuer's
+  // handshake pacer is this route's limit; the failed-authentication limit still comes first.
+  app.post(NATS_CREDENTIALS_PATH, { config: { noStore: true, rateLimit: false } }, async (request, reply) => {
     const { publicKey } = parseInput(natsCredentialsBody, request.body, 'NATS credentials request');
     return reply.code(201).send(await issuer.issue(bearer(request), publicKey));
   });
@@ -32,7 +35,8 @@ export const natsCredentialOperations = defineOperations([
     description: 'Served only when the control plane has a NATS signing key (ATTACHE_NATS_SIGNING_SEED).',
     body: natsCredentialsBody,
     responses: { 201: { description: 'The credentials.', schema: natsCredentialsSchema } },
-    // A suspended tenant's delegates get no credentials.
-    errors: [403],
+    // A suspended tenant's delegates get no credentials; a call past the replica's handshake pacing
+    // is told when to come back (HANDSHAKE_PACED, Retry-After and details.retryAfterMs).
+    errors: [403, 503],
   },
 ]);
