@@ -15,6 +15,7 @@ import { parseBearer } from '../delegates/token-service.js';
 import { goodbyeFrame, type CarrierServer, type DelegateConnection } from './carrier.js';
 import type { Goodbye } from '../delegates/session-registry.js';
 import { ListenError } from '../listen-error.js';
+import { AcceptQueue } from './accept-queue.js';
 import { reasonOf, StartupError } from '../startup-error.js';
 import type { GrpcHealth } from './grpc-health.js';
 
@@ -118,6 +119,8 @@ export interface GrpcCarrierOptions {
    * delegates retry with backoff) before its token is looked at.
    */
   authFailures?: AuthFailureLimiter | undefined;
+  /** Accepted connections handed to grpc-js per event-loop turn (AcceptQueue's default if unset). */
+  acceptPerTurn?: number | undefined;
 }
 
 /** The gRPC carrier: DelegateService.Connect bidi streams over HTTP/2, optionally TLS. */
@@ -126,6 +129,7 @@ export class GrpcCarrierServer implements CarrierServer {
   private readonly server: grpc.Server;
   /** Our own listener (for its backlog); grpc-js serves the connections it hands over. */
   private listener: NetServer | undefined;
+  private acceptQueue: AcceptQueue | undefined;
   private boundPort = 0;
 
   constructor(private readonly options: GrpcCarrierOptions) {
@@ -172,7 +176,12 @@ export class GrpcCarrierServer implements CarrierServer {
       : grpc.ServerCredentials.createInsecure();
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     const injector = this.server.createConnectionInjector(credentials);
-    const listener = createNetServer((socket) => injector.injectConnection(socket));
+    // Accepted paused, handed to grpc-js a batch per turn (see AcceptQueue).
+    const acceptQueue = new AcceptQueue((socket) => injector.injectConnection(socket), {
+      perTurn: this.options.acceptPerTurn,
+    });
+    this.acceptQueue = acceptQueue;
+    const listener = createNetServer({ pauseOnConnect: true }, (socket) => acceptQueue.push(socket));
     this.boundPort = await new Promise<number>((resolve, reject) => {
       listener.once('error', (err) => reject(new ListenError('delegate gRPC', `${host}:${this.options.port}`, 'ATTACHE_GRPC_ADDR', err)));
       listener.listen({ host: this.options.host, port: this.options.port, backlog: LISTEN_BACKLOG }, () => resolve((listener.address() as AddressInfo).port));
@@ -187,6 +196,7 @@ export class GrpcCarrierServer implements CarrierServer {
   async stop(): Promise<void> {
     // No new connections; those open are closed by grpc-js' shutdown below.
     this.listener?.close();
+    this.acceptQueue?.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
