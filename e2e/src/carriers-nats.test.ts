@@ -226,18 +226,53 @@ describe('NATS carrier: silence and a lost NATS connection', () => {
     });
     try {
       await waitForDelegates(victimTenant, 'silent-replica');
-      victim.proc.kill('SIGKILL');
+      // Frozen, not killed: its NATS connection and subscriptions stay, so frames still reach
+      // nats-server and only silence can tell the delegate that nobody answers.
+      victim.proc.kill('SIGSTOP');
       const killedAt = Date.now();
-      await victim.proc.exited;
       const line = await eventually(
         async () => jsonLines(d).find((l) => l['msg'] === 'disconnected; reconnecting'),
         20_000,
         'the delegate to notice the silent replica',
       );
       const noticedMs = Date.parse(String(line['time'])) - killedAt;
-      process.stdout.write(`[nats-silence] delegate noticed a SIGKILLed replica after ${noticedMs} ms (Welcome heartbeat timeout 1500 ms)\n`);
+      process.stdout.write(`[nats-silence] delegate noticed a frozen replica after ${noticedMs} ms (Welcome heartbeat timeout 1500 ms)\n`);
       expect(JSON.stringify(line)).toMatch(/KEEPALIVE_TIMEOUT|nothing from the control plane for 1500 ms/);
       expect(noticedMs).toBeLessThan(10_000);
+    } finally {
+      victim.proc.kill('SIGCONT');
+      await d.stop(2_000);
+      await victim.stop();
+      await ownNats.stop();
+    }
+  });
+
+  it('a delegate notices a killed replica at its next frame (no responders), long before the heartbeat timeout', async () => {
+    const ownNats = await startNats({ config: setup.serverConfig });
+    // Heartbeats every 200 ms, but 20 s of silence allowed: only nats-server's "no responders"
+    // answer to a frame can make the delegate notice within a few seconds.
+    const victim = await startControlPlane({ ...controlPlaneEnv, ATTACHE_NATS_URL: ownNats.url, ATTACHE_HEARTBEAT_TIMEOUT_MS: '20000' });
+    const victimTenant = await createTenant(victim, 'nats-killed-victim');
+    const d = spawnDelegate({
+      url: `${ownNats.url}?api=${encodeURIComponent(victim.httpUrl)}`,
+      token: (await createToken(victimTenant)).token,
+      name: 'killed-replica',
+    });
+    try {
+      await waitForDelegates(victimTenant, 'killed-replica');
+      victim.proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      await victim.proc.exited;
+      const line = await eventually(
+        async () => jsonLines(d).find((l) => l['msg'] === 'disconnected; reconnecting'),
+        20_000,
+        'the delegate to notice the killed replica',
+      );
+      const noticedMs = Date.parse(String(line['time'])) - killedAt;
+      process.stdout.write(`[nats-silence] delegate noticed a SIGKILLed replica after ${noticedMs} ms (heartbeat every 200 ms, timeout 20 s)\n`);
+      expect(JSON.stringify(line)).toMatch(/replica serving this session is gone/);
+      expect(JSON.stringify(line)).not.toMatch(/KEEPALIVE_TIMEOUT/);
+      expect(noticedMs).toBeLessThan(5_000);
     } finally {
       await d.stop(2_000);
       await victim.stop();

@@ -119,7 +119,7 @@ class NatsDelegateConnection implements DelegateConnection {
     for (const h of this.closeHandlers) h(reason);
   }
 
-  /** Carrier shutdown: the delegate hears nothing more and reconnects once its keepalive lapses. */
+  /** Carrier shutdown: the delegate's next frame reaches no subscriber, nats-server says so, and it reconnects. */
   shutdown(): void {
     this.finish('carrier stopped');
   }

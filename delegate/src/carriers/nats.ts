@@ -29,6 +29,20 @@ import { CarrierError, registerCarrier, type Carrier, type CarrierConnection, ty
  * process. Then: connect to NATS with that JWT, subscribe to `down`, request `connect` with the
  * token, and exchange protobuf frames on `up`/`down`.
  *
+ * Only the replica serving the session subscribes to its `up` subject, so every frame is published
+ * with a reply subject of ours: when that replica is gone (killed, or its NATS connection lost),
+ * nats-server answers the next frame at once with a 503 "no responders" status instead of dropping
+ * it, and the delegate reconnects then, within one heartbeat interval, rather than after the
+ * heartbeat timeout of silence. A replica that is alive but silent (hung, partitioned from NATS
+ * while its connection lingers) is still caught by that timeout.
+ *
+ * Only the replica serving the session subscribes to its `up` subject, so every frame is published
+ * with a reply subject of ours: when that replica is gone (killed, or its NATS connection lost),
+ * nats-server answers the next frame at once with a 503 "no responders" status instead of dropping
+ * it, and the delegate reconnects then, within one heartbeat interval, rather than after the
+ * heartbeat timeout of silence. A replica that is alive but silent (hung, partitioned from NATS
+ * while its connection lingers) is still caught by that timeout.
+ *
  * NATS reconnection is off: the agent owns reconnecting (with backoff, fresh credentials and a new
  * Hello), exactly as with gRPC, and an expired JWT must be replaced rather than replayed.
  */
@@ -40,6 +54,11 @@ export interface NatsCarrierOptions extends CarrierOptions {
    */
   idleTimeoutMs?: number;
 }
+
+/** The status nats-server answers a message with a reply subject that reached no subscriber. */
+const NO_RESPONDERS = 503;
+/** Last token of the probe reply subject; nats.js' own request inboxes are `<prefix>.<nuid>.*`, so it cannot collide. */
+const REPLICA_PROBE_TOKEN = 'replica';
 
 /** Budget for the credentials call, the NATS handshake and the connect request, each. */
 const STEP_TIMEOUT_MS = 10_000;
@@ -72,6 +91,8 @@ export class NatsCarrier implements Carrier {
 class NatsCarrierConnection implements CarrierConnection {
   private nc: NatsConnection | undefined;
   private upSubject = '';
+  /** Reply subject of every frame: where nats-server says that nothing listens on `up` any more. */
+  private probeSubject = '';
   private readonly ready: Promise<void>;
   /** A NATS subscription cannot be paused, so the queue has no pause hook: the agent reads each frame at once. */
   private readonly frames = new FrameQueue<ControlFrame>();
@@ -95,7 +116,7 @@ class NatsCarrierConnection implements CarrierConnection {
     await this.ready;
     if (this.done || !this.nc) throw this.failure ?? new CarrierError('transient', 'CLOSED', 'connection is closed');
     try {
-      this.nc.publish(this.upSubject, toBinary(DelegateFrameSchema, frame));
+      this.nc.publish(this.upSubject, toBinary(DelegateFrameSchema, frame), { reply: this.probeSubject });
     } catch (err) {
       throw new CarrierError('transient', 'WRITE_FAILED', (err as Error).message, { cause: err });
     }
@@ -162,6 +183,8 @@ class NatsCarrierConnection implements CarrierConnection {
       this.end(new CarrierError('transient', 'UNAVAILABLE', `NATS connection closed${err ? `: ${err.message}` : ''}`, err ? { cause: err } : undefined)),
     );
     nc.subscribe(creds.subjects.down, { callback: (err, msg) => (err ? this.end(asCarrierError(err)) : this.receive(msg)) });
+    this.probeSubject = `${creds.subjects.inboxPrefix}.${REPLICA_PROBE_TOKEN}`;
+    nc.subscribe(this.probeSubject, { callback: (err, msg) => (err ? this.end(asCarrierError(err)) : this.onProbeReply(msg)) });
     try {
       await nc.request(creds.subjects.connect, this.options.token, { timeout: STEP_TIMEOUT_MS });
     } catch (err) {
@@ -187,6 +210,14 @@ class NatsCarrierConnection implements CarrierConnection {
       }
     }, Math.max(50, Math.min(1_000, Math.floor(timeoutMs / 4))));
     this.idleTimer.unref();
+  }
+
+  /** nats-server's answer to a frame nobody received: the replica serving this session is gone. */
+  private onProbeReply(msg: Msg): void {
+    if (this.done || msg.headers?.code !== NO_RESPONDERS) return;
+    this.end(
+      new CarrierError('transient', 'UNAVAILABLE', 'the control plane replica serving this session is gone: nothing receives its up subject any more'),
+    );
   }
 
   private receive(msg: Msg): void {
