@@ -11,6 +11,7 @@ export { DELEGATE_RELEASE } from './delegate-release.js';
 export { DELEGATE_POLICY_LIMITS, UNSAFE_POLICY_CHARACTERS } from './delegate-policy.js';
 export * from './nats-carrier.js';
 export { newKeyChallenge, proveKeyPossession, type KeyChallengeState } from './key-proof.js';
+export { newRawKeyPair, privateKeyFromRaw, rawPrivateKeyOf, rawPublicKeyOf, RAW_KEY_BYTES, type RawKeyPair, type RawKeyType } from './raw-key-pair.js';
 export { BATCH_LIMITS, assignBytes, resultBytes, splitBatches, batchTooLargeMessage } from './batch.js';
 export { GoodbyeCode, FATAL_GOODBYE_CODES, CONFIGURATION_GOODBYE_CODES } from './goodbye.js';
 export { RefusalCode, FATAL_REFUSAL_CODES } from './refusal.js';

@@ -1,4 +1,5 @@
-import { createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, diffieHellman, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { newRawKeyPair, privateKeyFromRaw, RAW_KEY_BYTES } from './raw-key-pair.js';
 
 /**
  * Proof that a delegate holds the private half of each group key it announces (KeyChallenge /
@@ -8,7 +9,6 @@ import { createHmac, createPrivateKey, createPublicKey, diffieHellman, generateK
  * use this file, so the construction cannot drift between them.
  */
 const CONTEXT = Buffer.from('attache/key-proof/v1\0', 'utf8');
-const RAW_KEY_BYTES = 32;
 
 const publicKeyObject = (raw: Uint8Array): KeyObject =>
   createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
@@ -34,8 +34,8 @@ export interface KeyChallengeState {
 }
 
 export function newKeyChallenge(): KeyChallengeState {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const ephemeralPublicKey = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+  // Its public half as DER, not JWK: see raw-key-pair.ts.
+  const { privateKey, publicKey: ephemeralPublicKey } = newRawKeyPair('x25519');
   return {
     ephemeralPublicKey,
     verify(groupPublicKey, proof) {
@@ -50,14 +50,10 @@ export function newKeyChallenge(): KeyChallengeState {
   };
 }
 
-/** PKCS#8 PrivateKeyInfo for X25519 (RFC 8410) up to the 32 key bytes. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-
 /** Delegate side: the proof for one group key (raw 32-byte private and public halves). */
 export function proveKeyPossession(groupPrivateKey: Uint8Array, groupPublicKey: Uint8Array, ephemeralPublicKey: Uint8Array): Uint8Array {
   // From the private half alone (PKCS#8): Node.js 24 refuses a JWK whose x does not belong to d,
   // and a proof made with the wrong pair must fail verification, not throw.
-  if (groupPrivateKey.length !== 32) throw new RangeError('An X25519 private key is 32 bytes.');
-  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, groupPrivateKey]), format: 'der', type: 'pkcs8' });
+  const privateKey = privateKeyFromRaw('x25519', groupPrivateKey);
   return mac(sharedSecret(privateKey, ephemeralPublicKey), ephemeralPublicKey, groupPublicKey);
 }

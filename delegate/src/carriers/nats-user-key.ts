@@ -1,4 +1,5 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
+import { newRawKeyPair } from '@attache/proto';
 
 /**
  * The delegate's NATS user key, made and used with Node's Ed25519 (OpenSSL). The nkeys library
@@ -18,9 +19,9 @@ const USER_PREFIX = 20 << 3;
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export function newNatsUserKey(): NatsUserKey {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
-  return { publicKey: encodeNkey(USER_PREFIX, raw), sign: (data) => new Uint8Array(sign(null, data, privateKey)) };
+  // Its public half as DER, not JWK: see raw-key-pair.ts in @attache/proto (a deadlock of Node.js 20).
+  const { privateKey, publicKey } = newRawKeyPair('ed25519');
+  return { publicKey: encodeNkey(USER_PREFIX, publicKey), sign: (data) => new Uint8Array(sign(null, data, privateKey)) };
 }
 
 /** nkeys text form: base32 (RFC 4648, unpadded) of prefix byte, key, and CRC-16/XMODEM little-endian. */

@@ -1,5 +1,6 @@
 import { keyIdOf, SEALING_ALGORITHM } from '@attache/proto/sealed-value';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { newRawKeyPair, rawPrivateKeyOf, rawPublicKeyOf } from '@attache/proto';
 import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -37,23 +38,22 @@ export class KeyFileError extends Error {
 
 /** Raw X25519 public key from a PEM (SPKI) public key or private key. */
 export function rawPublicKey(key: KeyObject): Uint8Array {
-  const jwk = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'jwk' });
-  if (jwk.crv !== 'X25519' || typeof jwk.x !== 'string') throw new Error(`expected an X25519 key, got ${jwk.crv ?? key.asymmetricKeyType ?? 'unknown'}`);
-  return Buffer.from(jwk.x, 'base64url');
+  if (key.asymmetricKeyType !== 'x25519') throw new Error(`expected an X25519 key, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  return rawPublicKeyOf(key);
 }
 
 function groupKeyFrom(key: KeyObject, source: string): GroupKey {
-  const jwk = key.export({ format: 'jwk' });
-  if (key.asymmetricKeyType !== 'x25519' || typeof jwk.d !== 'string' || typeof jwk.x !== 'string') {
+  if (key.asymmetricKeyType !== 'x25519' || key.type !== 'private') {
     throw new KeyFileError(source, `holds a ${key.asymmetricKeyType ?? 'non-asymmetric'} key; a group key must be X25519 (attache-delegate keygen)`);
   }
-  const publicKey = Buffer.from(jwk.x, 'base64url');
-  return { keyId: keyIdOf(publicKey), algorithm: SEALING_ALGORITHM, publicKey, privateKey: Buffer.from(jwk.d, 'base64url'), source };
+  // DER, not JWK: see raw-key-pair.ts in @attache/proto.
+  const publicKey = Buffer.from(rawPublicKeyOf(key));
+  return { keyId: keyIdOf(publicKey), algorithm: SEALING_ALGORITHM, publicKey, privateKey: Buffer.from(rawPrivateKeyOf(key)), source };
 }
 
 /** A fresh key pair, in memory. */
 export function generateGroupKey(): { key: GroupKey; pem: string } {
-  const { privateKey } = generateKeyPairSync('x25519');
+  const { privateKey } = newRawKeyPair('x25519');
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   return { key: groupKeyFrom(privateKey, '(generated)'), pem };
 }
