@@ -1,5 +1,5 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { proveKeyPossession, type ControlFrame } from '@attache/proto';
+import { createHash } from 'node:crypto';
+import { newRawKeyPair, proveKeyPossession, rawPrivateKeyOf, type ControlFrame } from '@attache/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createNatsOperatorSetup } from '../../../control-plane/src/nats/account.js';
 import { Api } from '../support/api.js';
@@ -21,9 +21,9 @@ const SEALING_ALGORITHM = 'HPKE-X25519-HKDF-SHA256-AES-256-GCM';
 
 /** A group key the scripted delegate really holds, so its KeyProof is valid. */
 function groupKey() {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
-  const priv = Buffer.from(privateKey.export({ format: 'jwk' }).d as string, 'base64url');
+  const { privateKey, publicKey } = newRawKeyPair('x25519');
+  const pub = Buffer.from(publicKey);
+  const priv = Buffer.from(rawPrivateKeyOf(privateKey));
   return { keyId: createHash('sha256').update(pub).digest('hex').slice(0, 16), pub, priv };
 }
 
