@@ -1,5 +1,6 @@
-import { Algorithms, createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fromSeed, type KeyPair, type Permissions } from '@nats-io/jwt';
+import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, fromSeed, type KeyPair, type Permissions } from '@nats-io/jwt';
 import { nativeSigningKey } from './native-signing-key.js';
+import { encodeUserJwt } from './user-jwt.js';
 
 /**
  * The control plane's authority in a NATS operator-mode deployment: an account signing key. With it
@@ -28,11 +29,10 @@ export class NatsAccountSigner {
 
   /** A user JWT for `userPublicKey` (U...), valid until `expiresAt`, limited to `permissions`. */
   async userJwt(name: string, userPublicKey: string, permissions: Permissions, expiresAt?: Date): Promise<string> {
-    return encodeUser(name, userPublicKey, this.accountPublicKey, { ...permissions }, {
-      signer: this.signingKey,
-      algorithm: Algorithms.v2,
-      ...(expiresAt ? { exp: Math.floor(expiresAt.getTime() / 1000) } : {}),
-    });
+    return encodeUserJwt(
+      { name, userPublicKey, accountPublicKey: this.accountPublicKey, permissions, expiresAtSeconds: expiresAt ? Math.floor(expiresAt.getTime() / 1000) : undefined },
+      this.signingKey,
+    );
   }
 
   /**
