@@ -212,72 +212,52 @@ describe('NATS carrier: silence and a lost NATS connection', () => {
     await cp?.stop();
   });
 
-  it('a delegate gives up on a silent replica after the heartbeat timeout its Welcome named, not a fixed 15 s', async () => {
-    // Its own nats-server: on the shared one, this file's other control plane (another database)
-    // is in the same connect queue group and could take the delegate's session request.
+  /**
+   * A replica on a nats-server of its own (on the shared one, this file's other control plane, with
+   * another database, is in the same connect queue group and could take the session request) with
+   * one delegate; `lose` is done to the replica, and the delegate's "reconnecting" line is returned
+   * with how long after `lose` it came.
+   */
+  async function lostReplica(name: string, env: Record<string, string>, lose: (victim: ControlPlaneHandle) => Promise<void>) {
     const ownNats = await startNats({ config: setup.serverConfig });
-    // FAST_TIMINGS: pings every 200 ms while idle, heartbeat timeout 1500 ms.
-    const victim = await startControlPlane({ ...controlPlaneEnv, ATTACHE_NATS_URL: ownNats.url });
-    const victimTenant = await createTenant(victim, 'nats-silence-victim');
-    const d = spawnDelegate({
-      url: `${ownNats.url}?api=${encodeURIComponent(victim.httpUrl)}`,
-      token: (await createToken(victimTenant)).token,
-      name: 'silent-replica',
-    });
+    const victim = await startControlPlane({ ...controlPlaneEnv, ATTACHE_NATS_URL: ownNats.url, ...env });
+    const victimTenant = await createTenant(victim, `${name}-victim`);
+    const d = spawnDelegate({ url: `${ownNats.url}?api=${encodeURIComponent(victim.httpUrl)}`, token: (await createToken(victimTenant)).token, name });
     try {
-      await waitForDelegates(victimTenant, 'silent-replica');
-      // Frozen, not killed: its NATS connection and subscriptions stay, so frames still reach
-      // nats-server and only silence can tell the delegate that nobody answers.
-      victim.proc.kill('SIGSTOP');
-      const killedAt = Date.now();
-      const line = await eventually(
-        async () => jsonLines(d).find((l) => l['msg'] === 'disconnected; reconnecting'),
-        20_000,
-        'the delegate to notice the silent replica',
-      );
-      const noticedMs = Date.parse(String(line['time'])) - killedAt;
-      process.stdout.write(`[nats-silence] delegate noticed a frozen replica after ${noticedMs} ms (Welcome heartbeat timeout 1500 ms)\n`);
-      expect(JSON.stringify(line)).toMatch(/KEEPALIVE_TIMEOUT|nothing from the control plane for 1500 ms/);
-      expect(noticedMs).toBeLessThan(10_000);
+      await waitForDelegates(victimTenant, name);
+      const lostAt = Date.now();
+      await lose(victim);
+      const line = await eventually(async () => jsonLines(d).find((l) => l['msg'] === 'disconnected; reconnecting'), 20_000, `the delegate ${name} to notice`);
+      return { line: JSON.stringify(line), noticedMs: Date.parse(String(line['time'])) - lostAt };
     } finally {
       victim.proc.kill('SIGCONT');
       await d.stop(2_000);
       await victim.stop();
       await ownNats.stop();
     }
+  }
+
+  it('a delegate gives up on a silent replica after the heartbeat timeout its Welcome named, not a fixed 15 s', async () => {
+    // FAST_TIMINGS: pings every 200 ms while idle, heartbeat timeout 1500 ms. Frozen, not killed:
+    // its NATS connection and subscriptions stay, so frames still reach nats-server and only
+    // silence can tell the delegate that nobody answers.
+    const { line, noticedMs } = await lostReplica('silent-replica', {}, async (victim) => victim.proc.kill('SIGSTOP'));
+    process.stdout.write(`[nats-silence] delegate noticed a frozen replica after ${noticedMs} ms (Welcome heartbeat timeout 1500 ms)\n`);
+    expect(line).toMatch(/KEEPALIVE_TIMEOUT|nothing from the control plane for 1500 ms/);
+    expect(noticedMs).toBeLessThan(10_000);
   });
 
   it('a delegate notices a killed replica at its next frame (no responders), long before the heartbeat timeout', async () => {
-    const ownNats = await startNats({ config: setup.serverConfig });
     // Heartbeats every 200 ms, but 20 s of silence allowed: only nats-server's "no responders"
     // answer to a frame can make the delegate notice within a few seconds.
-    const victim = await startControlPlane({ ...controlPlaneEnv, ATTACHE_NATS_URL: ownNats.url, ATTACHE_HEARTBEAT_TIMEOUT_MS: '20000' });
-    const victimTenant = await createTenant(victim, 'nats-killed-victim');
-    const d = spawnDelegate({
-      url: `${ownNats.url}?api=${encodeURIComponent(victim.httpUrl)}`,
-      token: (await createToken(victimTenant)).token,
-      name: 'killed-replica',
-    });
-    try {
-      await waitForDelegates(victimTenant, 'killed-replica');
+    const { line, noticedMs } = await lostReplica('killed-replica', { ATTACHE_HEARTBEAT_TIMEOUT_MS: '20000' }, async (victim) => {
       victim.proc.kill('SIGKILL');
-      const killedAt = Date.now();
       await victim.proc.exited;
-      const line = await eventually(
-        async () => jsonLines(d).find((l) => l['msg'] === 'disconnected; reconnecting'),
-        20_000,
-        'the delegate to notice the killed replica',
-      );
-      const noticedMs = Date.parse(String(line['time'])) - killedAt;
-      process.stdout.write(`[nats-silence] delegate noticed a SIGKILLed replica after ${noticedMs} ms (heartbeat every 200 ms, timeout 20 s)\n`);
-      expect(JSON.stringify(line)).toMatch(/replica serving this session is gone/);
-      expect(JSON.stringify(line)).not.toMatch(/KEEPALIVE_TIMEOUT/);
-      expect(noticedMs).toBeLessThan(5_000);
-    } finally {
-      await d.stop(2_000);
-      await victim.stop();
-      await ownNats.stop();
-    }
+    });
+    process.stdout.write(`[nats-silence] delegate noticed a SIGKILLed replica after ${noticedMs} ms (heartbeat every 200 ms, timeout 20 s)\n`);
+    expect(line).toMatch(/replica serving this session is gone/);
+    expect(line).not.toMatch(/KEEPALIVE_TIMEOUT/);
+    expect(noticedMs).toBeLessThan(5_000);
   });
 
   it('a replica whose NATS connection drops ends its NATS sessions at once; the delegate registers again and gets work', async () => {
