@@ -1,3 +1,7 @@
+// Control-plane CPU per task under a closed loop of 64 clients (bench/analysis.md, "Peers beside us"):
+// `cd bench && D=100 N=3000 MODE=wait npx tsx src/prof-closed-loop.ts` prints tasks/s and the control
+// plane's CPU milliseconds per task read from /proc. MODE=wait creates and waits in one request
+// (`POST /v1/tasks?waitSeconds`); any other MODE creates, then waits with a GET. D delegates, N tasks.
 import { performance } from 'node:perf_hooks';
 import { Fleet } from './agents.js';
 import { benchControlPlane, tenantWithToken, processUsage } from './cluster.js';
