@@ -119,8 +119,6 @@ export interface GrpcCarrierOptions {
    * delegates retry with backoff) before its token is looked at.
    */
   authFailures?: AuthFailureLimiter | undefined;
-  /** Accepted connections handed to grpc-js per event-loop turn (AcceptQueue's default if unset). */
-  acceptPerTurn?: number | undefined;
 }
 
 /** The gRPC carrier: DelegateService.Connect bidi streams over HTTP/2, optionally TLS. */
@@ -177,9 +175,7 @@ export class GrpcCarrierServer implements CarrierServer {
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     const injector = this.server.createConnectionInjector(credentials);
     // Accepted paused, handed to grpc-js a batch per turn (see AcceptQueue).
-    const acceptQueue = new AcceptQueue((socket) => injector.injectConnection(socket), {
-      perTurn: this.options.acceptPerTurn,
-    });
+    const acceptQueue = new AcceptQueue((socket) => injector.injectConnection(socket));
     this.acceptQueue = acceptQueue;
     const listener = createNetServer({ pauseOnConnect: true }, (socket) => acceptQueue.push(socket));
     this.boundPort = await new Promise<number>((resolve, reject) => {

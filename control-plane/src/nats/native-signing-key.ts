@@ -1,8 +1,6 @@
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { privateKeyFromRaw } from '@attache/proto';
 import type { KeyPair } from '@nats-io/jwt';
-
-/** PKCS#8 DER prefix of an Ed25519 private key; the 32-byte seed follows it. */
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /**
  * An nkeys account key whose signatures come from Node's crypto (OpenSSL) instead of the nkeys
@@ -16,7 +14,7 @@ const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 export function nativeSigningKey(kp: KeyPair & { getRawSeed?: () => Uint8Array }): KeyPair {
   if (typeof kp.getRawSeed !== 'function') throw new Error('a signing key needs its seed');
   const seed = kp.getRawSeed();
-  const privateKey: KeyObject = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, Buffer.from(seed)]), format: 'der', type: 'pkcs8' });
+  const privateKey: KeyObject = privateKeyFromRaw('ed25519', seed);
   const publicKeyObject = createPublicKey(privateKey);
   const publicKey = kp.getPublicKey();
   const privateKeyBytes = kp.getPrivateKey();

@@ -48,7 +48,7 @@ export function encodeUserJwt(claims: UserJwtClaims, signer: KeyPair, now: Date 
   };
   claim['jti'] = createHash('sha512').update(JSON.stringify(claim)).digest('base64');
   const body = base64url(JSON.stringify(claim));
-  const signature = Buffer.from(signer.sign(new TextEncoder().encode(`${HEADER}.${body}`))).toString('base64url');
+  const signature = Buffer.from(signer.sign(Buffer.from(`${HEADER}.${body}`, 'utf8'))).toString('base64url');
   return `${HEADER}.${body}.${signature}`;
 }
 

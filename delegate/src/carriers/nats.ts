@@ -36,13 +36,6 @@ import { CarrierError, registerCarrier, type Carrier, type CarrierConnection, ty
  * heartbeat timeout of silence. A replica that is alive but silent (hung, partitioned from NATS
  * while its connection lingers) is still caught by that timeout.
  *
- * Only the replica serving the session subscribes to its `up` subject, so every frame is published
- * with a reply subject of ours: when that replica is gone (killed, or its NATS connection lost),
- * nats-server answers the next frame at once with a 503 "no responders" status instead of dropping
- * it, and the delegate reconnects then, within one heartbeat interval, rather than after the
- * heartbeat timeout of silence. A replica that is alive but silent (hung, partitioned from NATS
- * while its connection lingers) is still caught by that timeout.
- *
  * NATS reconnection is off: the agent owns reconnecting (with backoff, fresh credentials and a new
  * Hello), exactly as with gRPC, and an expired JWT must be replaced rather than replayed.
  */
